@@ -1,0 +1,223 @@
+//! Readers that turn image, `.npy` and `.mat` files into label arrays.
+
+use std::path::Path;
+
+use image::{DynamicImage, ImageError, ImageReader};
+use ndarray::{Array2, ArrayD};
+use ndarray_npy::{ReadNpyError, ReadNpyExt};
+
+use crate::error::{Error, Result};
+use crate::mat::read_mat;
+
+/// A label image or volume: one integer phase label per pixel or voxel.
+pub type Labels = ArrayD<u16>;
+
+/// File extensions the readers accept (lower case).
+pub const EXTENSIONS: &[&str] = &["png", "tif", "tiff", "bmp", "jpg", "jpeg", "npy", "mat"];
+
+/// Whether the file's extension is one the readers accept.
+pub fn is_supported(path: &Path) -> bool {
+    extension(path).is_some_and(|e| EXTENSIONS.contains(&e.as_str()))
+}
+
+/// Reads labels from any supported file; `mat_variable` picks the variable of a `.mat` file.
+pub fn read_labels(path: impl AsRef<Path>, mat_variable: &str) -> Result<Labels> {
+    let path = path.as_ref();
+    match extension(path).as_deref() {
+        Some("png" | "tif" | "tiff" | "bmp" | "jpg" | "jpeg") => {
+            Ok(read_image_labels(path)?.into_dyn())
+        }
+        Some("npy") => read_npy_labels(path),
+        Some("mat") => read_mat_labels(path, mat_variable),
+        _ => Err(Error::UnknownFormat {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+/// Reads an 8- or 16-bit grayscale image (or a colour image whose channels are all equal).
+pub fn read_image_labels(path: impl AsRef<Path>) -> Result<Array2<u16>> {
+    let path = path.as_ref();
+    let img = ImageReader::open(path)
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .with_guessed_format()
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .decode()
+        .map_err(|e| image_error(path, e))?;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (channels, values): (usize, Vec<u16>) = match img {
+        DynamicImage::ImageLuma8(b) => (1, b.into_raw().into_iter().map(u16::from).collect()),
+        DynamicImage::ImageLumaA8(b) => (2, b.into_raw().into_iter().map(u16::from).collect()),
+        DynamicImage::ImageRgb8(b) => (3, b.into_raw().into_iter().map(u16::from).collect()),
+        DynamicImage::ImageRgba8(b) => (4, b.into_raw().into_iter().map(u16::from).collect()),
+        DynamicImage::ImageLuma16(b) => (1, b.into_raw()),
+        DynamicImage::ImageLumaA16(b) => (2, b.into_raw()),
+        DynamicImage::ImageRgb16(b) => (3, b.into_raw()),
+        DynamicImage::ImageRgba16(b) => (4, b.into_raw()),
+        other => {
+            return Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                detail: format!("pixel type {:?} (8- or 16-bit integer images only)", other.color()),
+            });
+        }
+    };
+    let labels = gray_channel(&values, channels).ok_or_else(|| Error::Unsupported {
+        path: path.to_path_buf(),
+        detail: "a colour image (channels differ); labels need a grayscale or segmented image"
+            .to_string(),
+    })?;
+    if labels.is_empty() {
+        return Err(Error::Empty {
+            what: path.display().to_string(),
+            shape: vec![h, w],
+        });
+    }
+    Array2::from_shape_vec((h, w), labels).map_err(|_| Error::Truncated {
+        path: path.to_path_buf(),
+        detail: "pixel count does not match the image size".to_string(),
+    })
+}
+
+/// The first channel, if the colour channels (alpha excluded) of every pixel are equal.
+fn gray_channel(values: &[u16], channels: usize) -> Option<Vec<u16>> {
+    let colour = if channels >= 3 { 3 } else { 1 };
+    values
+        .chunks_exact(channels)
+        .map(|px| px[..colour].iter().all(|&v| v == px[0]).then_some(px[0]))
+        .collect()
+}
+
+fn image_error(path: &Path, e: ImageError) -> Error {
+    match e {
+        ImageError::IoError(source) => Error::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        ImageError::Decoding(d) => Error::Truncated {
+            path: path.to_path_buf(),
+            detail: d.to_string(),
+        },
+        other => Error::Unsupported {
+            path: path.to_path_buf(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// Reads a `.npy` array of any integer, boolean or float type as labels.
+pub fn read_npy_labels(path: impl AsRef<Path>) -> Result<Labels> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let what = path.display().to_string();
+    macro_rules! attempt {
+        ($t:ty) => {
+            match ArrayD::<$t>::read_npy(&bytes[..]) {
+                Ok(a) => return to_labels(a.mapv(|v| v as f64), &what),
+                Err(ReadNpyError::WrongDescriptor(_)) => {}
+                Err(e) => return Err(npy_error(path, e)),
+            }
+        };
+    }
+    match ArrayD::<bool>::read_npy(&bytes[..]) {
+        Ok(a) => return Ok(a.mapv(u16::from)),
+        Err(ReadNpyError::WrongDescriptor(_)) => {}
+        Err(e) => return Err(npy_error(path, e)),
+    }
+    attempt!(u8);
+    attempt!(u16);
+    attempt!(i8);
+    attempt!(i16);
+    attempt!(i32);
+    attempt!(u32);
+    attempt!(i64);
+    attempt!(u64);
+    attempt!(f32);
+    attempt!(f64);
+    Err(Error::Unsupported {
+        path: path.to_path_buf(),
+        detail: "npy data type (integer, boolean or float arrays only)".to_string(),
+    })
+}
+
+fn npy_error(path: &Path, e: ReadNpyError) -> Error {
+    match e {
+        ReadNpyError::Io(source) => Error::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => Error::Truncated {
+            path: path.to_path_buf(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// Reads the variable `name` of a MATLAB `.mat` file as labels.
+pub fn read_mat_labels(path: impl AsRef<Path>, name: &str) -> Result<Labels> {
+    let path = path.as_ref();
+    let values = read_mat(path, name)?;
+    to_labels(values, &format!("{} (variable `{name}`)", path.display()))
+}
+
+/// Converts an array of integer-valued numbers to labels, rejecting anything else.
+pub fn to_labels(values: ArrayD<f64>, what: &str) -> Result<Labels> {
+    if values.is_empty() {
+        return Err(Error::Empty {
+            what: what.to_string(),
+            shape: values.shape().to_vec(),
+        });
+    }
+    if let Some(&value) = values
+        .iter()
+        .find(|v| !(v.fract() == 0.0 && (0.0..=65535.0).contains(*v)))
+    {
+        return Err(Error::NotALabel {
+            what: what.to_string(),
+            value,
+        });
+    }
+    Ok(values.mapv(|v| v as u16))
+}
+
+/// The distinct labels of an image, ascending.
+pub fn distinct_labels(labels: &ArrayD<u16>) -> Vec<u16> {
+    let mut seen = vec![false; 1 << 16];
+    labels.iter().for_each(|&v| seen[v as usize] = true);
+    (0..=u16::MAX).filter(|&v| seen[v as usize]).collect()
+}
+
+/// The two phases of a binary image as `(higher label, lower label)`.
+///
+/// A single-phase image gives the same label twice; more than two labels is an error.
+pub fn binary_phases(labels: &ArrayD<u16>, what: &str) -> Result<(u16, u16)> {
+    let present = distinct_labels(labels);
+    match present.as_slice() {
+        [] => Err(Error::Empty {
+            what: what.to_string(),
+            shape: labels.shape().to_vec(),
+        }),
+        [v] => Ok((*v, *v)),
+        [lo, hi] => Ok((*hi, *lo)),
+        many => Err(Error::NonBinary {
+            what: what.to_string(),
+            count: many.len(),
+            values: many.iter().copied().take(8).collect(),
+        }),
+    }
+}
+
+/// Lower-case extension of a path.
+fn extension(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+}
