@@ -1,1 +1,177 @@
-fn main() {}
+//! The `microprop` command-line tool.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use microprop::correlate::{CorrelateSettings, Kind, feature_matrix, row_names};
+use microprop::inputs::collect_inputs;
+use microprop::output::write_features;
+use microprop_correlations::{Cutoff, Order, TwoPoint};
+use tracing_subscriber::EnvFilter;
+
+/// Learn microstructure–property relationships from images.
+#[derive(Parser)]
+#[command(name = "microprop", version, about)]
+struct Cli {
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Two-point statistics of segmented images (one feature row per input).
+    Correlate(CorrelateArgs),
+}
+
+#[derive(Args)]
+struct CorrelateArgs {
+    /// Image (.png .tif .bmp .jpg), .npy or .mat files, or directories of them.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Auto- or cross-correlation.
+    #[arg(long, value_enum, default_value_t = KindArg::Auto)]
+    kind: KindArg,
+    /// Phase labels A,B (repeatable; maps are concatenated). For auto only A is used.
+    /// Default: the two labels of a binary image, A = the higher one.
+    #[arg(long, value_parser = parse_pair)]
+    pair: Vec<(u16, u16)>,
+    /// Periodic (circular) statistics.
+    #[arg(long, conflicts_with = "nonperiodic")]
+    periodic: bool,
+    /// Non-periodic statistics with valid-placement normalization (the default).
+    #[arg(long)]
+    nonperiodic: bool,
+    /// Displacements |r| <= cutoff - 1 per axis: N, `half` (floor(min side / 2), the paper's
+    /// choice) or `max`.
+    #[arg(long, default_value = "half", value_parser = parse_cutoff)]
+    cutoff: Cutoff,
+    /// Centre-crop every map to N per axis (odd).
+    #[arg(long)]
+    crop: Option<usize>,
+    /// Flattening order: C (row-major) or F (column-major, the MATLAB toolbox's).
+    #[arg(long, value_enum, default_value_t = OrderArg::C)]
+    order: OrderArg,
+    /// Variable to read from .mat files.
+    #[arg(long = "var", default_value = "a")]
+    mat_variable: String,
+    /// Accept images in which a requested phase does not occur.
+    #[arg(long)]
+    allow_absent_phase: bool,
+    /// Write a float64 (inputs × features) .npy here, with FILE.names.txt beside it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Auto,
+    Cross,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OrderArg {
+    #[value(name = "C", alias = "c")]
+    C,
+    #[value(name = "F", alias = "f")]
+    F,
+}
+
+fn parse_pair(s: &str) -> Result<(u16, u16), String> {
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u16>()
+            .map_err(|_| format!("`{v}` is not a label (an integer 0..=65535)"))
+    };
+    match s.split_once(',') {
+        Some((a, b)) => Ok((parse(a)?, parse(b)?)),
+        None => parse(s).map(|a| (a, a)),
+    }
+}
+
+fn parse_cutoff(s: &str) -> Result<Cutoff, String> {
+    match s {
+        "half" => Ok(Cutoff::Half),
+        "max" => Ok(Cutoff::Max),
+        n => n
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .map(Cutoff::Value)
+            .ok_or_else(|| format!("`{n}` is not a positive integer, `half` or `max`")),
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let level = ["warn", "info", "debug", "trace"][usize::from(cli.verbose.min(3))];
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("configuring the thread pool")?;
+    }
+    match cli.command {
+        Command::Correlate(args) => correlate(args),
+    }
+}
+
+fn correlate(args: CorrelateArgs) -> Result<()> {
+    let two_point = if args.periodic {
+        TwoPoint::periodic()
+    } else {
+        TwoPoint::non_periodic()
+    };
+    let settings = CorrelateSettings {
+        kind: match args.kind {
+            KindArg::Auto => Kind::Auto,
+            KindArg::Cross => Kind::Cross,
+        },
+        pairs: args.pair,
+        two_point: two_point.with_cutoff(args.cutoff),
+        crop: args.crop,
+        order: match args.order {
+            OrderArg::C => Order::RowMajor,
+            OrderArg::F => Order::ColumnMajor,
+        },
+        mat_variable: args.mat_variable,
+        allow_absent_phase: args.allow_absent_phase,
+    };
+    let files = collect_inputs(&args.inputs)?;
+    tracing::info!("{} input files", files.len());
+    let features = feature_matrix(&files, &settings)?;
+    let names = row_names(&files);
+    for (name, row) in names.iter().zip(features.rows()) {
+        let (lo, hi) = row
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+                (l.min(v), h.max(v))
+            });
+        println!("{name}: {} features in [{lo:.6}, {hi:.6}]", row.len());
+    }
+    if let Some(out) = args.out {
+        let names_file = write_features(&out, &features, &names)?;
+        println!(
+            "wrote {} ({} × {}) and {}",
+            out.display(),
+            features.nrows(),
+            features.ncols(),
+            names_file.display()
+        );
+    }
+    Ok(())
+}

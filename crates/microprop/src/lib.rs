@@ -1,0 +1,13 @@
+//! microprop: learn microstructure–property relationships from images.
+//!
+//! This crate ties the leaf crates together and holds the `microprop` command-line tool. So far
+//! it turns micrographs into two-point feature matrices ([`correlate`]); later stages (ViT
+//! features, studies, reports, saved models) build on the same pieces.
+
+pub mod correlate;
+pub mod error;
+pub mod inputs;
+pub mod output;
+pub mod progress;
+
+pub use error::{Error, Result};

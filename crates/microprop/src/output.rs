@@ -1,0 +1,56 @@
+//! Atomic output files: written to a temporary file beside the target, then renamed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use ndarray_npy::WriteNpyExt;
+use tempfile::NamedTempFile;
+
+use crate::error::{Error, Result};
+
+/// A temporary file in the target's directory, to be renamed onto the target.
+fn temp_beside(path: &Path) -> Result<NamedTempFile> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| write_error(path, e))?;
+    NamedTempFile::new_in(&dir).map_err(|e| write_error(path, e))
+}
+
+fn write_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Write {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
+}
+
+/// Writes a feature matrix as `.npy` (float64) and its row names as `<stem>.names.txt`
+/// beside it; both appear whole or not at all.
+pub fn write_features(path: &Path, features: &Array2<f64>, names: &[String]) -> Result<PathBuf> {
+    let names_path = names_path(path);
+    let mut npy = temp_beside(path)?;
+    features
+        .write_npy(std::io::BufWriter::new(npy.as_file_mut()))
+        .map_err(|e| write_error(path, e))?;
+    let mut txt = temp_beside(&names_path)?;
+    for name in names {
+        writeln!(txt, "{name}").map_err(|e| write_error(&names_path, e))?;
+    }
+    txt.as_file().sync_all().map_err(|e| write_error(&names_path, e))?;
+    npy.as_file().sync_all().map_err(|e| write_error(path, e))?;
+    txt.persist(&names_path)
+        .map_err(|e| write_error(&names_path, e))?;
+    npy.persist(path).map_err(|e| write_error(path, e))?;
+    Ok(names_path)
+}
+
+/// `features.npy` → `features.names.txt`.
+pub fn names_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}.names.txt"))
+}
