@@ -150,7 +150,7 @@ pub fn read_npy_labels(path: impl AsRef<Path>) -> Result<Labels> {
 
 fn npy_error(path: &Path, e: ReadNpyError) -> Error {
     match e {
-        ReadNpyError::Io(source) => Error::Io {
+        ReadNpyError::Io(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => Error::Io {
             path: path.to_path_buf(),
             source,
         },
