@@ -1,1 +1,228 @@
-fn main() {}
+//! Project tasks: `cargo xtask bench correlations`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use microprop_correlations::{Cutoff, Labels, TwoPoint, read_labels};
+use ndarray::{Array1, Array3, ArrayD, Axis};
+use ndarray_npy::{ReadNpyExt, WriteNpyExt};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "microprop project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Benchmarks, each against a reference measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        what: Bench,
+    },
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Two-point statistics: (a) the 149 case-2 images, (b) random 51×51 sections; vs numpy.
+    Correlations {
+        /// Case-2 data directory (with Binary_Images/); default ../shared/data/case2.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Number of random 51×51 binary images for (b).
+        #[arg(long, default_value_t = 17_700)]
+        n_random: usize,
+        /// Python interpreter with numpy for the reference.
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Task::Bench {
+            what:
+                Bench::Correlations {
+                    data,
+                    n_random,
+                    python,
+                },
+        } => {
+            let data = data.unwrap_or_else(|| project_root().join("../shared/data/case2"));
+            bench_correlations(&data, n_random, &python)
+        }
+    }
+}
+
+/// One workload: images, statistic, and the numpy mode that does the same.
+struct Workload {
+    name: &'static str,
+    images: Vec<Labels>,
+    pair: (u16, u16),
+    two_point: TwoPoint,
+}
+
+fn bench_correlations(data: &Path, n_random: usize, python: &str) -> Result<()> {
+    let root = project_root();
+    let script = root.join("scripts/bench_numpy_twopoint.py");
+    let numpy = numpy_available(python);
+    if !numpy {
+        println!("numpy not found for `{python}`: ratios are skipped (pip install numpy)");
+    }
+    let threads = rayon::current_num_threads();
+    println!("threads available: {threads}");
+    let tmp = tempfile::tempdir()?;
+
+    let case2_dir = data.join("Binary_Images");
+    if case2_dir.is_dir() {
+        let work = case2_workload(&case2_dir)?;
+        let dir = tmp.path().join("case2");
+        std::fs::create_dir_all(&dir)?;
+        for (i, img) in work.images.iter().enumerate() {
+            img.mapv(|v| v as u8)
+                .write_npy(std::fs::File::create(dir.join(format!("{i:04}.npy")))?)?;
+        }
+        run_workload(&work, numpy.then(|| (python, &script, "case2", dir.clone())))?;
+    } else {
+        println!("(a) skipped: {} not found", case2_dir.display());
+    }
+
+    let work = case1_workload(n_random);
+    let stack_path = tmp.path().join("case1.npy");
+    let stack = stack_images(&work.images)?;
+    stack.write_npy(std::fs::File::create(&stack_path)?)?;
+    run_workload(&work, numpy.then(|| (python, &script, "case1", stack_path)))?;
+    Ok(())
+}
+
+fn case2_workload(dir: &Path) -> Result<Workload> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "mat"))
+        .collect();
+    files.sort();
+    let images = files
+        .iter()
+        .map(|f| read_labels(f, "a").with_context(|| f.display().to_string()))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Workload {
+        name: "(a) case 2: 149 images, non-periodic cross 255×0, cutoff half",
+        images,
+        pair: (255, 0),
+        two_point: TwoPoint::non_periodic().with_cutoff(Cutoff::Half),
+    })
+}
+
+fn case1_workload(n: usize) -> Workload {
+    let mut rng = ChaCha8Rng::seed_from_u64(2025);
+    let images = (0..n)
+        .map(|_| ArrayD::from_shape_fn(vec![51, 51], |_| u16::from(rng.random_bool(0.4))))
+        .collect();
+    Workload {
+        name: "(b) case 1: random 51×51 binary images, periodic auto, full 51×51 map",
+        images,
+        pair: (1, 1),
+        two_point: TwoPoint::periodic().with_cutoff(Cutoff::Max),
+    }
+}
+
+fn stack_images(images: &[Labels]) -> Result<Array3<u8>> {
+    let views: Vec<_> = images.iter().map(|i| i.mapv(|v| v as u8)).collect();
+    let views: Vec<_> = views.iter().map(|v| v.view()).collect();
+    Ok(ndarray::stack(Axis(0), &views)?.into_dimensionality()?)
+}
+
+/// Times our statistics on all threads and on one, then numpy, and prints the ratios.
+fn run_workload(work: &Workload, numpy: Option<(&str, &PathBuf, &str, PathBuf)>) -> Result<()> {
+    println!("\n{}", work.name);
+    let views: Vec<_> = work.images.iter().map(|i| i.view()).collect();
+    let run = || -> Result<(f64, Vec<f64>)> {
+        let t = Instant::now();
+        let maps = work.two_point.phases_batch(&views, &[work.pair], &|| {});
+        let secs = t.elapsed().as_secs_f64();
+        let sums = maps
+            .into_iter()
+            .map(|m| Ok(m?[0].values().sum()))
+            .collect::<Result<Vec<f64>>>()?;
+        Ok((secs, sums))
+    };
+    let n = work.images.len() as f64;
+    run()?; // warm-up: plans
+    let (all, sums) = run()?;
+    let one_pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let (one, _) = one_pool.install(run)?;
+    println!(
+        "  microprop, all threads: {all:9.3} s  {:10.1} images/s",
+        n / all
+    );
+    println!(
+        "  microprop, 1 thread:    {one:9.3} s  {:10.1} images/s",
+        n / one
+    );
+    let Some((python, script, mode, input)) = numpy else {
+        return Ok(());
+    };
+    let (np_secs, np_sums) = numpy_reference(python, script, mode, &input)?;
+    let worst = sums
+        .iter()
+        .zip(&np_sums)
+        .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+        .fold(0.0, f64::max);
+    println!(
+        "  numpy (1 thread):       {np_secs:9.3} s  {:10.1} images/s",
+        n / np_secs
+    );
+    println!(
+        "  speed-up vs numpy: {:.1}x all threads, {:.1}x one thread (map sums agree to {worst:.1e})",
+        np_secs / all,
+        np_secs / one
+    );
+    Ok(())
+}
+
+fn numpy_reference(python: &str, script: &Path, mode: &str, input: &Path) -> Result<(f64, Vec<f64>)> {
+    let out = Command::new(python)
+        .arg(script)
+        .arg(mode)
+        .arg(input)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !out.status.success() {
+        bail!("numpy reference failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let secs: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("seconds="))
+        .context("numpy reference printed no time")?
+        .trim()
+        .parse()?;
+    let sums_path = if mode == "case2" {
+        input.join("numpy.sums.npy")
+    } else {
+        input.with_extension("sums.npy")
+    };
+    let sums = Array1::<f64>::read_npy(std::fs::File::open(sums_path)?)?;
+    Ok((secs, sums.to_vec()))
+}
+
+fn numpy_available(python: &str) -> bool {
+    Command::new(python)
+        .args(["-c", "import numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}

@@ -173,7 +173,7 @@ fn strides(shape: &[usize]) -> Vec<usize> {
 }
 
 /// Calls `f(index, counter)` for every combination of values in `sets`, in row-major order.
-fn for_each_index(sets: &[Vec<usize>], mut f: impl FnMut(&[usize], usize)) {
+pub(crate) fn for_each_index(sets: &[Vec<usize>], mut f: impl FnMut(&[usize], usize)) {
     if sets.iter().any(Vec::is_empty) {
         return;
     }
@@ -200,7 +200,14 @@ fn for_each_index(sets: &[Vec<usize>], mut f: impl FnMut(&[usize], usize)) {
     }
 }
 
+/// Lanes gathered per batch in [`transform_axis`]: adjacent lanes share cache lines.
+const BLOCK: usize = 16;
+
 /// In-place FFT along `axis` of every lane whose other indices lie in `allowed`.
+///
+/// The last axis must be fully allowed (it always is: it holds the half spectrum). Lanes that
+/// differ only in their last index are adjacent in memory, so they are gathered `BLOCK` at a
+/// time into contiguous rows, transformed in one batched call, and scattered back.
 fn transform_axis(
     data: &mut [C64],
     shape: &[usize],
@@ -208,28 +215,34 @@ fn transform_axis(
     allowed: &[Vec<usize>],
     fft: &dyn Fft<f64>,
 ) {
+    let d = shape.len();
     let st = strides(shape);
     let n = shape[axis];
-    let mut buf = vec![C64::default(); n];
-    let mut scratch = vec![C64::default(); fft.get_inplace_scratch_len()];
-    let mut sets = allowed.to_vec();
-    sets[axis] = vec![0];
+    let last = shape[d - 1];
     let stride = st[axis];
-    if stride == 1 {
-        for_each_index(&sets, |idx, _| {
-            let base: usize = idx.iter().zip(&st).map(|(i, s)| i * s).sum();
-            fft.process_with_scratch(&mut data[base..base + n], &mut scratch);
-        });
-        return;
-    }
+    let mut buf = vec![C64::default(); BLOCK * n];
+    let mut scratch = vec![C64::default(); fft.get_inplace_scratch_len()];
+    let mut sets = allowed[..d - 1].to_vec();
+    sets[axis] = vec![0];
     for_each_index(&sets, |idx, _| {
         let base: usize = idx.iter().zip(&st).map(|(i, s)| i * s).sum();
-        for (k, b) in buf.iter_mut().enumerate() {
-            *b = data[base + k * stride];
-        }
-        fft.process_with_scratch(&mut buf, &mut scratch);
-        for (k, b) in buf.iter().enumerate() {
-            data[base + k * stride] = *b;
+        let mut c0 = 0;
+        while c0 < last {
+            let w = BLOCK.min(last - c0);
+            for k in 0..n {
+                let row = &data[base + k * stride + c0..base + k * stride + c0 + w];
+                for (j, v) in row.iter().enumerate() {
+                    buf[j * n + k] = *v;
+                }
+            }
+            fft.process_with_scratch(&mut buf[..w * n], &mut scratch);
+            for k in 0..n {
+                let row = &mut data[base + k * stride + c0..base + k * stride + c0 + w];
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = buf[j * n + k];
+                }
+            }
+            c0 += w;
         }
     });
 }

@@ -229,3 +229,31 @@ fn results_do_not_depend_on_thread_count() {
     let four: Vec<_> = run(4).into_iter().map(Result::unwrap).collect();
     assert_eq!(one, four);
 }
+
+#[test]
+fn two_phase_cross_matches_direct_sums() {
+    // Two-phase images take the B = 1 − A shortcut (box sums minus autocorrelation).
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    for &shape in SHAPES {
+        for periodic in [false, true] {
+            for cutoff in [Cutoff::Half, Cutoff::Max] {
+                let labels = random_labels(&mut rng, shape, 2).mapv(|v| v * 255);
+                let tp = if periodic {
+                    TwoPoint::periodic()
+                } else {
+                    TwoPoint::non_periodic()
+                }
+                .with_cutoff(cutoff);
+                let cut = tp.resolve_cutoff(shape).unwrap();
+                let got = tp.phases(&labels, &[(255u16, 0u16), (0, 255)], None).unwrap();
+                for (map, (p, q)) in got.iter().zip([(255, 0), (0, 255)]) {
+                    let a = indicator(&labels, p, None);
+                    let b = indicator(&labels, q, None);
+                    let want = direct(&a, &b, None, cut, periodic).unwrap();
+                    let diff = max_abs_diff(map.values(), &want);
+                    assert!(diff <= TOL, "{shape:?} periodic={periodic} {cutoff:?}: {diff}");
+                }
+            }
+        }
+    }
+}
