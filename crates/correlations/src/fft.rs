@@ -19,16 +19,46 @@ type C64 = Complex<f64>;
 pub(crate) struct Plan {
     padded: Vec<usize>,
     spectrum_shape: Vec<usize>,
-    r2c: Arc<dyn RealToComplex<f64>>,
-    c2r: Arc<dyn ComplexToReal<f64>>,
+    last: LastAxis,
     forward: Vec<Arc<dyn Fft<f64>>>,
     inverse: Vec<Arc<dyn Fft<f64>>>,
+}
+
+/// Real transforms along the last axis.
+enum LastAxis {
+    /// Smooth lengths: realfft's real-to-complex and complex-to-real plans.
+    Real {
+        r2c: Arc<dyn RealToComplex<f64>>,
+        c2r: Arc<dyn ComplexToReal<f64>>,
+    },
+    /// Lengths with a prime factor above 7: full complex plans, whose SIMD butterflies beat the
+    /// scalar ones realfft would pick (a real FFT of odd length is a complex one anyway).
+    Complex {
+        forward: Arc<dyn Fft<f64>>,
+        inverse: Arc<dyn Fft<f64>>,
+    },
 }
 
 struct Planners {
     real: RealFftPlanner<f64>,
     complex: FftPlanner<f64>,
+    #[cfg(target_arch = "x86_64")]
+    sse: Option<rustfft::FftPlannerSse<f64>>,
     plans: HashMap<Vec<usize>, Arc<Plan>>,
+}
+
+impl Planners {
+    /// A complex plan; lengths with a prime factor above 7 use the SSE planner where it runs,
+    /// whose prime butterflies (11–31) are vectorized (the AVX planner's are scalar).
+    fn complex(&mut self, len: usize, direction: rustfft::FftDirection) -> Arc<dyn Fft<f64>> {
+        #[cfg(target_arch = "x86_64")]
+        if !is_smooth(len) {
+            if let Some(sse) = self.sse.as_mut() {
+                return sse.plan_fft(len, direction);
+            }
+        }
+        self.complex.plan_fft(len, direction)
+    }
 }
 
 fn planners() -> &'static Mutex<Planners> {
@@ -37,6 +67,8 @@ fn planners() -> &'static Mutex<Planners> {
         Mutex::new(Planners {
             real: RealFftPlanner::new(),
             complex: FftPlanner::new(),
+            #[cfg(target_arch = "x86_64")]
+            sse: rustfft::FftPlannerSse::new().ok(),
             plans: HashMap::new(),
         })
     })
@@ -53,23 +85,32 @@ impl Plan {
         }
         let d = padded.len();
         let last = padded[d - 1];
-        let r2c = guard.real.plan_fft_forward(last);
-        let c2r = guard.real.plan_fft_inverse(last);
+        use rustfft::FftDirection::{Forward, Inverse};
+        let last_axis = if is_smooth(last) {
+            LastAxis::Real {
+                r2c: guard.real.plan_fft_forward(last),
+                c2r: guard.real.plan_fft_inverse(last),
+            }
+        } else {
+            LastAxis::Complex {
+                forward: guard.complex(last, Forward),
+                inverse: guard.complex(last, Inverse),
+            }
+        };
         let forward = padded[..d - 1]
             .iter()
-            .map(|&n| guard.complex.plan_fft_forward(n))
+            .map(|&n| guard.complex(n, Forward))
             .collect();
         let inverse = padded[..d - 1]
             .iter()
-            .map(|&n| guard.complex.plan_fft_inverse(n))
+            .map(|&n| guard.complex(n, Inverse))
             .collect();
         let mut spectrum_shape = padded.to_vec();
         spectrum_shape[d - 1] = last / 2 + 1;
         let plan = Arc::new(Plan {
             padded: padded.to_vec(),
             spectrum_shape,
-            r2c,
-            c2r,
+            last: last_axis,
             forward,
             inverse,
         });
@@ -88,20 +129,30 @@ impl Plan {
         let spec = &self.spectrum_shape;
         let sstrides = strides(spec);
         let mut out = vec![C64::default(); spec.iter().product()];
-        let last = self.padded[d - 1];
-        let mut line = self.r2c.make_input_vec();
-        let mut scratch = self.r2c.make_scratch_vec();
+        let mut rows = LineTransform::new(&self.last, self.padded[d - 1]);
         let n_last = shape[d - 1];
-        let rows: Vec<Vec<usize>> = shape[..d - 1].iter().map(|&n| (0..n).collect()).collect();
-        for_each_index(&rows, |idx, row| {
-            let src = &data[row * n_last..(row + 1) * n_last];
-            line[..n_last].copy_from_slice(src);
-            line[n_last..last].fill(0.0);
+        let half = spec[d - 1];
+        let row_sets: Vec<Vec<usize>> = shape[..d - 1].iter().map(|&n| (0..n).collect()).collect();
+        let mut lines = Vec::new();
+        for_each_index(&row_sets, |idx, row| {
             let base: usize = idx.iter().zip(&sstrides).map(|(i, s)| i * s).sum();
-            let dst = &mut out[base..base + spec[d - 1]];
-            // Lengths come from the plan itself, so this cannot fail.
-            let _ = self.r2c.process_with_scratch(&mut line, dst, &mut scratch);
+            lines.push((row * n_last, base));
         });
+        let src = |start: usize| &data[start..start + n_last];
+        for pair in lines.chunks(2) {
+            match *pair {
+                [(s1, b1), (s2, b2)] if rows.pairs() => {
+                    // Lines are visited in increasing order, so b1 + half <= b2.
+                    let (lo, hi) = out.split_at_mut(b2);
+                    rows.forward_pair(src(s1), src(s2), &mut lo[b1..b1 + half], &mut hi[..half]);
+                }
+                _ => {
+                    for &(s0, b0) in pair {
+                        rows.forward(src(s0), &mut out[b0..b0 + half]);
+                    }
+                }
+            }
+        }
         for axis in (0..d - 1).rev() {
             let allowed: Vec<Vec<usize>> = (0..d)
                 .map(|j| {
@@ -138,28 +189,172 @@ impl Plan {
         let out_last = window[d - 1].len();
         let out_len: usize = window.iter().map(Vec::len).product();
         let mut out = vec![0.0; out_len];
-        let mut line = self.c2r.make_output_vec();
-        let mut half = self.c2r.make_input_vec();
-        let mut scratch = self.c2r.make_scratch_vec();
-        let last = self.padded[d - 1];
+        let mut rows = LineTransform::new(&self.last, self.padded[d - 1]);
+        let half = spec[d - 1];
+        let mut lines = Vec::new();
         for_each_index(&window[..d - 1], |idx, row| {
             let base: usize = idx.iter().zip(&sstrides).map(|(i, s)| i * s).sum();
-            half.copy_from_slice(&spectrum[base..base + spec[d - 1]]);
-            // The DC (and Nyquist) bins of a real signal are real; drop rounding residue.
-            half[0].im = 0.0;
-            if last % 2 == 0 {
-                let n = half.len();
-                half[n - 1].im = 0.0;
-            }
-            let _ = self
-                .c2r
-                .process_with_scratch(&mut half, &mut line, &mut scratch);
-            let dst = &mut out[row * out_last..(row + 1) * out_last];
+            lines.push((row * out_last, base));
+        });
+        let pick = |line: &[f64], dst: &mut [f64]| {
             for (o, &k) in dst.iter_mut().zip(&window[d - 1]) {
                 *o = line[k];
             }
-        });
+        };
+        for pair in lines.chunks(2) {
+            match *pair {
+                [(o1, b1), (o2, b2)] if rows.pairs() => {
+                    let (x1, x2) =
+                        rows.inverse_pair(&spectrum[b1..b1 + half], &spectrum[b2..b2 + half]);
+                    pick(x1, &mut out[o1..o1 + out_last]);
+                    pick(x2, &mut out[o2..o2 + out_last]);
+                }
+                _ => {
+                    for &(o0, b0) in pair {
+                        let line = rows.inverse(&spectrum[b0..b0 + half]);
+                        pick(line, &mut out[o0..o0 + out_last]);
+                    }
+                }
+            }
+        }
         out
+    }
+}
+
+/// Buffers and plans for transforming single lines along the last axis.
+struct LineTransform<'a> {
+    last: &'a LastAxis,
+    len: usize,
+    real: Vec<f64>,
+    real2: Vec<f64>,
+    complex: Vec<C64>,
+    half: Vec<C64>,
+    scratch: Vec<C64>,
+}
+
+impl<'a> LineTransform<'a> {
+    fn new(last: &'a LastAxis, len: usize) -> Self {
+        let scratch_len = match last {
+            LastAxis::Real { r2c, c2r } => r2c.get_scratch_len().max(c2r.get_scratch_len()),
+            LastAxis::Complex { forward, inverse } => forward
+                .get_inplace_scratch_len()
+                .max(inverse.get_inplace_scratch_len()),
+        };
+        Self {
+            last,
+            len,
+            real: vec![0.0; len],
+            real2: vec![0.0; len],
+            complex: vec![C64::default(); len],
+            half: vec![C64::default(); len / 2 + 1],
+            scratch: vec![C64::default(); scratch_len],
+        }
+    }
+
+    /// Whether two real lines are transformed at once (complex plans only).
+    fn pairs(&self) -> bool {
+        matches!(self.last, LastAxis::Complex { .. })
+    }
+
+    /// Half spectra of two real lines from one complex FFT of `a + i b`.
+    fn forward_pair(&mut self, a: &[f64], b: &[f64], da: &mut [C64], db: &mut [C64]) {
+        let LastAxis::Complex { forward, .. } = self.last else {
+            self.forward(a, da);
+            self.forward(b, db);
+            return;
+        };
+        let len = self.len;
+        self.complex.fill(C64::default());
+        for ((c, &x), &y) in self.complex.iter_mut().zip(a).zip(b) {
+            *c = C64::new(x, y);
+        }
+        forward.process_with_scratch(&mut self.complex, &mut self.scratch);
+        for k in 0..da.len() {
+            let z = self.complex[k];
+            let zc = self.complex[(len - k) % len].conj();
+            da[k] = (z + zc) * 0.5;
+            db[k] = (z - zc) * C64::new(0.0, -0.5);
+        }
+    }
+
+    /// Two real lines from their half spectra with one complex FFT (unnormalized).
+    fn inverse_pair(&mut self, h1: &[C64], h2: &[C64]) -> (&[f64], &[f64]) {
+        let len = self.len;
+        let LastAxis::Complex { inverse, .. } = self.last else {
+            let first = self.inverse(h1).to_vec();
+            self.real2.copy_from_slice(&first);
+            self.inverse(h2);
+            return (&self.real2, &self.real);
+        };
+        let i = C64::new(0.0, 1.0);
+        let clean = |h: &[C64], k: usize| {
+            // DC (and Nyquist) bins of real lines are real; drop rounding residue.
+            if k == 0 || 2 * k == len {
+                C64::new(h[k].re, 0.0)
+            } else {
+                h[k]
+            }
+        };
+        for k in 0..h1.len() {
+            self.complex[k] = clean(h1, k) + i * clean(h2, k);
+        }
+        for k in 1..len.div_ceil(2) {
+            self.complex[len - k] = clean(h1, k).conj() + i * clean(h2, k).conj();
+        }
+        inverse.process_with_scratch(&mut self.complex, &mut self.scratch);
+        for ((r1, r2), c) in self.real.iter_mut().zip(&mut self.real2).zip(&self.complex) {
+            *r1 = c.re;
+            *r2 = c.im;
+        }
+        (&self.real, &self.real2)
+    }
+
+    /// Half spectrum of `src` zero-padded to the plan's length, into `dst`.
+    fn forward(&mut self, src: &[f64], dst: &mut [C64]) {
+        let n = src.len();
+        match self.last {
+            LastAxis::Real { r2c, .. } => {
+                self.real[..n].copy_from_slice(src);
+                self.real[n..].fill(0.0);
+                // Lengths come from the plan itself, so this cannot fail.
+                let _ = r2c.process_with_scratch(&mut self.real, dst, &mut self.scratch);
+            }
+            LastAxis::Complex { forward, .. } => {
+                for (c, &v) in self.complex.iter_mut().zip(src) {
+                    *c = C64::new(v, 0.0);
+                }
+                self.complex[n..].fill(C64::default());
+                forward.process_with_scratch(&mut self.complex, &mut self.scratch);
+                dst.copy_from_slice(&self.complex[..dst.len()]);
+            }
+        }
+    }
+
+    /// Real line whose half spectrum is `half` (unnormalized).
+    fn inverse(&mut self, half: &[C64]) -> &[f64] {
+        let len = self.len;
+        match self.last {
+            LastAxis::Real { c2r, .. } => {
+                self.half.copy_from_slice(half);
+                // The DC (and Nyquist) bins of a real signal are real; drop rounding residue.
+                self.half[0].im = 0.0;
+                if len % 2 == 0 {
+                    self.half[len / 2].im = 0.0;
+                }
+                let _ = c2r.process_with_scratch(&mut self.half, &mut self.real, &mut self.scratch);
+            }
+            LastAxis::Complex { inverse, .. } => {
+                self.complex[..half.len()].copy_from_slice(half);
+                for k in 1..len.div_ceil(2) {
+                    self.complex[len - k] = half[k].conj();
+                }
+                inverse.process_with_scratch(&mut self.complex, &mut self.scratch);
+                for (r, c) in self.real.iter_mut().zip(&self.complex) {
+                    *r = c.re;
+                }
+            }
+        }
+        &self.real
     }
 }
 
