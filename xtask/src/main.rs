@@ -88,7 +88,10 @@ fn bench_correlations(data: &Path, n_random: usize, python: &str) -> Result<()> 
             img.mapv(|v| v as u8)
                 .write_npy(std::fs::File::create(dir.join(format!("{i:04}.npy")))?)?;
         }
-        run_workload(&work, numpy.then(|| (python, &script, "case2", dir.clone())))?;
+        run_workload(
+            &work,
+            numpy.then(|| (python, &script, "case2", dir.clone())),
+        )?;
     } else {
         println!("(a) skipped: {} not found", case2_dir.display());
     }
@@ -97,7 +100,10 @@ fn bench_correlations(data: &Path, n_random: usize, python: &str) -> Result<()> 
     let stack_path = tmp.path().join("case1.npy");
     let stack = stack_images(&work.images)?;
     stack.write_npy(std::fs::File::create(&stack_path)?)?;
-    run_workload(&work, numpy.then(|| (python, &script, "case1", stack_path)))?;
+    run_workload(
+        &work,
+        numpy.then_some((python, &script, "case1", stack_path)),
+    )?;
     Ok(())
 }
 
@@ -186,7 +192,12 @@ fn run_workload(work: &Workload, numpy: Option<(&str, &PathBuf, &str, PathBuf)>)
     Ok(())
 }
 
-fn numpy_reference(python: &str, script: &Path, mode: &str, input: &Path) -> Result<(f64, Vec<f64>)> {
+fn numpy_reference(
+    python: &str,
+    script: &Path,
+    mode: &str,
+    input: &Path,
+) -> Result<(f64, Vec<f64>)> {
     let out = Command::new(python)
         .arg(script)
         .arg(mode)
@@ -195,7 +206,10 @@ fn numpy_reference(python: &str, script: &Path, mode: &str, input: &Path) -> Res
         .output()
         .with_context(|| format!("running {}", script.display()))?;
     if !out.status.success() {
-        bail!("numpy reference failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "numpy reference failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let secs: f64 = stdout

@@ -31,7 +31,9 @@ pub enum Error {
         detail: String,
     },
     /// The file extension is not one of the supported formats.
-    #[error("{path}: unknown file type (expected .png, .tif/.tiff, .bmp, .jpg/.jpeg, .npy or .mat)")]
+    #[error(
+        "{path}: unknown file type (expected .png, .tif/.tiff, .bmp, .jpg/.jpeg, .npy or .mat)"
+    )]
     UnknownFormat {
         /// The file at fault.
         path: PathBuf,

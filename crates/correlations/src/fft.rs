@@ -52,10 +52,8 @@ impl Planners {
     /// whose prime butterflies (11–31) are vectorized (the AVX planner's are scalar).
     fn complex(&mut self, len: usize, direction: rustfft::FftDirection) -> Arc<dyn Fft<f64>> {
         #[cfg(target_arch = "x86_64")]
-        if !is_smooth(len) {
-            if let Some(sse) = self.sse.as_mut() {
-                return sse.plan_fft(len, direction);
-            }
+        if let (false, Some(sse)) = (is_smooth(len), self.sse.as_mut()) {
+            return sse.plan_fft(len, direction);
         }
         self.complex.plan_fft(len, direction)
     }
@@ -338,15 +336,15 @@ impl<'a> LineTransform<'a> {
                 self.half.copy_from_slice(half);
                 // The DC (and Nyquist) bins of a real signal are real; drop rounding residue.
                 self.half[0].im = 0.0;
-                if len % 2 == 0 {
+                if len.is_multiple_of(2) {
                     self.half[len / 2].im = 0.0;
                 }
                 let _ = c2r.process_with_scratch(&mut self.half, &mut self.real, &mut self.scratch);
             }
             LastAxis::Complex { inverse, .. } => {
                 self.complex[..half.len()].copy_from_slice(half);
-                for k in 1..len.div_ceil(2) {
-                    self.complex[len - k] = half[k].conj();
+                for (k, h) in half.iter().enumerate().take(len.div_ceil(2)).skip(1) {
+                    self.complex[len - k] = h.conj();
                 }
                 inverse.process_with_scratch(&mut self.complex, &mut self.scratch);
                 for (r, c) in self.real.iter_mut().zip(&self.complex) {
@@ -446,7 +444,7 @@ fn transform_axis(
 pub(crate) fn fast_len(n: usize, even: bool) -> usize {
     let mut m = n.max(1);
     loop {
-        if (!even || m % 2 == 0) && is_smooth(m) {
+        if (!even || m.is_multiple_of(2)) && is_smooth(m) {
             return m;
         }
         m += 1;
@@ -455,7 +453,7 @@ pub(crate) fn fast_len(n: usize, even: bool) -> usize {
 
 fn is_smooth(mut m: usize) -> bool {
     for p in [2, 3, 5, 7] {
-        while m % p == 0 {
+        while m.is_multiple_of(p) {
             m /= p;
         }
     }
@@ -478,7 +476,9 @@ mod tests {
     #[test]
     fn index_walk_is_row_major() {
         let mut seen = Vec::new();
-        for_each_index(&[vec![1, 3], vec![0, 2]], |idx, c| seen.push((idx.to_vec(), c)));
+        for_each_index(&[vec![1, 3], vec![0, 2]], |idx, c| {
+            seen.push((idx.to_vec(), c))
+        });
         assert_eq!(
             seen,
             vec![

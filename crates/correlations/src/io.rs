@@ -63,7 +63,10 @@ pub fn read_image_labels(path: impl AsRef<Path>) -> Result<Array2<u16>> {
         other => {
             return Err(Error::Unsupported {
                 path: path.to_path_buf(),
-                detail: format!("pixel type {:?} (8- or 16-bit integer images only)", other.color()),
+                detail: format!(
+                    "pixel type {:?} (8- or 16-bit integer images only)",
+                    other.color()
+                ),
             });
         }
     };
@@ -150,10 +153,12 @@ pub fn read_npy_labels(path: impl AsRef<Path>) -> Result<Labels> {
 
 fn npy_error(path: &Path, e: ReadNpyError) -> Error {
     match e {
-        ReadNpyError::Io(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => Error::Io {
-            path: path.to_path_buf(),
-            source,
-        },
+        ReadNpyError::Io(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => {
+            Error::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
         other => Error::Truncated {
             path: path.to_path_buf(),
             detail: other.to_string(),

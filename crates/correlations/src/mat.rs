@@ -118,7 +118,9 @@ impl Matrix<'_> {
             .iter()
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))
             .ok_or_else(|| truncated(path, "dimensions overflow"))?;
-        let (ty, data) = self.real.ok_or_else(|| truncated(path, "missing real part"))?;
+        let (ty, data) = self
+            .real
+            .ok_or_else(|| truncated(path, "missing real part"))?;
         let values = decode_numeric(ty, data, self.little)
             .ok_or_else(|| unsupported(format!("storage type {ty} of `{}`", v.name)))?;
         if values.len() != count {
@@ -289,7 +291,10 @@ impl<'a> Cursor<'a> {
         if first >> 16 != 0 {
             let n = (first >> 16) as usize;
             if n > 4 {
-                return Err(truncated(&self.path, "small data element longer than 4 bytes"));
+                return Err(truncated(
+                    &self.path,
+                    "small data element longer than 4 bytes",
+                ));
             }
             return Ok((first & 0xffff, &tag[4..4 + n]));
         }

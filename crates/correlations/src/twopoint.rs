@@ -98,7 +98,11 @@ impl TwoPoint {
     pub fn resolve_cutoff(&self, shape: &[usize]) -> Result<usize> {
         check_shape("image", shape)?;
         let min = shape.iter().copied().min().unwrap_or(0);
-        let max = if self.periodic { (min - 1) / 2 + 1 } else { min };
+        let max = if self.periodic {
+            (min - 1) / 2 + 1
+        } else {
+            min
+        };
         let cut = match self.cutoff {
             Cutoff::Half => min / 2,
             Cutoff::Max => max,
@@ -415,7 +419,7 @@ impl Correlator {
 impl CorrelationMap {
     /// Wraps an array whose every axis has odd length, zero displacement at the centre.
     pub fn from_values(values: ArrayD<f64>) -> Result<Self> {
-        if values.shape().iter().any(|&n| n % 2 == 0) {
+        if values.shape().iter().any(|&n| n.is_multiple_of(2)) {
             return Err(Error::BadCrop {
                 shape: values.shape().to_vec(),
                 size: 0,
@@ -448,14 +452,18 @@ impl CorrelationMap {
         let idx: Option<Vec<usize>> = r
             .iter()
             .zip(self.reach())
-            .map(|(&ri, h)| usize::try_from(ri + h as isize).ok().filter(|&i| i <= 2 * h))
+            .map(|(&ri, h)| {
+                usize::try_from(ri + h as isize)
+                    .ok()
+                    .filter(|&i| i <= 2 * h)
+            })
             .collect();
         idx.map(|i| self.values[IxDyn(&i)])
     }
 
     /// The central `size` entries of every axis (displacements `|r| ≤ (size − 1) / 2`).
     pub fn centre_crop(&self, size: usize) -> Result<Self> {
-        if size % 2 == 0 {
+        if size.is_multiple_of(2) {
             return Err(Error::BadCrop {
                 shape: self.values.shape().to_vec(),
                 size,
@@ -485,10 +493,7 @@ pub fn centre_crop<T: Clone>(array: &ArrayViewD<'_, T>, size: usize) -> Result<A
     let mut view = array.view();
     for (k, &n) in shape.iter().enumerate() {
         let start = (n - size) / 2;
-        view.slice_axis_inplace(
-            ndarray::Axis(k),
-            ndarray::Slice::from(start..start + size),
-        );
+        view.slice_axis_inplace(ndarray::Axis(k), ndarray::Slice::from(start..start + size));
     }
     Ok(view.to_owned())
 }

@@ -20,7 +20,9 @@ fn direct(
     let side = 2 * cut - 1;
     let mut out = ArrayD::zeros(IxDyn(&vec![side; d]));
     for (m_idx, v) in out.indexed_iter_mut() {
-        let r: Vec<isize> = (0..d).map(|k| m_idx[k] as isize - (cut as isize - 1)).collect();
+        let r: Vec<isize> = (0..d)
+            .map(|k| m_idx[k] as isize - (cut as isize - 1))
+            .collect();
         let (mut num, mut den) = (0.0, 0.0);
         for (x, &ax) in a.indexed_iter() {
             let mut y = Vec::with_capacity(d);
@@ -40,10 +42,8 @@ fn direct(
                 continue;
             }
             let y = IxDyn(&y);
-            if let Some(m) = mask {
-                if !m[&x] || !m[&y] {
-                    continue;
-                }
+            if mask.is_some_and(|m| !m[&x] || !m[&y]) {
+                continue;
             }
             num += ax * b[&y];
             den += 1.0;
@@ -161,7 +161,10 @@ fn real_fields_match_direct_sums() {
             let want_auto = direct(&a, &a, None, cut, periodic).unwrap();
             let want_cross = direct(&a, &b, None, cut, periodic).unwrap();
             assert!(max_abs_diff(auto.values(), &want_auto) <= TOL, "{shape:?}");
-            assert!(max_abs_diff(cross.values(), &want_cross) <= TOL, "{shape:?}");
+            assert!(
+                max_abs_diff(cross.values(), &want_cross) <= TOL,
+                "{shape:?}"
+            );
         }
     }
 }
@@ -203,7 +206,9 @@ fn crop_and_flatten_orders() {
     assert_eq!(c.values()[[0, 0]], 11.0);
     assert_eq!(c.flatten(Order::RowMajor)[..3], [11.0, 12.0, 13.0]);
     assert_eq!(c.flatten(Order::ColumnMajor)[..3], [11.0, 21.0, 31.0]);
-    let v3 = ArrayD::from_shape_fn(IxDyn(&[2, 2, 2]), |i| (100 * i[0] + 10 * i[1] + i[2]) as f64);
+    let v3 = ArrayD::from_shape_fn(IxDyn(&[2, 2, 2]), |i| {
+        (100 * i[0] + 10 * i[1] + i[2]) as f64
+    });
     assert_eq!(
         flatten(&v3.view(), Order::ColumnMajor),
         vec![0.0, 100.0, 10.0, 110.0, 1.0, 101.0, 11.0, 111.0]
@@ -247,13 +252,18 @@ fn two_phase_cross_matches_direct_sums() {
                 }
                 .with_cutoff(cutoff);
                 let cut = tp.resolve_cutoff(shape).unwrap();
-                let got = tp.phases(&labels, &[(255u16, 0u16), (0, 255)], None).unwrap();
+                let got = tp
+                    .phases(&labels, &[(255u16, 0u16), (0, 255)], None)
+                    .unwrap();
                 for (map, (p, q)) in got.iter().zip([(255, 0), (0, 255)]) {
                     let a = indicator(&labels, p, None);
                     let b = indicator(&labels, q, None);
                     let want = direct(&a, &b, None, cut, periodic).unwrap();
                     let diff = max_abs_diff(map.values(), &want);
-                    assert!(diff <= TOL, "{shape:?} periodic={periodic} {cutoff:?}: {diff}");
+                    assert!(
+                        diff <= TOL,
+                        "{shape:?} periodic={periodic} {cutoff:?}: {diff}"
+                    );
                 }
             }
         }

@@ -61,19 +61,32 @@ fn images_8_and_16_bit_read_alike() {
     for ext in ["png", "tif", "bmp"] {
         let p = dir.path().join(format!("g8.{ext}"));
         g8.save(&p).unwrap();
-        assert_eq!(read_image_labels(&p).unwrap().into_dyn(), want.mapv(|v| v * 100), "{ext}");
+        assert_eq!(
+            read_image_labels(&p).unwrap().into_dyn(),
+            want.mapv(|v| v * 100),
+            "{ext}"
+        );
     }
     for ext in ["png", "tif"] {
         let p = dir.path().join(format!("g16.{ext}"));
         g16.save(&p).unwrap();
-        assert_eq!(read_image_labels(&p).unwrap().into_dyn(), want.mapv(|v| v * 30000), "{ext}");
+        assert_eq!(
+            read_image_labels(&p).unwrap().into_dyn(),
+            want.mapv(|v| v * 30000),
+            "{ext}"
+        );
     }
     let p = dir.path().join("rgb.png");
     rgb.save(&p).unwrap();
-    assert_eq!(read_image_labels(&p).unwrap().into_dyn(), want.mapv(|v| v * 100));
+    assert_eq!(
+        read_image_labels(&p).unwrap().into_dyn(),
+        want.mapv(|v| v * 100)
+    );
     // JPEG is lossy: a flat image stays flat.
     let p = dir.path().join("flat.jpg");
-    image::GrayImage::from_pixel(16, 8, image::Luma([200])).save(&p).unwrap();
+    image::GrayImage::from_pixel(16, 8, image::Luma([200]))
+        .save(&p)
+        .unwrap();
     let flat = read_image_labels(&p).unwrap();
     assert_eq!(flat.dim(), (8, 16));
     assert!(flat.iter().all(|&v| v.abs_diff(200) <= 1));
@@ -91,7 +104,10 @@ fn assert_err(r: Result<impl std::fmt::Debug, Error>, must_contain: &[&str]) -> 
 #[test]
 fn unreadable_truncated_and_unsupported_files() {
     assert_err(read_labels("no/such/file.mat", "a"), &["no/such/file.mat"]);
-    assert_err(read_labels("notes.txt", "a"), &["notes.txt", "unknown file type"]);
+    assert_err(
+        read_labels("notes.txt", "a"),
+        &["notes.txt", "unknown file type"],
+    );
     let dir = tempfile::tempdir().unwrap();
     for name in ["uint8_plain.mat", "uint8_z.mat", "labels_uint8.npy"] {
         let bytes = std::fs::read(fixture(name)).unwrap();
@@ -99,7 +115,10 @@ fn unreadable_truncated_and_unsupported_files() {
             let p = dir.path().join(format!("cut-{cut}-{name}"));
             std::fs::write(&p, &bytes[..cut]).unwrap();
             // `other` is the file's last variable, so every cut falls before or inside it.
-            let e = assert_err(read_labels(&p, "other"), &[p.file_name().unwrap().to_str().unwrap()]);
+            let e = assert_err(
+                read_labels(&p, "other"),
+                &[p.file_name().unwrap().to_str().unwrap()],
+            );
             assert!(
                 matches!(e, Error::Truncated { .. } | Error::MissingVariable { .. }),
                 "{e:?}"
@@ -127,7 +146,13 @@ fn corrupted_files_never_panic() {
         state ^= state << 17;
         state
     };
-    for name in ["uint8_plain.mat", "uint8_z.mat", "double_z.mat", "vol_int32.mat", "labels_int64.npy"] {
+    for name in [
+        "uint8_plain.mat",
+        "uint8_z.mat",
+        "double_z.mat",
+        "vol_int32.mat",
+        "labels_int64.npy",
+    ] {
         let bytes = std::fs::read(fixture(name)).unwrap();
         for i in 0..300 {
             let mut b = bytes.clone();
@@ -144,23 +169,38 @@ fn corrupted_files_never_panic() {
 
 #[test]
 fn missing_variable_lists_the_others() {
-    let e = assert_err(read_labels(fixture("uint8_z.mat"), "img"), &["uint8_z.mat", "`img`", "a, other"]);
+    let e = assert_err(
+        read_labels(fixture("uint8_z.mat"), "img"),
+        &["uint8_z.mat", "`img`", "a, other"],
+    );
     assert!(matches!(e, Error::MissingVariable { .. }));
 }
 
 #[test]
 fn non_integer_and_empty_inputs() {
-    assert_err(read_labels(fixture("fraction.mat"), "a"), &["fraction.mat", "0.5"]);
-    let e = assert_err(read_labels(fixture("empty.npy"), "a"), &["empty.npy", "empty"]);
+    assert_err(
+        read_labels(fixture("fraction.mat"), "a"),
+        &["fraction.mat", "0.5"],
+    );
+    let e = assert_err(
+        read_labels(fixture("empty.npy"), "a"),
+        &["empty.npy", "empty"],
+    );
     assert!(matches!(e, Error::Empty { .. }));
     let empty = Array2::<u16>::zeros((0, 5));
-    assert_err(TwoPoint::periodic().phases(&empty, &[(1, 1)], None), &["empty"]);
+    assert_err(
+        TwoPoint::periodic().phases(&empty, &[(1, 1)], None),
+        &["empty"],
+    );
 }
 
 #[test]
 fn non_binary_images() {
     let three = array![[0u16, 1, 2], [2, 1, 0]].into_dyn();
-    let e = assert_err(binary_phases(&three, "img.png"), &["img.png", "not binary", "3 distinct"]);
+    let e = assert_err(
+        binary_phases(&three, "img.png"),
+        &["img.png", "not binary", "3 distinct"],
+    );
     assert!(matches!(e, Error::NonBinary { .. }));
     let two = array![[0u16, 255], [255, 0]].into_dyn();
     assert_eq!(binary_phases(&two, "x").unwrap(), (255, 0));
@@ -171,19 +211,47 @@ fn cutoff_limits() {
     let img = Array2::<u16>::zeros((10, 12));
     let np = TwoPoint::non_periodic();
     assert_eq!(np.resolve_cutoff(&[10, 12]).unwrap(), 5);
-    assert_eq!(np.with_cutoff(Cutoff::Max).resolve_cutoff(&[10, 12]).unwrap(), 10);
+    assert_eq!(
+        np.with_cutoff(Cutoff::Max)
+            .resolve_cutoff(&[10, 12])
+            .unwrap(),
+        10
+    );
     let e = assert_err(
-        np.with_cutoff(Cutoff::Value(11)).phases(&img, &[(0, 0)], None),
+        np.with_cutoff(Cutoff::Value(11))
+            .phases(&img, &[(0, 0)], None),
         &["cutoff 11", "between 1 and 10"],
     );
     assert!(matches!(e, Error::CutoffTooLarge { .. }));
-    assert_err(np.with_cutoff(Cutoff::Value(0)).resolve_cutoff(&[10, 12]), &["cutoff 0"]);
+    assert_err(
+        np.with_cutoff(Cutoff::Value(0)).resolve_cutoff(&[10, 12]),
+        &["cutoff 0"],
+    );
     let p = TwoPoint::periodic();
-    assert_eq!(p.with_cutoff(Cutoff::Max).resolve_cutoff(&[51, 51]).unwrap(), 26);
-    assert_eq!(p.with_cutoff(Cutoff::Max).resolve_cutoff(&[50, 52]).unwrap(), 25);
-    assert_err(p.with_cutoff(Cutoff::Value(26)).resolve_cutoff(&[50, 50]), &["between 1 and 25"]);
+    assert_eq!(
+        p.with_cutoff(Cutoff::Max)
+            .resolve_cutoff(&[51, 51])
+            .unwrap(),
+        26
+    );
+    assert_eq!(
+        p.with_cutoff(Cutoff::Max)
+            .resolve_cutoff(&[50, 52])
+            .unwrap(),
+        25
+    );
+    assert_err(
+        p.with_cutoff(Cutoff::Value(26)).resolve_cutoff(&[50, 50]),
+        &["between 1 and 25"],
+    );
     let single = Array2::<u16>::zeros((1, 1));
-    assert_eq!(np.with_cutoff(Cutoff::Max).phases(&single, &[(0, 0)], None).unwrap()[0].at(&[0, 0]), Some(1.0));
+    assert_eq!(
+        np.with_cutoff(Cutoff::Max)
+            .phases(&single, &[(0, 0)], None)
+            .unwrap()[0]
+            .at(&[0, 0]),
+        Some(1.0)
+    );
     assert_err(np.phases(&single, &[(0, 0)], None), &["cutoff 0"]);
 }
 
@@ -195,7 +263,10 @@ fn mismatched_shapes_dimensions_and_non_finite_values() {
     assert!(matches!(e, Error::ShapeMismatch { .. }));
     let labels = Array2::<u16>::zeros((4, 5)).into_dyn();
     let mask = ArrayD::from_elem(IxDyn(&[4, 4]), true);
-    assert_err(TwoPoint::periodic().phases(&labels, &[(0, 0)], Some(&mask.view())), &["mask"]);
+    assert_err(
+        TwoPoint::periodic().phases(&labels, &[(0, 0)], Some(&mask.view())),
+        &["mask"],
+    );
     let four = ArrayD::<f64>::zeros(IxDyn(&[2, 2, 2, 2]));
     assert_err(TwoPoint::periodic().auto(&four), &["4 dimensions"]);
     let mut nan = Array2::<f64>::zeros((4, 5));
@@ -218,8 +289,14 @@ fn mask_without_valid_placements_is_an_error() {
 
 #[test]
 fn in_file_names_the_file_once() {
-    let e = Error::Empty { what: "image".into(), shape: vec![0] }.in_file("x.png");
+    let e = Error::Empty {
+        what: "image".into(),
+        shape: vec![0],
+    }
+    .in_file("x.png");
     assert_eq!(e.to_string(), "x.png: image is empty (shape [0])");
-    let io = read_labels("nope.png", "a").unwrap_err().in_file("nope.png");
+    let io = read_labels("nope.png", "a")
+        .unwrap_err()
+        .in_file("nope.png");
     assert!(matches!(io, Error::Io { .. }));
 }

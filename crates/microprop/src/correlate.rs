@@ -72,13 +72,14 @@ impl CorrelateSettings {
 
     /// Checks settings that do not depend on the images.
     pub fn validate(&self) -> Result<()> {
-        if let Some(c) = self.crop {
-            if c == 0 || c % 2 == 0 {
-                return Err(Error::Setting {
-                    name: "--crop",
-                    reason: format!("{c} must be odd and positive (zero displacement stays at the centre)"),
-                });
-            }
+        // Zero is a multiple of two, so this also refuses 0.
+        if let Some(c) = self.crop.filter(|c| c.is_multiple_of(2)) {
+            return Err(Error::Setting {
+                name: "--crop",
+                reason: format!(
+                    "{c} must be odd and positive (zero displacement stays at the centre)"
+                ),
+            });
         }
         Ok(())
     }

@@ -130,6 +130,9 @@ fn main() -> Result<()> {
     }
 }
 
+/// Inputs listed one by one in the summary.
+const SHOWN_ROWS: usize = 10;
+
 fn correlate(args: CorrelateArgs) -> Result<()> {
     let two_point = if args.periodic {
         TwoPoint::periodic()
@@ -155,13 +158,28 @@ fn correlate(args: CorrelateArgs) -> Result<()> {
     tracing::info!("{} input files", files.len());
     let features = feature_matrix(&files, &settings)?;
     let names = row_names(&files);
-    for (name, row) in names.iter().zip(features.rows()) {
+    println!(
+        "{} inputs × {} features ({} pair(s), cutoff {:?}, {})",
+        features.nrows(),
+        features.ncols(),
+        settings.pairs.len().max(1),
+        settings.two_point.cutoff(),
+        if settings.two_point.is_periodic() {
+            "periodic"
+        } else {
+            "non-periodic"
+        }
+    );
+    for (name, row) in names.iter().zip(features.rows()).take(SHOWN_ROWS) {
         let (lo, hi) = row
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
                 (l.min(v), h.max(v))
             });
-        println!("{name}: {} features in [{lo:.6}, {hi:.6}]", row.len());
+        println!("  {name}: values in [{lo:.6}, {hi:.6}]");
+    }
+    if names.len() > SHOWN_ROWS {
+        println!("  ... and {} more", names.len() - SHOWN_ROWS);
     }
     if let Some(out) = args.out {
         let names_file = write_features(&out, &features, &names)?;

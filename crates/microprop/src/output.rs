@@ -38,7 +38,9 @@ pub fn write_features(path: &Path, features: &Array2<f64>, names: &[String]) -> 
     for name in names {
         writeln!(txt, "{name}").map_err(|e| write_error(&names_path, e))?;
     }
-    txt.as_file().sync_all().map_err(|e| write_error(&names_path, e))?;
+    txt.as_file()
+        .sync_all()
+        .map_err(|e| write_error(&names_path, e))?;
     npy.as_file().sync_all().map_err(|e| write_error(path, e))?;
     txt.persist(&names_path)
         .map_err(|e| write_error(&names_path, e))?;

@@ -18,11 +18,10 @@ impl Progress {
     pub fn new(label: &str, total: usize) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total as u64);
-            let style = ProgressStyle::with_template(
-                "{msg} [{bar:40}] {pos}/{len} ({per_sec}, ETA {eta})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let style =
+                ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, ETA {eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
             bar.set_style(style);
             bar.set_message(label.to_string());
             bar
@@ -42,7 +41,7 @@ impl Progress {
             Some(bar) => bar.inc(1),
             None => {
                 let step = (self.total / 10).max(1);
-                if done % step == 0 || done == self.total {
+                if done.is_multiple_of(step) || done == self.total {
                     tracing::info!("{}: {done}/{}", self.label, self.total);
                 }
             }

@@ -11,22 +11,33 @@ use ndarray::Array2;
 use ndarray_npy::ReadNpyExt;
 
 fn case2_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("MICROPROP_CASE2").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/case2")
-    });
+    let dir = std::env::var_os("MICROPROP_CASE2")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/case2")
+        });
     dir.join("Binary_Images").is_dir().then_some(dir)
 }
 
 #[test]
 fn cross_features_match_matlab_toolbox_for_all_case2_images() {
     let Some(data) = case2_dir() else {
-        println!("SKIPPED: case-2 data not found (set MICROPROP_CASE2 or put it at ../shared/data/case2)");
+        println!(
+            "SKIPPED: case-2 data not found (set MICROPROP_CASE2 or put it at ../shared/data/case2)"
+        );
         return;
     };
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("tp.npy");
     let status = Command::new(env!("CARGO_BIN_EXE_microprop"))
-        .args(["correlate", "--kind", "cross", "--pair", "255,0", "--nonperiodic"])
+        .args([
+            "correlate",
+            "--kind",
+            "cross",
+            "--pair",
+            "255,0",
+            "--nonperiodic",
+        ])
         .args(["--cutoff", "half", "--crop", "159", "--order", "F", "--out"])
         .arg(&out)
         .arg(data.join("Binary_Images"))
@@ -57,6 +68,9 @@ fn cross_features_match_matlab_toolbox_for_all_case2_images() {
             worst = (diff, name);
         }
     }
-    println!("largest difference from MATLAB: {:.3e} ({})", worst.0, worst.1);
+    println!(
+        "largest difference from MATLAB: {:.3e} ({})",
+        worst.0, worst.1
+    );
     assert!(worst.0 <= 1e-12, "{worst:?}");
 }

@@ -10,7 +10,10 @@ fn run(args: &[&str], files: &[&Path]) -> (bool, String) {
         .args(files)
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn write_png(path: &Path, w: u32, h: u32, f: impl Fn(u32, u32) -> u8) {
@@ -23,7 +26,10 @@ fn write_png(path: &Path, w: u32, h: u32, f: impl Fn(u32, u32) -> u8) {
 fn missing_file_is_named() {
     let (ok, err) = run(&[], &[Path::new("no/such/image.png")]);
     assert!(!ok);
-    assert!(err.contains("no/such/image.png") && err.contains("does not exist"), "{err}");
+    assert!(
+        err.contains("no/such/image.png") && err.contains("does not exist"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -46,7 +52,10 @@ fn non_binary_image_without_pair_is_refused() {
     write_png(&img, 12, 10, |x, y| ((x * 20 + y) % 256) as u8);
     let (ok, err) = run(&[], &[&img]);
     assert!(!ok);
-    assert!(err.contains("gray.png") && err.contains("not binary"), "{err}");
+    assert!(
+        err.contains("gray.png") && err.contains("not binary"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -56,8 +65,14 @@ fn absent_phase_is_refused_unless_allowed() {
     write_png(&img, 12, 10, |x, _| if x < 6 { 0 } else { 1 });
     let (ok, err) = run(&["--kind", "cross", "--pair", "255,0"], &[&img]);
     assert!(!ok);
-    assert!(err.contains("ones.png") && err.contains("phase 255"), "{err}");
-    let (ok, err) = run(&["--kind", "cross", "--pair", "255,0", "--allow-absent-phase"], &[&img]);
+    assert!(
+        err.contains("ones.png") && err.contains("phase 255"),
+        "{err}"
+    );
+    let (ok, err) = run(
+        &["--kind", "cross", "--pair", "255,0", "--allow-absent-phase"],
+        &[&img],
+    );
     assert!(ok, "{err}");
 }
 
@@ -68,7 +83,10 @@ fn cutoff_too_large_is_refused() {
     write_png(&img, 12, 10, |x, _| if x < 6 { 0 } else { 255 });
     let (ok, err) = run(&["--cutoff", "11"], &[&img]);
     assert!(!ok);
-    assert!(err.contains("small.png") && err.contains("cutoff 11"), "{err}");
+    assert!(
+        err.contains("small.png") && err.contains("cutoff 11"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -104,5 +122,8 @@ fn missing_mat_variable_is_named() {
     std::fs::copy(&mat, &copy).unwrap();
     let (ok, err) = run(&["--var", "img"], &[&copy]);
     assert!(!ok);
-    assert!(err.contains("x.mat") && err.contains("no variable `img`") && err.contains("a"), "{err}");
+    assert!(
+        err.contains("x.mat") && err.contains("no variable `img`") && err.contains("a"),
+        "{err}"
+    );
 }
