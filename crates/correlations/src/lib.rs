@@ -21,6 +21,8 @@
 //! # Ok::<(), microprop_correlations::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod error;
 mod fft;
 pub mod io;

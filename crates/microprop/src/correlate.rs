@@ -39,6 +39,8 @@ pub struct CorrelateSettings {
     pub mat_variable: String,
     /// Accept a phase that does not occur in an image (its statistics are then zero).
     pub allow_absent_phase: bool,
+    /// Region of known phase (`true`) applied to every image; pixels outside it are ignored.
+    pub mask: Option<ArrayD<bool>>,
 }
 
 impl Default for CorrelateSettings {
@@ -51,6 +53,7 @@ impl Default for CorrelateSettings {
             order: Order::RowMajor,
             mat_variable: "a".to_string(),
             allow_absent_phase: false,
+            mask: None,
         }
     }
 }
@@ -134,9 +137,10 @@ pub fn features_of_labels(
 ) -> Result<Vec<f64>> {
     let in_file = |e: microprop_correlations::Error| Error::from(e.in_file(path));
     let pairs = settings.pairs_for(labels, path)?;
+    let mask = settings.mask.as_ref().map(|m| m.view());
     let maps = settings
         .two_point
-        .phases(labels, &pairs, None)
+        .phases(labels, &pairs, mask.as_ref())
         .map_err(in_file)?;
     let mut features = Vec::new();
     for map in maps {
@@ -147,6 +151,11 @@ pub fn features_of_labels(
         features.extend(map.flatten(settings.order));
     }
     Ok(features)
+}
+
+/// Reads a mask file: any image, `.npy` or `.mat` whose non-zero pixels are of known phase.
+pub fn read_mask(path: &Path, mat_variable: &str) -> Result<ArrayD<bool>> {
+    Ok(read_labels(path, mat_variable)?.mapv(|v| v != 0))
 }
 
 /// The feature vector of one file.

@@ -4,6 +4,8 @@
 //! it turns micrographs into two-point feature matrices ([`correlate`]); later stages (ViT
 //! features, studies, reports, saved models) build on the same pieces.
 
+#![warn(missing_docs)]
+
 pub mod correlate;
 pub mod error;
 pub mod inputs;

@@ -4,17 +4,17 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use microprop::correlate::{CorrelateSettings, Kind, feature_matrix, row_names};
+use microprop::correlate::{CorrelateSettings, Kind, feature_matrix, read_mask, row_names};
 use microprop::inputs::collect_inputs;
 use microprop::output::write_features;
 use microprop_correlations::{Cutoff, Order, TwoPoint};
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
 
 /// Learn microstructure–property relationships from images.
 #[derive(Parser)]
 #[command(name = "microprop", version, about)]
 struct Cli {
-    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    /// More log output (-v info, -vv debug, -vvv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
     /// Worker threads (default: all cores).
@@ -64,6 +64,10 @@ struct CorrelateArgs {
     /// Accept images in which a requested phase does not occur.
     #[arg(long)]
     allow_absent_phase: bool,
+    /// Mask file (image, .npy or .mat of the inputs' shape): non-zero pixels are of known
+    /// phase; the statistics count only placements inside it.
+    #[arg(long)]
+    mask: Option<PathBuf>,
     /// Write a float64 (inputs × features) .npy here, with FILE.names.txt beside it.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -110,10 +114,10 @@ fn parse_cutoff(s: &str) -> Result<Cutoff, String> {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let level = ["warn", "info", "debug", "trace"][usize::from(cli.verbose.min(3))];
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let level =
+        [Level::WARN, Level::INFO, Level::DEBUG, Level::TRACE][usize::from(cli.verbose.min(3))];
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_writer(std::io::stderr)
         .init();
     if let Some(n) = cli.threads {
@@ -139,6 +143,10 @@ fn correlate(args: CorrelateArgs) -> Result<()> {
     } else {
         TwoPoint::non_periodic()
     };
+    let mask = match &args.mask {
+        Some(path) => Some(read_mask(path, &args.mat_variable)?),
+        None => None,
+    };
     let settings = CorrelateSettings {
         kind: match args.kind {
             KindArg::Auto => Kind::Auto,
@@ -153,6 +161,7 @@ fn correlate(args: CorrelateArgs) -> Result<()> {
         },
         mat_variable: args.mat_variable,
         allow_absent_phase: args.allow_absent_phase,
+        mask,
     };
     let files = collect_inputs(&args.inputs)?;
     tracing::info!("{} input files", files.len());

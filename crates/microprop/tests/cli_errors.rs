@@ -127,3 +127,47 @@ fn missing_mat_variable_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn mask_must_match_the_image_and_changes_the_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("img.png");
+    write_png(
+        &img,
+        12,
+        10,
+        |x, y| if (x + 2 * y) % 5 < 2 { 255 } else { 0 },
+    );
+    let small = dir.path().join("small-mask.png");
+    write_png(&small, 8, 8, |_, _| 1);
+    let (ok, err) = run(&["--mask", small.to_str().unwrap()], &[&img]);
+    assert!(!ok);
+    assert!(
+        err.contains("img.png") && err.contains("mask") && err.contains("[10, 12]"),
+        "{err}"
+    );
+    let read = |p: &Path| {
+        use ndarray_npy::ReadNpyExt;
+        ndarray::Array2::<f64>::read_npy(std::fs::File::open(p).unwrap()).unwrap()
+    };
+    let full = dir.path().join("full.npy");
+    let (ok, err) = run(&["--out", full.to_str().unwrap()], &[&img]);
+    assert!(ok, "{err}");
+    // Unknown phase in the right third of the image.
+    let mask = dir.path().join("mask.png");
+    write_png(&mask, 12, 10, |x, _| if x < 8 { 255 } else { 0 });
+    let masked = dir.path().join("masked.npy");
+    let (ok, err) = run(
+        &[
+            "--mask",
+            mask.to_str().unwrap(),
+            "--out",
+            masked.to_str().unwrap(),
+        ],
+        &[&img],
+    );
+    assert!(ok, "{err}");
+    let (full, masked) = (read(&full), read(&masked));
+    assert_eq!(full.dim(), masked.dim());
+    assert_ne!(full, masked);
+}
