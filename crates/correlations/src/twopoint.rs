@@ -78,6 +78,12 @@ impl TwoPoint {
         }
     }
 
+    /// Sets periodic (`true`) or non-periodic statistics.
+    pub fn with_periodic(mut self, periodic: bool) -> Self {
+        self.periodic = periodic;
+        self
+    }
+
     /// Sets the cutoff.
     pub fn with_cutoff(mut self, cutoff: Cutoff) -> Self {
         self.cutoff = cutoff;

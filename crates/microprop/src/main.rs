@@ -150,11 +150,7 @@ fn run(cli: Cli) -> Result<()> {
 const SHOWN_ROWS: usize = 10;
 
 fn correlate(args: CorrelateArgs) -> Result<()> {
-    let two_point = if args.periodic {
-        TwoPoint::periodic()
-    } else {
-        TwoPoint::non_periodic()
-    };
+    let two_point = TwoPoint::non_periodic().with_periodic(args.periodic);
     let mask = match &args.mask {
         Some(path) => Some(read_mask(path, &args.mat_variable)?),
         None => None,
