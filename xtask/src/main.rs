@@ -1,5 +1,7 @@
 //! Project tasks: `cargo xtask bench correlations`.
 
+mod bench_segment;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -42,6 +44,15 @@ enum Bench {
         #[arg(long, default_value = "python3")]
         python: String,
     },
+    /// NLM denoising (h = 10, 7, 21) on 512² and 1024² images vs cv2.fastNlMeansDenoising.
+    Segment {
+        /// Timed runs per image and side (the minimum is reported).
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Python interpreter with opencv-python-headless for the reference.
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
 }
 
 fn main() -> Result<()> {
@@ -57,6 +68,9 @@ fn main() -> Result<()> {
             let data = data.unwrap_or_else(|| project_root().join("../shared/data/case2"));
             bench_correlations(&data, n_random, &python)
         }
+        Task::Bench {
+            what: Bench::Segment { repeats, python },
+        } => bench_segment::run(repeats.max(1), &python),
     }
 }
 
@@ -228,8 +242,13 @@ fn numpy_reference(
 }
 
 fn numpy_available(python: &str) -> bool {
+    python_has(python, "numpy")
+}
+
+/// Whether `python` can import `module`.
+fn python_has(python: &str, module: &str) -> bool {
     Command::new(python)
-        .args(["-c", "import numpy"])
+        .args(["-c", &format!("import {module}")])
         .output()
         .is_ok_and(|o| o.status.success())
 }

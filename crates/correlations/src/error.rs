@@ -145,6 +145,28 @@ pub enum Error {
         /// The displacement with zero valid placements.
         displacement: Vec<isize>,
     },
+    /// An adaptive-threshold block size that is not odd and greater than 1.
+    #[error("block size {block} is not allowed: it must be odd and greater than 1")]
+    BlockSize {
+        /// The block size asked for.
+        block: usize,
+    },
+    /// A denoising window of size zero.
+    #[error("the NLM {name} window must be at least 1 pixel (got {size})")]
+    WindowSize {
+        /// "template" or "search".
+        name: &'static str,
+        /// The size asked for.
+        size: usize,
+    },
+    /// Data that is not 8-bit where 8-bit gray is required.
+    #[error("{what} is not an 8-bit gray image: {detail}")]
+    NotEightBit {
+        /// The input at fault.
+        what: String,
+        /// What it is instead.
+        detail: String,
+    },
     /// An error about one input file, with the file named.
     #[error("{path}: {source}")]
     InFile {

@@ -96,7 +96,7 @@ fn gray_channel(values: &[u16], channels: usize) -> Option<Vec<u16>> {
         .collect()
 }
 
-fn image_error(path: &Path, e: ImageError) -> Error {
+pub(crate) fn image_error(path: &Path, e: ImageError) -> Error {
     match e {
         ImageError::IoError(source) => Error::Io {
             path: path.to_path_buf(),

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use microprop_correlations::segment::Segmenter;
 use microprop_correlations::{
     Cutoff, Labels, Order, TwoPoint, binary_phases, distinct_labels, read_labels,
 };
@@ -11,6 +12,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::inputs::stem;
 use crate::progress::Progress;
+use crate::segment::read_labels_maybe_segmented;
 
 /// Auto- or cross-correlation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,6 +43,8 @@ pub struct CorrelateSettings {
     pub allow_absent_phase: bool,
     /// Region of known phase (`true`) applied to every image; pixels outside it are ignored.
     pub mask: Option<ArrayD<bool>>,
+    /// Segment gray micrographs (to 0/255) before computing statistics.
+    pub segment: Option<Segmenter>,
 }
 
 impl Default for CorrelateSettings {
@@ -54,6 +58,7 @@ impl Default for CorrelateSettings {
             mat_variable: "a".to_string(),
             allow_absent_phase: false,
             mask: None,
+            segment: None,
         }
     }
 }
@@ -160,7 +165,8 @@ pub fn read_mask(path: &Path, mat_variable: &str) -> Result<ArrayD<bool>> {
 
 /// The feature vector of one file.
 pub fn features_of_file(path: &Path, settings: &CorrelateSettings) -> Result<Vec<f64>> {
-    let labels: ArrayD<u16> = read_labels(path, &settings.mat_variable)?;
+    let labels =
+        read_labels_maybe_segmented(path, settings.segment.as_ref(), &settings.mat_variable)?;
     features_of_labels(&labels, path, settings)
 }
 

@@ -11,5 +11,6 @@ pub mod error;
 pub mod inputs;
 pub mod output;
 pub mod progress;
+pub mod segment;
 
 pub use error::{Error, Result};

@@ -9,6 +9,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use microprop::correlate::{CorrelateSettings, Kind, feature_matrix, read_mask, row_names};
 use microprop::inputs::collect_inputs;
 use microprop::output::write_features;
+use microprop::segment::{Format, segment_files};
+use microprop_correlations::segment::{
+    AdaptiveMethod, Block, NlMeans, Segmenter, ThresholdType, check_block_size,
+};
 use microprop_correlations::{Cutoff, Order, TwoPoint};
 use tracing::Level;
 
@@ -30,6 +34,104 @@ struct Cli {
 enum Command {
     /// Two-point statistics of segmented images (one feature row per input).
     Correlate(CorrelateArgs),
+    /// Segment gray micrographs into 0/255 images (OpenCV-exact NLM + adaptive threshold).
+    Segment(SegmentCommand),
+}
+
+#[derive(Args)]
+struct SegmentCommand {
+    /// Image (.png .tif .bmp .jpg), uint8 .npy or .mat files, or directories of them.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Directory for the segmented images (<stem>.png or <stem>.npy).
+    #[arg(long)]
+    out: PathBuf,
+    /// Output format: png (8-bit gray) or npy (uint8, shape (h, w)).
+    #[arg(long, value_enum, default_value_t = FormatArg::Png)]
+    format: FormatArg,
+    /// Variable to read from .mat files.
+    #[arg(long = "var", default_value = "a")]
+    mat_variable: String,
+    #[command(flatten)]
+    chain: SegmentArgs,
+}
+
+/// The segmentation chain; defaults are the paper's (NLM 10, 7, 21; MEAN_C; paper window; C 5).
+#[derive(Args)]
+struct SegmentArgs {
+    /// NLM filter strength.
+    #[arg(long = "h", default_value_t = 10.0)]
+    nlm_h: f32,
+    /// NLM template window (even sizes act as the next odd size, as in OpenCV).
+    #[arg(long, default_value_t = 7)]
+    template: usize,
+    /// NLM search window (even sizes act as the next odd size, as in OpenCV).
+    #[arg(long, default_value_t = 21)]
+    search: usize,
+    /// Skip NLM denoising.
+    #[arg(long)]
+    no_denoise: bool,
+    /// Local mean of the adaptive threshold.
+    #[arg(long, value_enum, default_value_t = MethodArg::Mean)]
+    method: MethodArg,
+    /// Block size: an odd N > 1, or `paper` (about half the shorter side).
+    #[arg(long, default_value = "paper", value_parser = parse_block)]
+    block: Block,
+    /// Constant subtracted from the local mean.
+    #[arg(long = "c", default_value_t = 5.0, allow_negative_numbers = true)]
+    c: f64,
+    /// Invert (THRESH_BINARY_INV): pixels darker than the local threshold become 255.
+    #[arg(long)]
+    invert: bool,
+}
+
+impl SegmentArgs {
+    fn segmenter(&self) -> Result<Segmenter> {
+        let denoise = if self.no_denoise {
+            None
+        } else {
+            Some(NlMeans::new(self.nlm_h, self.template, self.search)?)
+        };
+        let segmenter = Segmenter {
+            denoise,
+            method: match self.method {
+                MethodArg::Mean => AdaptiveMethod::Mean,
+                MethodArg::Gaussian => AdaptiveMethod::Gaussian,
+            },
+            kind: if self.invert {
+                ThresholdType::BinaryInv
+            } else {
+                ThresholdType::Binary
+            },
+            block: self.block,
+            c: self.c,
+        };
+        segmenter.validate()?;
+        Ok(segmenter)
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Png,
+    Npy,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MethodArg {
+    Mean,
+    Gaussian,
+}
+
+fn parse_block(s: &str) -> Result<Block, String> {
+    if s == "paper" {
+        return Ok(Block::Paper);
+    }
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a block size (an odd integer > 1, or `paper`)"))?;
+    check_block_size(n).map_err(|e| e.to_string())?;
+    Ok(Block::Size(n))
 }
 
 #[derive(Args)]
@@ -70,6 +172,11 @@ struct CorrelateArgs {
     /// phase; the statistics count only placements inside it.
     #[arg(long)]
     mask: Option<PathBuf>,
+    /// Segment gray micrographs first (the `segment` command's chain and options).
+    #[arg(long)]
+    segment: bool,
+    #[command(flatten)]
+    chain: SegmentArgs,
     /// Write a float64 (inputs × features) .npy here, with FILE.names.txt beside it.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -143,6 +250,7 @@ fn run(cli: Cli) -> Result<()> {
     }
     match cli.command {
         Command::Correlate(args) => correlate(args),
+        Command::Segment(args) => segment(args),
     }
 }
 
@@ -170,6 +278,11 @@ fn correlate(args: CorrelateArgs) -> Result<()> {
         mat_variable: args.mat_variable,
         allow_absent_phase: args.allow_absent_phase,
         mask,
+        segment: if args.segment {
+            Some(args.chain.segmenter()?)
+        } else {
+            None
+        },
     };
     let files = collect_inputs(&args.inputs)?;
     tracing::info!("{} input files", files.len());
@@ -208,5 +321,22 @@ fn correlate(args: CorrelateArgs) -> Result<()> {
             names_file.display()
         );
     }
+    Ok(())
+}
+
+fn segment(args: SegmentCommand) -> Result<()> {
+    let segmenter = args.chain.segmenter()?;
+    let files = collect_inputs(&args.inputs)?;
+    tracing::info!("{} input files", files.len());
+    let format = match args.format {
+        FormatArg::Png => Format::Png,
+        FormatArg::Npy => Format::Npy,
+    };
+    let written = segment_files(&files, &segmenter, &args.mat_variable, &args.out, format)?;
+    println!(
+        "segmented {} images into {}",
+        written.len(),
+        args.out.display()
+    );
     Ok(())
 }

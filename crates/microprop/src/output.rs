@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
+use ndarray_npy::WriteNpyError;
 use ndarray_npy::WriteNpyExt;
 use tempfile::NamedTempFile;
 
@@ -31,9 +32,12 @@ fn write_error(path: &Path, e: impl std::fmt::Display) -> Error {
 pub fn write_features(path: &Path, features: &Array2<f64>, names: &[String]) -> Result<PathBuf> {
     let names_path = names_path(path);
     let mut npy = temp_beside(path)?;
+    let mut w = std::io::BufWriter::new(npy.as_file_mut());
     features
-        .write_npy(std::io::BufWriter::new(npy.as_file_mut()))
+        .write_npy(&mut w)
         .map_err(|e| write_error(path, e))?;
+    w.flush().map_err(|e| write_error(path, e))?;
+    drop(w);
     let mut txt = temp_beside(&names_path)?;
     for name in names {
         writeln!(txt, "{name}").map_err(|e| write_error(&names_path, e))?;
@@ -55,4 +59,35 @@ pub fn names_path(path: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     path.with_file_name(format!("{stem}.names.txt"))
+}
+
+/// Writes an 8-bit gray image as PNG, atomically.
+pub fn write_png_gray8(path: &Path, img: &Array2<u8>) -> Result<()> {
+    let (h, w) = img.dim();
+    let buf = image::GrayImage::from_raw(w as u32, h as u32, img.iter().copied().collect())
+        .ok_or_else(|| write_error(path, "image size does not match its pixels"))?;
+    let mut tmp = temp_beside(path)?;
+    let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+    buf.write_to(&mut w, image::ImageFormat::Png)
+        .map_err(|e| write_error(path, e))?;
+    w.flush().map_err(|e| write_error(path, e))?;
+    drop(w);
+    persist(tmp, path)
+}
+
+/// Writes a uint8 array as `.npy`, atomically.
+pub fn write_npy_u8(path: &Path, img: &Array2<u8>) -> Result<()> {
+    let mut tmp = temp_beside(path)?;
+    let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+    img.write_npy(&mut w)
+        .map_err(|e: WriteNpyError| write_error(path, e))?;
+    w.flush().map_err(|e| write_error(path, e))?;
+    drop(w);
+    persist(tmp, path)
+}
+
+fn persist(tmp: NamedTempFile, path: &Path) -> Result<()> {
+    tmp.as_file().sync_all().map_err(|e| write_error(path, e))?;
+    tmp.persist(path).map_err(|e| write_error(path, e))?;
+    Ok(())
 }
