@@ -1,0 +1,67 @@
+//! Standard scaling (zero mean, unit population variance per column).
+
+use ndarray::{Array1, Array2, ArrayBase, Axis, Data, Ix2};
+
+use crate::{Error, Result, check_finite};
+
+/// A fitted standard scaler: `(x − mean) / scale`, scale = population standard deviation
+/// (ddof = 0), or 1 for constant columns, as scikit-learn's `StandardScaler`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StandardScaler {
+    mean: Array1<f64>,
+    scale: Array1<f64>,
+}
+
+impl StandardScaler {
+    /// Learns the column means and standard deviations.
+    pub fn fit<S: Data<Elem = f64>>(x: &ArrayBase<S, Ix2>) -> Result<Self> {
+        check_finite("scaler input", &x.view())?;
+        if x.nrows() == 0 {
+            return Err(Error::TooSmall {
+                what: "scaler input",
+                rows: 0,
+                columns: x.ncols(),
+                need: "at least one row is needed",
+            });
+        }
+        let mean = x
+            .mean_axis(Axis(0))
+            .unwrap_or_else(|| Array1::zeros(x.ncols()));
+        let var = x.var_axis(Axis(0), 0.0);
+        // scikit-learn's constant-feature test: var <= n·eps·var + (n·mean·eps)².
+        let n = x.nrows() as f64;
+        let eps = f64::EPSILON;
+        let scale = var
+            .iter()
+            .zip(&mean)
+            .map(|(&v, &m)| {
+                let bound = n * eps * v + (n * m * eps).powi(2);
+                if v <= bound { 1.0 } else { v.sqrt() }
+            })
+            .collect();
+        Ok(Self { mean, scale })
+    }
+
+    /// Scales `x` with the fitted statistics.
+    pub fn transform<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array2<f64>> {
+        if x.ncols() != self.mean.len() {
+            return Err(Error::Columns {
+                what: "scaler input",
+                got: x.ncols(),
+                expected: self.mean.len(),
+            });
+        }
+        check_finite("scaler input", &x.view())?;
+        Ok((x - &self.mean) / &self.scale)
+    }
+
+    /// Column means.
+    pub fn mean(&self) -> &Array1<f64> {
+        &self.mean
+    }
+
+    /// Column scales (standard deviations; 1 for constant columns).
+    pub fn scale(&self) -> &Array1<f64> {
+        &self.scale
+    }
+}

@@ -1,0 +1,180 @@
+//! Light regressors on reduced features, scikit-learn-identical data splitters, metrics and
+//! nested cross-validation over the number of principal components.
+//!
+//! ```
+//! use microprop_regression::{LinearRegression, Regressor, RegressorKind};
+//! use ndarray::array;
+//!
+//! let x = array![[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 5.0]];
+//! let y = array![1.0, 3.0, 5.0, 7.0]; // y = 1 + 2·x0
+//! let model = LinearRegression::params().fit(&x, &y)?;
+//! assert!((model.predict(&array![[4.0, 2.0]])?[0] - 9.0).abs() < 1e-9);
+//! let quadratic = RegressorKind::Polynomial.fit(&x, &y)?;
+//! assert_eq!(quadratic.predict(&x)?.len(), 4);
+//! # Ok::<(), microprop_regression::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod linear;
+pub mod metrics;
+mod poly;
+pub mod select;
+pub mod split;
+mod svr;
+
+pub use linear::{LinearRegression, LinearRegressionParams};
+pub use poly::PolynomialFeatures;
+pub use svr::{Svr, SvrParams};
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+
+/// Errors of the regression crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// NaN or infinity in an input.
+    #[error("{what} holds a non-finite value at index {index}")]
+    NonFinite {
+        /// The input at fault.
+        what: &'static str,
+        /// Row-major index of the first non-finite value.
+        index: usize,
+    },
+    /// Inputs whose lengths or shapes disagree.
+    #[error("{what}: {left} vs {right}")]
+    Shape {
+        /// Which two inputs.
+        what: &'static str,
+        /// The first size.
+        left: usize,
+        /// The second size.
+        right: usize,
+    },
+    /// Targets that MAPE cannot use (zero or negative).
+    #[error("MAPE needs positive targets; target {index} is {value}")]
+    NonPositiveTarget {
+        /// Index of the target.
+        index: usize,
+        /// Its value.
+        value: f64,
+    },
+    /// Fewer samples than folds (or than a split needs).
+    #[error("{samples} samples cannot be split into {folds} folds")]
+    TooFewSamples {
+        /// Samples available.
+        samples: usize,
+        /// Folds asked for.
+        folds: usize,
+    },
+    /// A parameter outside its valid range.
+    #[error("invalid parameter {name}: {reason}")]
+    Parameter {
+        /// The parameter.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The support vector solver failed.
+    #[error("SVR fit failed: {0}")]
+    Svr(String),
+    /// An error of the feature projection (e.g. PCA) inside model selection.
+    #[error("projection failed: {0}")]
+    Projection(String),
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The models of the paper, behind one interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegressorKind {
+    /// Ordinary least squares with intercept.
+    Linear,
+    /// Degree-2 polynomial features, then least squares.
+    Polynomial,
+    /// ε-SVR with a linear kernel (C = 1, ε = 0.1, tol = 1e-3, like scikit-learn's defaults).
+    Svr,
+}
+
+/// A fitted model of any kind.
+#[derive(Debug, Clone)]
+pub enum Fitted {
+    /// Linear regression.
+    Linear(LinearRegression),
+    /// Polynomial features + linear regression.
+    Polynomial(PolynomialFeatures, LinearRegression),
+    /// Linear SVR.
+    Svr(Svr),
+}
+
+/// Prediction from a fitted model.
+pub trait Regressor {
+    /// Predicts one target per row of `x`.
+    fn predict(&self, x: &Array2<f64>) -> Result<Array1<f64>>;
+}
+
+impl RegressorKind {
+    /// Short name used in reports (`lr`, `pr`, `svr`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RegressorKind::Linear => "lr",
+            RegressorKind::Polynomial => "pr",
+            RegressorKind::Svr => "svr",
+        }
+    }
+
+    /// Fits this kind of model with its default settings.
+    pub fn fit(self, x: &Array2<f64>, y: &Array1<f64>) -> Result<Fitted> {
+        Ok(match self {
+            RegressorKind::Linear => Fitted::Linear(LinearRegression::params().fit(x, y)?),
+            RegressorKind::Polynomial => {
+                let poly = PolynomialFeatures::new(2)?;
+                let lr = LinearRegression::params().fit(&poly.transform(x)?, y)?;
+                Fitted::Polynomial(poly, lr)
+            }
+            RegressorKind::Svr => Fitted::Svr(Svr::params().fit(x, y)?),
+        })
+    }
+}
+
+impl Regressor for Fitted {
+    fn predict(&self, x: &Array2<f64>) -> Result<Array1<f64>> {
+        match self {
+            Fitted::Linear(m) => m.predict(x),
+            Fitted::Polynomial(p, m) => m.predict(&p.transform(x)?),
+            Fitted::Svr(m) => m.predict(x),
+        }
+    }
+}
+
+/// Checks a design matrix and its targets: finite, matching lengths, at least one row.
+pub(crate) fn check_xy(x: &ArrayView2<'_, f64>, y: &ArrayView1<'_, f64>) -> Result<()> {
+    check_finite("features", x.iter())?;
+    check_finite("targets", y.iter())?;
+    if x.nrows() != y.len() {
+        return Err(Error::Shape {
+            what: "feature rows vs targets",
+            left: x.nrows(),
+            right: y.len(),
+        });
+    }
+    if x.nrows() == 0 {
+        return Err(Error::TooFewSamples {
+            samples: 0,
+            folds: 1,
+        });
+    }
+    Ok(())
+}
+
+/// Fails on the first NaN or infinity.
+pub(crate) fn check_finite<'a>(
+    what: &'static str,
+    mut v: impl Iterator<Item = &'a f64>,
+) -> Result<()> {
+    match v.position(|x| !x.is_finite()) {
+        Some(index) => Err(Error::NonFinite { what, index }),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,71 @@
+//! Ordinary least squares with intercept, minimum-norm for rank-deficient inputs.
+
+use nalgebra::{DMatrix, DVector};
+use ndarray::{Array1, Array2, Axis};
+
+use crate::{Error, Regressor, Result, check_xy};
+
+/// Settings of a linear regression (intercept always fitted, as scikit-learn's default).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LinearRegressionParams;
+
+/// A fitted linear model `y = x · coef + intercept`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearRegression {
+    coef: Array1<f64>,
+    intercept: f64,
+}
+
+impl LinearRegressionParams {
+    /// Least squares on centred data; the minimum-norm solution when `x` is rank-deficient
+    /// (singular values below `max(n, d) · eps · s_max` are dropped, like LAPACK's gelsd).
+    pub fn fit(&self, x: &Array2<f64>, y: &Array1<f64>) -> Result<LinearRegression> {
+        check_xy(&x.view(), &y.view())?;
+        let (n, d) = x.dim();
+        let x_mean = x.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(d));
+        let y_mean = y.mean().unwrap_or(0.0);
+        let xc = DMatrix::from_fn(n, d, |i, j| x[[i, j]] - x_mean[j]);
+        let yc = DVector::from_fn(n, |i, _| y[i] - y_mean);
+        let svd = xc.svd(true, true);
+        let smax = svd.singular_values.max();
+        let tol = n.max(d) as f64 * f64::EPSILON * smax;
+        let beta = svd.solve(&yc, tol).map_err(|e| Error::Parameter {
+            name: "least squares",
+            reason: e.to_string(),
+        })?;
+        let coef = Array1::from_iter(beta.iter().copied());
+        let intercept = y_mean - coef.dot(&x_mean);
+        Ok(LinearRegression { coef, intercept })
+    }
+}
+
+impl LinearRegression {
+    /// Default settings.
+    pub fn params() -> LinearRegressionParams {
+        LinearRegressionParams
+    }
+
+    /// Coefficients, one per feature.
+    pub fn coef(&self) -> &Array1<f64> {
+        &self.coef
+    }
+
+    /// Intercept.
+    pub fn intercept(&self) -> f64 {
+        self.intercept
+    }
+}
+
+impl Regressor for LinearRegression {
+    fn predict(&self, x: &Array2<f64>) -> Result<Array1<f64>> {
+        if x.ncols() != self.coef.len() {
+            return Err(Error::Shape {
+                what: "feature columns vs fitted coefficients",
+                left: x.ncols(),
+                right: self.coef.len(),
+            });
+        }
+        crate::check_finite("features", x.iter())?;
+        Ok(x.dot(&self.coef) + self.intercept)
+    }
+}

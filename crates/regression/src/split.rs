@@ -1,0 +1,152 @@
+//! Train/test splitters that give the same index sets as scikit-learn for the same seed.
+//!
+//! scikit-learn shuffles with `numpy.random.RandomState(seed)`: MT19937 seeded with
+//! `init_genrand(seed)`, and a Fisher–Yates shuffle whose bounded integers come from numpy's
+//! legacy masked rejection sampling. Both are reproduced here.
+
+use rand_mt::Mt;
+
+use crate::{Error, Result};
+
+/// numpy's legacy `RandomState` for the draws the splitters need.
+#[derive(Debug, Clone)]
+pub struct NumpyRandomState {
+    mt: Mt,
+}
+
+impl NumpyRandomState {
+    /// `numpy.random.RandomState(seed)`.
+    pub fn new(seed: u32) -> Self {
+        Self { mt: Mt::new(seed) }
+    }
+
+    /// A uniform integer in `0..=max` (numpy's legacy `random_interval`).
+    pub fn interval(&mut self, max: u64) -> u64 {
+        if max == 0 {
+            return 0;
+        }
+        let mut mask = max;
+        for shift in [1, 2, 4, 8, 16, 32] {
+            mask |= mask >> shift;
+        }
+        loop {
+            let v = if max <= u64::from(u32::MAX) {
+                u64::from(self.mt.next_u32()) & mask
+            } else {
+                ((u64::from(self.mt.next_u32()) << 32) | u64::from(self.mt.next_u32())) & mask
+            };
+            if v <= max {
+                return v;
+            }
+        }
+    }
+
+    /// Shuffles in place like `RandomState.shuffle`.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.interval(i as u64) as usize;
+            items.swap(i, j);
+        }
+    }
+
+    /// `RandomState.permutation(n)`.
+    pub fn permutation(&mut self, n: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..n).collect();
+        self.shuffle(&mut v);
+        v
+    }
+}
+
+/// One split: training and test indices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    /// Training indices.
+    pub train: Vec<usize>,
+    /// Test indices.
+    pub test: Vec<usize>,
+}
+
+/// scikit-learn's `KFold(n_splits, shuffle, random_state)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KFold {
+    n_splits: usize,
+    shuffle: Option<u32>,
+}
+
+impl KFold {
+    /// `n_splits ≥ 2` folds without shuffling.
+    pub fn new(n_splits: usize) -> Result<Self> {
+        if n_splits < 2 {
+            return Err(Error::Parameter {
+                name: "n_splits",
+                reason: format!("{n_splits}; at least 2 folds are needed"),
+            });
+        }
+        Ok(Self {
+            n_splits,
+            shuffle: None,
+        })
+    }
+
+    /// Shuffles with `RandomState(seed)` first.
+    pub fn shuffled(mut self, seed: u32) -> Self {
+        self.shuffle = Some(seed);
+        self
+    }
+
+    /// Number of folds.
+    pub fn n_splits(&self) -> usize {
+        self.n_splits
+    }
+
+    /// The folds of `n` samples; both index lists of every split are ascending, as
+    /// scikit-learn's.
+    pub fn split(&self, n: usize) -> Result<Vec<Split>> {
+        if n < self.n_splits {
+            return Err(Error::TooFewSamples {
+                samples: n,
+                folds: self.n_splits,
+            });
+        }
+        let order = match self.shuffle {
+            Some(seed) => NumpyRandomState::new(seed).permutation(n),
+            None => (0..n).collect(),
+        };
+        let mut start = 0;
+        let mut splits = Vec::with_capacity(self.n_splits);
+        for fold in 0..self.n_splits {
+            let size = n / self.n_splits + usize::from(fold < n % self.n_splits);
+            let mut in_test = vec![false; n];
+            order[start..start + size]
+                .iter()
+                .for_each(|&i| in_test[i] = true);
+            start += size;
+            let (test, train): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| in_test[i]);
+            splits.push(Split { train, test });
+        }
+        Ok(splits)
+    }
+}
+
+/// scikit-learn's `train_test_split(range(n), test_size=…, random_state=seed)` indices:
+/// `test = permutation[..ceil(test_size · n)]`, `train` = the rest, in permutation order.
+pub fn train_test_split(n: usize, test_size: f64, seed: u32) -> Result<Split> {
+    if !(test_size > 0.0 && test_size < 1.0) {
+        return Err(Error::Parameter {
+            name: "test_size",
+            reason: format!("{test_size}; a fraction strictly between 0 and 1 is needed"),
+        });
+    }
+    let n_test = (test_size * n as f64).ceil() as usize;
+    if n_test == 0 || n_test >= n {
+        return Err(Error::TooFewSamples {
+            samples: n,
+            folds: 2,
+        });
+    }
+    let perm = NumpyRandomState::new(seed).permutation(n);
+    Ok(Split {
+        test: perm[..n_test].to_vec(),
+        train: perm[n_test..].to_vec(),
+    })
+}
