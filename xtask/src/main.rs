@@ -1,6 +1,11 @@
 //! Project tasks: `cargo xtask bench correlations`.
 
+mod bench_case2;
 mod bench_segment;
+mod download;
+mod figures;
+mod report;
+mod reproduce;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,10 +28,32 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// Reproduce a case study of the paper.
+    Reproduce {
+        #[command(subcommand)]
+        case: Case,
+    },
     /// Benchmarks, each against a reference measured in the same run.
     Bench {
         #[command(subcommand)]
         what: Bench,
+    },
+}
+
+#[derive(Subcommand)]
+enum Case {
+    /// Case 2: Vickers hardness of 149 superalloys (nested CV over all feature sets).
+    Case2 {
+        /// Case-2 data directory (data.xlsx, Features/, Binary_Images/); default
+        /// ../shared/data/case2, else the download cache.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Output directory.
+        #[arg(long, default_value = "out/case2")]
+        out: PathBuf,
+        /// Feature sets (comma-separated; default: all ten).
+        #[arg(long, value_delimiter = ',')]
+        sets: Vec<String>,
     },
 }
 
@@ -44,6 +71,15 @@ enum Bench {
         #[arg(long, default_value = "python3")]
         python: String,
     },
+    /// Case-2 nested CV (dino_l, SVR) vs scikit-learn's GridSearchCV pipeline.
+    Case2 {
+        /// Case-2 data directory; default ../shared/data/case2.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Python interpreter with scikit-learn for the reference.
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
     /// NLM denoising (h = 10, 7, 21) on 512² and 1024² images vs cv2.fastNlMeansDenoising.
     Segment {
         /// Timed runs per image and side (the minimum is reported).
@@ -57,6 +93,19 @@ enum Bench {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Task::Reproduce {
+            case: Case::Case2 { data, out, sets },
+        } => {
+            let sets = if sets.is_empty() {
+                microprop::case2::FEATURE_SETS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            } else {
+                sets
+            };
+            reproduce::case2(data, &out, &sets).map(|_| ())
+        }
         Task::Bench {
             what:
                 Bench::Correlations {
@@ -68,6 +117,9 @@ fn main() -> Result<()> {
             let data = data.unwrap_or_else(|| project_root().join("../shared/data/case2"));
             bench_correlations(&data, n_random, &python)
         }
+        Task::Bench {
+            what: Bench::Case2 { data, python },
+        } => bench_case2::run(data, &python),
         Task::Bench {
             what: Bench::Segment { repeats, python },
         } => bench_segment::run(repeats.max(1), &python),

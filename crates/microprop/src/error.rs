@@ -54,6 +54,33 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// An error of the regression crate.
+    #[error(transparent)]
+    Regression(#[from] microprop_regression::Error),
+    /// A study configuration that failed.
+    #[error("study {what}: {source}")]
+    Study {
+        /// Which configuration.
+        what: String,
+        /// What went wrong.
+        source: microprop_regression::Error,
+    },
+    /// A property table that cannot be used.
+    #[error("{path}: {detail}")]
+    Table {
+        /// The table file.
+        path: PathBuf,
+        /// What is wrong (missing column, bad value, ...).
+        detail: String,
+    },
+    /// A feature file that cannot be used.
+    #[error("{path}: {detail}")]
+    Features {
+        /// The feature file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
     /// An output that could not be written.
     #[error("cannot write {path}: {detail}")]
     Write {

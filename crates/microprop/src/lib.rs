@@ -6,11 +6,14 @@
 
 #![warn(missing_docs)]
 
+pub mod case2;
 pub mod correlate;
 pub mod error;
+pub mod figures;
 pub mod inputs;
 pub mod output;
 pub mod progress;
 pub mod segment;
+pub mod study;
 
 pub use error::{Error, Result};

@@ -91,3 +91,16 @@ fn persist(tmp: NamedTempFile, path: &Path) -> Result<()> {
     tmp.persist(path).map_err(|e| write_error(path, e))?;
     Ok(())
 }
+
+/// Writes an RGB buffer (`w × h × 3`) as PNG, atomically.
+pub fn write_png_rgb(path: &Path, size: (u32, u32), rgb: Vec<u8>) -> Result<()> {
+    let img = image::RgbImage::from_raw(size.0, size.1, rgb)
+        .ok_or_else(|| write_error(path, "image size does not match its pixels"))?;
+    let mut tmp = temp_beside(path)?;
+    let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+    img.write_to(&mut w, image::ImageFormat::Png)
+        .map_err(|e| write_error(path, e))?;
+    w.flush().map_err(|e| write_error(path, e))?;
+    drop(w);
+    persist(tmp, path)
+}

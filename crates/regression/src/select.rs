@@ -73,40 +73,132 @@ pub fn most_common(values: &[usize]) -> usize {
     best.0
 }
 
-/// Nested cross-validation of one model over a grid of component counts.
+/// One model and the component counts to choose from (ascending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The model.
+    pub kind: RegressorKind,
+    /// Candidate component counts.
+    pub grid: Vec<usize>,
+}
+
+/// The paper notebook's "most common" rule, `max(set(values), key=values.count)` in CPython:
+/// among equally frequent values, the first in the iteration order of a Python `set` built
+/// from the list (for small integers: by hash slot, i.e. value modulo the table size).
+///
+/// It differs from [`most_common`] only on ties; the scikit-learn reference numbers of the
+/// case study (e.g. 35 for folds `[17, 25, 19, 35, 41, 50, 31, 20, 48, 30]`) use it.
+pub fn notebook_mode(values: &[usize]) -> usize {
+    let order = python_set_order(values);
+    let count = |v: usize| values.iter().filter(|&&u| u == v).count();
+    let mut best: Option<(usize, usize)> = None;
+    for v in order {
+        let c = count(v);
+        if best.is_none_or(|(_, bc)| c > bc) {
+            best = Some((v, c));
+        }
+    }
+    best.map_or(0, |b| b.0)
+}
+
+/// Iteration order of CPython's `set(values)` for non-negative integers (hash = value):
+/// open addressing with 9 linear probes then perturbation, resized ×4 at 60 % fill.
+fn python_set_order(values: &[usize]) -> Vec<usize> {
+    const LINEAR_PROBES: usize = 9;
+    fn insert(table: &mut [Option<usize>], key: usize) -> bool {
+        let mask = table.len() - 1;
+        let (mut i, mut perturb) = (key & mask, key);
+        loop {
+            let probes = if i + LINEAR_PROBES <= mask {
+                LINEAR_PROBES
+            } else {
+                0
+            };
+            for slot in &mut table[i..=i + probes] {
+                match slot {
+                    Some(k) if *k == key => return false,
+                    Some(_) => {}
+                    None => {
+                        *slot = Some(key);
+                        return true;
+                    }
+                }
+            }
+            perturb >>= 5;
+            i = (i * 5 + 1 + perturb) & mask;
+        }
+    }
+    let mut table: Vec<Option<usize>> = vec![None; 8];
+    let mut used = 0;
+    for &v in values {
+        if insert(&mut table, v) {
+            used += 1;
+            if used * 5 >= (table.len() - 1) * 3 {
+                let min_used = if used > 50_000 { used * 2 } else { used * 4 };
+                let mut size = 8;
+                while size <= min_used {
+                    size <<= 1;
+                }
+                let old = std::mem::replace(&mut table, vec![None; size]);
+                for k in old.into_iter().flatten() {
+                    insert(&mut table, k);
+                }
+            }
+        }
+    }
+    table.into_iter().flatten().collect()
+}
+
+/// Nested cross-validation of several models, each with its own grid of component counts.
+///
+/// Every split's projection is fitted once and shared by all models and all `k` (its first
+/// `k` axes are sliced), which gives the same results as refitting per `k`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NestedCv {
     /// Outer splits (test folds for the reported MAPE).
     pub outer: KFold,
     /// Inner splits of every outer training fold (for choosing k).
     pub inner: KFold,
-    /// Candidate component counts, ascending.
-    pub grid: Vec<usize>,
-    /// The model.
-    pub kind: RegressorKind,
+    /// The models.
+    pub candidates: Vec<Candidate>,
 }
 
 impl NestedCv {
-    /// Runs it; outer folds in parallel (results do not depend on the thread count).
+    /// Runs it; one result per candidate, outer folds in parallel (results do not depend on
+    /// the thread count). `progress` is called once per finished outer fold.
     pub fn run(
         &self,
         x: &Array2<f64>,
         y: &Array1<f64>,
         projection: &dyn Projection,
-    ) -> Result<NestedResult> {
+        progress: &(dyn Fn() + Sync),
+    ) -> Result<Vec<NestedResult>> {
         crate::check_xy(&x.view(), &y.view())?;
-        if self.grid.is_empty() || self.grid.contains(&0) {
+        if self.candidates.is_empty()
+            || self
+                .candidates
+                .iter()
+                .any(|c| c.grid.is_empty() || c.grid.contains(&0))
+        {
             return Err(Error::Parameter {
                 name: "grid",
-                reason: "component counts must be positive and at least one is needed".into(),
+                reason: "each model needs at least one positive component count".into(),
             });
         }
         let splits = self.outer.split(x.nrows())?;
-        let folds = splits
+        let per_fold = splits
             .par_iter()
-            .map(|split| self.outer_fold(x, y, split, projection))
+            .map(|split| {
+                let r = self.outer_fold(x, y, split, projection);
+                progress();
+                r
+            })
             .collect::<Result<Vec<_>>>()?;
-        Ok(NestedResult { folds })
+        Ok((0..self.candidates.len())
+            .map(|m| NestedResult {
+                folds: per_fold.iter().map(|f| f[m].clone()).collect(),
+            })
+            .collect())
     }
 
     fn outer_fold(
@@ -115,7 +207,7 @@ impl NestedCv {
         y: &Array1<f64>,
         split: &Split,
         projection: &dyn Projection,
-    ) -> Result<FoldResult> {
+    ) -> Result<Vec<FoldResult>> {
         let (x_tr, y_tr) = (
             x.select(Axis(0), &split.train),
             y.select(Axis(0), &split.train),
@@ -124,31 +216,41 @@ impl NestedCv {
             x.select(Axis(0), &split.test),
             y.select(Axis(0), &split.test),
         );
-        let k = select_k(&x_tr, &y_tr, projection, self.kind, &self.grid, &self.inner)?;
-        let (p_tr, p_te) = projection.project(&x_tr, &x_te, k)?;
-        let model = self.kind.fit(&p_tr.slice(s![.., ..k]).to_owned(), &y_tr)?;
-        let pred = model.predict(&p_te.slice(s![.., ..k]).to_owned())?;
-        Ok(FoldResult {
-            k,
-            mape: crate::metrics::mape(&y_te, &pred)?,
-            test: split.test.clone(),
-            predictions: pred.to_vec(),
-        })
+        let ks = select_k(&x_tr, &y_tr, projection, &self.candidates, &self.inner)?;
+        let max_k = ks.iter().copied().max().unwrap_or(1);
+        let (p_tr, p_te) = projection.project(&x_tr, &x_te, max_k)?;
+        self.candidates
+            .iter()
+            .zip(ks)
+            .map(|(c, k)| {
+                let model = c.kind.fit(&p_tr.slice(s![.., ..k]).to_owned(), &y_tr)?;
+                let pred = model.predict(&p_te.slice(s![.., ..k]).to_owned())?;
+                Ok(FoldResult {
+                    k,
+                    mape: crate::metrics::mape(&y_te, &pred)?,
+                    test: split.test.clone(),
+                    predictions: pred.to_vec(),
+                })
+            })
+            .collect()
     }
 }
 
-/// The grid value with the lowest mean inner-fold MAPE (the first on ties), fitting the
-/// projection once per inner split and slicing its first `k` axes for every `k`.
+/// For every candidate, the grid value with the lowest mean inner-fold MAPE (the first on
+/// ties, as `GridSearchCV`), fitting the projection once per inner split.
 pub fn select_k(
     x: &Array2<f64>,
     y: &Array1<f64>,
     projection: &dyn Projection,
-    kind: RegressorKind,
-    grid: &[usize],
+    candidates: &[Candidate],
     inner: &KFold,
-) -> Result<usize> {
-    let max_k = grid.iter().copied().max().unwrap_or(1);
-    let mut totals = vec![0.0; grid.len()];
+) -> Result<Vec<usize>> {
+    let max_k = candidates
+        .iter()
+        .flat_map(|c| c.grid.iter().copied())
+        .max()
+        .unwrap_or(1);
+    let mut totals: Vec<Vec<f64>> = candidates.iter().map(|c| vec![0.0; c.grid.len()]).collect();
     let splits = inner.split(x.nrows())?;
     for split in &splits {
         let (x_tr, y_tr) = (
@@ -160,26 +262,44 @@ pub fn select_k(
             y.select(Axis(0), &split.test),
         );
         let (p_tr, p_te) = projection.project(&x_tr, &x_te, max_k)?;
-        for (total, &k) in totals.iter_mut().zip(grid) {
-            let model = kind.fit(&p_tr.slice(s![.., ..k]).to_owned(), &y_tr)?;
-            let pred = model.predict(&p_te.slice(s![.., ..k]).to_owned())?;
-            // scikit-learn's neg_mean_absolute_percentage_error works in fractions.
-            *total += crate::metrics::mape(&y_te, &pred)? / 100.0;
+        for (c, total) in candidates.iter().zip(totals.iter_mut()) {
+            for (t, &k) in total.iter_mut().zip(&c.grid) {
+                let model = c.kind.fit(&p_tr.slice(s![.., ..k]).to_owned(), &y_tr)?;
+                let pred = model.predict(&p_te.slice(s![.., ..k]).to_owned())?;
+                // scikit-learn's neg_mean_absolute_percentage_error works in fractions.
+                *t += crate::metrics::mape(&y_te, &pred)? / 100.0;
+            }
         }
     }
     let n = splits.len() as f64;
-    let mut best = 0;
-    for (i, t) in totals.iter().enumerate() {
-        if t / n < totals[best] / n {
-            best = i;
-        }
-    }
-    Ok(grid[best])
+    Ok(candidates
+        .iter()
+        .zip(&totals)
+        .map(|(c, total)| {
+            let mut best = 0;
+            for (i, t) in total.iter().enumerate() {
+                if t / n < total[best] / n {
+                    best = i;
+                }
+            }
+            c.grid[best]
+        })
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notebook_mode_follows_python_set_order() {
+        // Values checked with CPython 3.11: max(set(v), key=v.count).
+        assert_eq!(notebook_mode(&[17, 25, 19, 35, 41, 50, 31, 20, 48, 30]), 35);
+        assert_eq!(notebook_mode(&[2, 2, 2, 2, 2, 2, 2, 2, 2, 2]), 2);
+        assert_eq!(notebook_mode(&[5, 3, 5, 3, 9]), 3);
+        assert_eq!(notebook_mode(&[40, 8, 40, 8]), 40);
+        assert_eq!(notebook_mode(&[33, 1, 1, 33, 2]), 33);
+    }
 
     #[test]
     fn most_common_breaks_ties_towards_smaller() {

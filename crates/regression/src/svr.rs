@@ -178,10 +178,10 @@ enum Bound {
 /// libsvm's `Solver` specialised to ε-SVR with a precomputed single-precision kernel.
 struct Solver {
     n: usize,
-    /// Kernel matrix of the samples, rounded to f32 as libsvm's `Qfloat` cache.
-    k32: Vec<f32>,
-    /// Current position → variable: sample index (`index`) and label (`sign`).
-    index: Vec<usize>,
+    /// `Q[i][j] = yᵢ yⱼ K(i, j)` for the current order of the variables (rows and columns are
+    /// swapped with them), rounded to f32 as libsvm's `Qfloat` cache; rows are contiguous.
+    qmat: Vec<f32>,
+    /// Label of the variable at each position.
     sign: Vec<f64>,
     qd: Vec<f64>,
     p: Vec<f64>,
@@ -223,10 +223,15 @@ impl Solver {
                 }
             })
             .collect();
+        let mut qmat = vec![0f32; l * l];
+        for i in 0..l {
+            for j in 0..l {
+                qmat[i * l + j] = (sign[i] * sign[j]) as f32 * k32[(i % n) * n + j % n];
+            }
+        }
         Self {
             n,
-            k32,
-            index: (0..l).map(|i| i % n).collect(),
+            qmat,
             sign,
             qd: (0..l).map(|i| diag[i % n]).collect(),
             g: p.clone(),
@@ -247,10 +252,9 @@ impl Solver {
         2 * self.n
     }
 
-    /// `Q[i][j] = yᵢ yⱼ K(i, j)` with the kernel in single precision.
+    /// `Q[i][j]` of the variables at positions `i` and `j`.
     fn q(&self, i: usize, j: usize) -> f64 {
-        let k = self.k32[self.index[i] * self.n + self.index[j]];
-        ((self.sign[i] * self.sign[j]) as f32 * k) as f64
+        f64::from(self.qmat[i * self.l() + j])
     }
 
     fn is_upper(&self, i: usize) -> bool {
@@ -272,7 +276,16 @@ impl Solver {
     }
 
     fn swap(&mut self, i: usize, j: usize) {
-        self.index.swap(i, j);
+        if i == j {
+            return;
+        }
+        let l = self.l();
+        let (lo, hi) = (i.min(j), i.max(j));
+        let (head, tail) = self.qmat.split_at_mut(hi * l);
+        head[lo * l..(lo + 1) * l].swap_with_slice(&mut tail[..l]);
+        for row in self.qmat.chunks_exact_mut(l) {
+            row.swap(i, j);
+        }
         self.sign.swap(i, j);
         self.qd.swap(i, j);
         self.p.swap(i, j);
@@ -383,8 +396,11 @@ impl Solver {
             }
         }
         let (dai, daj) = (self.alpha[i] - old_i, self.alpha[j] - old_j);
-        for k in 0..self.active_size {
-            self.g[k] += self.q(i, k) * dai + self.q(j, k) * daj;
+        let (act, l) = (self.active_size, self.l());
+        let qi = &self.qmat[i * l..i * l + act];
+        let qj = &self.qmat[j * l..j * l + act];
+        for ((g, &a), &b) in self.g[..act].iter_mut().zip(qi).zip(qj) {
+            *g += f64::from(a) * dai + f64::from(b) * daj;
         }
         let (ui, uj) = (self.is_upper(i), self.is_upper(j));
         self.update_status(i);
@@ -392,8 +408,9 @@ impl Solver {
         for (v, was_upper) in [(i, ui), (j, uj)] {
             if was_upper != self.is_upper(v) {
                 let s = if was_upper { -c } else { c };
-                for k in 0..self.l() {
-                    self.g_bar[k] += s * self.q(v, k);
+                let row = &self.qmat[v * l..(v + 1) * l];
+                for (gb, &q) in self.g_bar.iter_mut().zip(row) {
+                    *gb += s * f64::from(q);
                 }
             }
         }

@@ -1,0 +1,97 @@
+//! `cargo xtask bench case2`: the `dino_l` SVR nested CV against scikit-learn's GridSearchCV
+//! pipeline in the same run.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use microprop::case2::Case2;
+use microprop::study::{paper_protocol, run_features};
+use microprop_regression::RegressorKind;
+use microprop_regression::select::Candidate;
+use ndarray_npy::WriteNpyExt;
+
+use crate::{project_root, python_has};
+
+/// Runs the benchmark and prints times, the ratio and both results.
+pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
+    let dir = crate::reproduce::case2_dir(data)?;
+    let study = Case2::load(&dir)?;
+    let x = study.features("dino_l")?;
+    let cv = paper_protocol(vec![Candidate {
+        kind: RegressorKind::Svr,
+        grid: (1..=50).collect(),
+    }])?;
+    let time = |threads: usize| -> Result<(f64, microprop::study::ResultRow)> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()?;
+        let t = Instant::now();
+        let rows =
+            pool.install(|| run_features("dino_l", &x, &study.hardness, false, &cv, &|| {}))?;
+        Ok((t.elapsed().as_secs_f64(), rows[0].clone()))
+    };
+    let (all, row) = time(rayon::current_num_threads())?;
+    let (one, _) = time(1)?;
+    println!(
+        "dino_l, SVR, images only: nested CV 10 × (GridSearchCV over 1..50 PCs, inner 5-fold)"
+    );
+    println!(
+        "  microprop: {all:.2} s ({} threads), {one:.2} s (1 thread) — MAPE {:.3} ± {:.3}, PCs {}, folds {:?}",
+        rayon::current_num_threads(),
+        row.mape_mean,
+        row.mape_std,
+        row.pcs_mode,
+        row.fold_pcs
+    );
+    if !python_has(python, "sklearn") {
+        println!(
+            "  scikit-learn not found for `{python}`: ratio skipped (pip install scikit-learn)"
+        );
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let (xp, yp) = (tmp.path().join("x.npy"), tmp.path().join("y.npy"));
+    x.write_npy(std::fs::File::create(&xp)?)?;
+    study.hardness.write_npy(std::fs::File::create(&yp)?)?;
+    let script = project_root().join("scripts/case2_sklearn_reference.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .args([&xp, &yp])
+        .args(["svr", "0"])
+        .env("OMP_NUM_THREADS", "1")
+        .env("OPENBLAS_NUM_THREADS", "1")
+        .env("MKL_NUM_THREADS", "1")
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "scikit-learn reference failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |k: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .unwrap_or("?")
+            .trim()
+            .to_string()
+    };
+    let secs: f64 = field("seconds=").parse().context("reference time")?;
+    println!(
+        "  scikit-learn: {secs:.2} s (1 thread) — MAPE {} ± {}, PCs {}, folds [{}]",
+        field("mape_mean="),
+        field("mape_std="),
+        field("pcs_mode="),
+        field("fold_pcs=")
+    );
+    println!(
+        "  speed-up: {:.1}x ({} threads), {:.1}x (1 thread)",
+        secs / all,
+        rayon::current_num_threads(),
+        secs / one
+    );
+    Ok(())
+}
