@@ -168,6 +168,26 @@ fn dot(a: Option<&[f64]>, b: Option<&[f64]>) -> f64 {
 
 const TAU: f64 = 1e-12;
 
+/// The value `v` for which `better(v, w)` holds against every other `w` (max or min), over
+/// NaN-free data, with four independent lanes so that the compiler vectorizes it.
+fn extremum(values: &[f64], better: impl Fn(f64, f64) -> bool, start: f64) -> f64 {
+    let mut acc = [start; 4];
+    let chunks = values.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            acc[k] = if better(c[k], acc[k]) { c[k] } else { acc[k] };
+        }
+    }
+    let mut best = start;
+    for &v in acc.iter().chain(rest) {
+        if better(v, best) {
+            best = v;
+        }
+    }
+    best
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Bound {
     Lower,
@@ -195,19 +215,29 @@ struct Solver {
     eps: f64,
     shrinking: bool,
     unshrink: bool,
+    /// 1.0 where the variable is in I_up (may increase along its label), else 0.0.
+    in_up: Vec<f64>,
+    /// 1.0 where the variable is in I_low (may decrease along its label), else 0.0.
+    in_low: Vec<f64>,
+    /// Work space of the working-set selection (three buffers of one value per variable).
+    scratch: Vec<f64>,
 }
 
 impl Solver {
     fn new(x: &Array2<f64>, y: &Array1<f64>, params: &SvrParams) -> Self {
         let n = y.len();
         let l = 2 * n;
-        let rows: Vec<Vec<f64>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
+        let xs = x.as_standard_layout();
+        let d = x.ncols();
+        let row = |i: usize| &xs.as_slice().unwrap_or(&[])[i * d..(i + 1) * d];
+        // K is symmetric and dot(a, b) == dot(b, a) bit for bit: compute the upper half.
         let mut k32 = vec![0f32; n * n];
         let mut diag = vec![0f64; n];
         for i in 0..n {
-            for j in 0..n {
-                let v = dot(Some(&rows[i]), Some(&rows[j]));
+            for j in i..n {
+                let v = dot(Some(row(i)), Some(row(j)));
                 k32[i * n + j] = v as f32;
+                k32[j * n + i] = v as f32;
                 if i == j {
                     diag[i] = v;
                 }
@@ -223,10 +253,15 @@ impl Solver {
                 }
             })
             .collect();
+        // Q = [[K, −K], [−K, K]] (labels +1 then −1).
         let mut qmat = vec![0f32; l * l];
         for i in 0..l {
-            for j in 0..l {
-                qmat[i * l + j] = (sign[i] * sign[j]) as f32 * k32[(i % n) * n + j % n];
+            let k_row = &k32[(i % n) * n..(i % n + 1) * n];
+            let (first, second) = qmat[i * l..(i + 1) * l].split_at_mut(n);
+            let s = if i < n { 1.0f32 } else { -1.0 };
+            for ((a, b), &kv) in first.iter_mut().zip(second.iter_mut()).zip(k_row) {
+                *a = s * kv;
+                *b = -s * kv;
             }
         }
         Self {
@@ -245,6 +280,10 @@ impl Solver {
             eps: params.tol,
             shrinking: params.shrinking,
             unshrink: false,
+            scratch: vec![0.0; 3 * l],
+            // Every α starts at 0 (lower bound): y = +1 is in I_up only, y = −1 in I_low only.
+            in_up: (0..l).map(|i| if i < n { 1.0 } else { 0.0 }).collect(),
+            in_low: (0..l).map(|i| if i < n { 0.0 } else { 1.0 }).collect(),
         }
     }
 
@@ -273,6 +312,19 @@ impl Solver {
         } else {
             Bound::Free
         };
+        self.update_sets(i);
+    }
+
+    /// Recomputes whether position `i` is in libsvm's I_up and I_low.
+    fn update_sets(&mut self, i: usize) {
+        let (y, st) = (self.sign[i], self.status[i]);
+        let (up, low) = if y > 0.0 {
+            (st != Bound::Upper, st != Bound::Lower)
+        } else {
+            (st != Bound::Lower, st != Bound::Upper)
+        };
+        self.in_up[i] = if up { 1.0 } else { 0.0 };
+        self.in_low[i] = if low { 1.0 } else { 0.0 };
     }
 
     fn swap(&mut self, i: usize, j: usize) {
@@ -291,6 +343,8 @@ impl Solver {
         self.p.swap(i, j);
         self.alpha.swap(i, j);
         self.status.swap(i, j);
+        self.in_up.swap(i, j);
+        self.in_low.swap(i, j);
         self.g.swap(i, j);
         self.g_bar.swap(i, j);
         self.active.swap(i, j);
@@ -418,66 +472,65 @@ impl Solver {
 
     /// libsvm's WSS3: the maximal violating `i`, then the `j` with the largest second-order
     /// decrease; `None` when the gap is below the tolerance.
-    fn select_working_set(&self) -> Option<(usize, usize)> {
-        let mut gmax = f64::NEG_INFINITY;
-        let mut gmax2 = f64::NEG_INFINITY;
-        let mut gmax_idx = None;
-        let mut gmin_idx = None;
-        let mut obj_diff_min = f64::INFINITY;
-        for t in 0..self.active_size {
-            if self.sign[t] > 0.0 {
-                if !self.is_upper(t) && -self.g[t] >= gmax {
-                    gmax = -self.g[t];
-                    gmax_idx = Some(t);
-                }
-            } else if !self.is_lower(t) && self.g[t] >= gmax {
-                gmax = self.g[t];
-                gmax_idx = Some(t);
-            }
-        }
-        let i = gmax_idx;
-        for j in 0..self.active_size {
-            let (grad_diff, quad) = if self.sign[j] > 0.0 {
-                if self.is_lower(j) {
-                    continue;
-                }
-                if self.g[j] >= gmax2 {
-                    gmax2 = self.g[j];
-                }
-                let Some(i) = i else { continue };
-                (
-                    gmax + self.g[j],
-                    self.qd[i] + self.qd[j] - 2.0 * self.sign[i] * self.q(i, j),
-                )
+    ///
+    /// Written as branch-free passes over the active set (candidate values, then the
+    /// extremum, then the last index reaching it), which selects exactly what libsvm's loops
+    /// select — including ties, where its `>=` / `<=` updates keep the last index — while
+    /// letting the compiler vectorize.
+    fn select_working_set(&mut self) -> Option<(usize, usize)> {
+        let act = self.active_size;
+        let (g, y) = (&self.g[..act], &self.sign[..act]);
+        let (values, rest) = self.scratch.split_at_mut(act);
+        let (lows, ygs) = rest.split_at_mut(act);
+        let ygs = &mut ygs[..act];
+        let (in_up, in_low) = (&self.in_up[..act], &self.in_low[..act]);
+        // One sweep: candidates for i (I_up, value −y·G) and for gmax2 (I_low, value y·G).
+        for k in 0..act {
+            let yg = y[k] * g[k];
+            ygs[k] = yg;
+            values[k] = if in_up[k] > 0.0 {
+                -yg
             } else {
-                if self.is_upper(j) {
-                    continue;
-                }
-                if -self.g[j] >= gmax2 {
-                    gmax2 = -self.g[j];
-                }
-                let Some(i) = i else { continue };
-                (
-                    gmax - self.g[j],
-                    self.qd[i] + self.qd[j] + 2.0 * self.sign[i] * self.q(i, j),
-                )
+                f64::NEG_INFINITY
             };
-            if grad_diff > 0.0 {
-                let obj_diff = if quad > 0.0 {
-                    -(grad_diff * grad_diff) / quad
-                } else {
-                    -(grad_diff * grad_diff) / TAU
-                };
-                if obj_diff <= obj_diff_min {
-                    gmin_idx = Some(j);
-                    obj_diff_min = obj_diff;
-                }
-            }
+            lows[k] = if in_low[k] > 0.0 {
+                yg
+            } else {
+                f64::NEG_INFINITY
+            };
         }
+        // i: the last maximum over I_up of −y·G (−G for y = +1 below C, G for y = −1 above 0).
+        let gmax = extremum(values, |a, b| a > b, f64::NEG_INFINITY);
+        let i = (gmax > f64::NEG_INFINITY)
+            .then(|| values.iter().rposition(|&v| v == gmax))
+            .flatten();
+        // gmax2: the maximum over I_low of y·G.
+        let gmax2 = extremum(lows, |a, b| a > b, f64::NEG_INFINITY);
+        // j: the last minimum over I_low with gmax + y·G > 0 of
+        // −(gmax + y·G)² / (QD_i + QD_j − 2 y_i y_j Q_ij).
+        let iq = i.unwrap_or(0);
+        let (qd_i, y_i) = (self.qd[iq], self.sign[iq]);
+        let l = 2 * self.n;
+        let qi = &self.qmat[iq * l..iq * l + act];
+        let qd = &self.qd[..act];
+        for k in 0..act {
+            let grad_diff = gmax + ygs[k];
+            let quad = (qd_i + qd[k]) - (2.0 * y_i * y[k]) * f64::from(qi[k]);
+            let obj = -(grad_diff * grad_diff) / if quad > 0.0 { quad } else { TAU };
+            values[k] = if lows[k] > f64::NEG_INFINITY && grad_diff > 0.0 {
+                obj
+            } else {
+                f64::INFINITY
+            };
+        }
+        let obj_min = extremum(values, |a, b| a < b, f64::INFINITY);
+        let j = (obj_min < f64::INFINITY)
+            .then(|| values.iter().rposition(|&v| v == obj_min))
+            .flatten();
         if gmax + gmax2 < self.eps {
             return None;
         }
-        Some((i?, gmin_idx?))
+        Some((i?, j?))
     }
 
     fn be_shrunk(&self, i: usize, gmax1: f64, gmax2: f64) -> bool {
