@@ -28,6 +28,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// Write one case-2 configuration's X and y as .npy (to check rows with other tools).
+    Export {
+        /// Feature set (see `reproduce case2 --sets`).
+        #[arg(long)]
+        set: String,
+        /// Append the 22 compositions.
+        #[arg(long)]
+        composition: bool,
+        /// Case-2 data directory; default ../shared/data/case2.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Output directory for x.npy and y.npy.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Reproduce a case study of the paper.
     Reproduce {
         #[command(subcommand)]
@@ -93,6 +108,12 @@ enum Bench {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Task::Export {
+            set,
+            composition,
+            data,
+            out,
+        } => reproduce::export(data, &set, composition, &out),
         Task::Reproduce {
             case: Case::Case2 { data, out, sets },
         } => {

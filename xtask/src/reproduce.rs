@@ -71,3 +71,27 @@ pub fn case2(data: Option<PathBuf>, out: &Path, sets: &[String]) -> Result<Vec<R
     crate::report::write_case2(out, &rows, &study)?;
     Ok(rows)
 }
+
+/// Writes `x.npy` (features, optionally with compositions) and `y.npy` (HV) into `out`.
+pub fn export(data: Option<PathBuf>, set: &str, composition: bool, out: &Path) -> Result<()> {
+    use ndarray_npy::WriteNpyExt;
+    let study = Case2::load(&case2_dir(data)?)?;
+    let x = study.features(set)?;
+    let x = if composition {
+        study.with_compositions(&x)
+    } else {
+        x
+    };
+    std::fs::create_dir_all(out)?;
+    x.write_npy(std::fs::File::create(out.join("x.npy"))?)?;
+    study
+        .hardness
+        .write_npy(std::fs::File::create(out.join("y.npy"))?)?;
+    println!(
+        "wrote {} ({} × {}) and y.npy",
+        out.join("x.npy").display(),
+        x.nrows(),
+        x.ncols()
+    );
+    Ok(())
+}
