@@ -37,7 +37,7 @@ impl PcaParams {
     ///
     /// With fewer samples than features the eigen-decomposition of the n × n Gram matrix of
     /// the centred data is used (same result as the SVD, much faster for 149 × 25,281);
-    /// otherwise that of the d × d scatter matrix.
+    /// otherwise nalgebra's full SVD.
     pub fn fit<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Pca> {
         let (n, d) = x.dim();
         check_finite("PCA input", &x.view())?;
@@ -51,10 +51,10 @@ impl PcaParams {
         }
         let mean = x.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(d));
         let xc = x - &mean;
-        let (singular, components) = if n <= d {
+        let (singular, components) = if n < d {
             gram_axes(&xc.view())
         } else {
-            scatter_axes(&xc.view())
+            svd_axes(&xc.view())
         };
         let rank = numerical_rank(&singular, n, d);
         let k = self.n_components.unwrap_or(rank);
@@ -199,13 +199,17 @@ fn gram_axes(xc: &ArrayView2<'_, f64>) -> (Array1<f64>, Array2<f64>) {
     (singular, comps)
 }
 
-/// The same from the eigen-decomposition of `xcᵀ · xc` (d × d).
-fn scatter_axes(xc: &ArrayView2<'_, f64>) -> (Array1<f64>, Array2<f64>) {
-    let d = xc.ncols();
-    let scatter = xc.t().dot(xc);
-    let (values, vectors) = sorted_eigen(&scatter);
-    let singular = values.mapv(|v| v.max(0.0).sqrt());
-    let comps = Array2::from_shape_fn((d, d), |(i, j)| vectors[(j, i)]);
+/// Singular values (descending) and right singular vectors (rows) of `xc` from nalgebra's
+/// full SVD (used when there are at least as many samples as features).
+fn svd_axes(xc: &ArrayView2<'_, f64>) -> (Array1<f64>, Array2<f64>) {
+    let (n, d) = xc.dim();
+    let mat = DMatrix::from_fn(n, d, |i, j| xc[[i, j]]);
+    let svd = mat.svd(false, true);
+    let vt = svd.v_t.unwrap_or_else(|| DMatrix::zeros(d, d));
+    let mut order: Vec<usize> = (0..svd.singular_values.len()).collect();
+    order.sort_by(|&a, &b| svd.singular_values[b].total_cmp(&svd.singular_values[a]));
+    let singular = order.iter().map(|&k| svd.singular_values[k]).collect();
+    let comps = Array2::from_shape_fn((order.len(), d), |(r, j)| vt[(order[r], j)]);
     (singular, comps)
 }
 
