@@ -38,18 +38,7 @@ pub fn read_labels(path: impl AsRef<Path>, mat_variable: &str) -> Result<Labels>
 /// Reads an 8- or 16-bit grayscale image (or a colour image whose channels are all equal).
 pub fn read_image_labels(path: impl AsRef<Path>) -> Result<Array2<u16>> {
     let path = path.as_ref();
-    let img = ImageReader::open(path)
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .with_guessed_format()
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .decode()
-        .map_err(|e| image_error(path, e))?;
+    let img = decode_image(path)?;
     let (w, h) = (img.width() as usize, img.height() as usize);
     let (channels, values): (usize, Vec<u16>) = match img {
         DynamicImage::ImageLuma8(b) => (1, b.into_raw().into_iter().map(u16::from).collect()),
@@ -85,6 +74,20 @@ pub fn read_image_labels(path: impl AsRef<Path>) -> Result<Array2<u16>> {
         path: path.to_path_buf(),
         detail: "pixel count does not match the image size".to_string(),
     })
+}
+
+/// Opens and decodes an image file (format from its content), naming the file on failure.
+pub(crate) fn decode_image(path: &Path) -> Result<DynamicImage> {
+    let io_err = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    ImageReader::open(path)
+        .map_err(io_err)?
+        .with_guessed_format()
+        .map_err(io_err)?
+        .decode()
+        .map_err(|e| image_error(path, e))
 }
 
 /// The first channel, if the colour channels (alpha excluded) of every pixel are equal.

@@ -66,21 +66,27 @@ pub fn write_png_gray8(path: &Path, img: &Array2<u8>) -> Result<()> {
     let (h, w) = img.dim();
     let buf = image::GrayImage::from_raw(w as u32, h as u32, img.iter().copied().collect())
         .ok_or_else(|| write_error(path, "image size does not match its pixels"))?;
-    let mut tmp = temp_beside(path)?;
-    let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-    buf.write_to(&mut w, image::ImageFormat::Png)
-        .map_err(|e| write_error(path, e))?;
-    w.flush().map_err(|e| write_error(path, e))?;
-    drop(w);
-    persist(tmp, path)
+    write_buffered(path, |w| {
+        buf.write_to(w, image::ImageFormat::Png)
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// Writes a uint8 array as `.npy`, atomically.
 pub fn write_npy_u8(path: &Path, img: &Array2<u8>) -> Result<()> {
+    write_buffered(path, |w| {
+        img.write_npy(w).map_err(|e: WriteNpyError| e.to_string())
+    })
+}
+
+/// Writes `path` atomically through a buffered temporary file filled by `fill`.
+fn write_buffered(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::result::Result<(), String>,
+) -> Result<()> {
     let mut tmp = temp_beside(path)?;
     let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-    img.write_npy(&mut w)
-        .map_err(|e: WriteNpyError| write_error(path, e))?;
+    fill(&mut w).map_err(|e| write_error(path, e))?;
     w.flush().map_err(|e| write_error(path, e))?;
     drop(w);
     persist(tmp, path)
@@ -96,11 +102,8 @@ fn persist(tmp: NamedTempFile, path: &Path) -> Result<()> {
 pub fn write_png_rgb(path: &Path, size: (u32, u32), rgb: Vec<u8>) -> Result<()> {
     let img = image::RgbImage::from_raw(size.0, size.1, rgb)
         .ok_or_else(|| write_error(path, "image size does not match its pixels"))?;
-    let mut tmp = temp_beside(path)?;
-    let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-    img.write_to(&mut w, image::ImageFormat::Png)
-        .map_err(|e| write_error(path, e))?;
-    w.flush().map_err(|e| write_error(path, e))?;
-    drop(w);
-    persist(tmp, path)
+    write_buffered(path, |w| {
+        img.write_to(w, image::ImageFormat::Png)
+            .map_err(|e| e.to_string())
+    })
 }

@@ -208,14 +208,7 @@ impl NestedCv {
         split: &Split,
         projection: &dyn Projection,
     ) -> Result<Vec<FoldResult>> {
-        let (x_tr, y_tr) = (
-            x.select(Axis(0), &split.train),
-            y.select(Axis(0), &split.train),
-        );
-        let (x_te, y_te) = (
-            x.select(Axis(0), &split.test),
-            y.select(Axis(0), &split.test),
-        );
+        let (x_tr, y_tr, x_te, y_te) = rows(x, y, split);
         let ks = select_k(&x_tr, &y_tr, projection, &self.candidates, &self.inner)?;
         let max_k = ks.iter().copied().max().unwrap_or(1);
         let (p_tr, p_te) = projection.project(&x_tr, &x_te, max_k)?;
@@ -223,8 +216,7 @@ impl NestedCv {
             .iter()
             .zip(ks)
             .map(|(c, k)| {
-                let model = c.kind.fit(&p_tr.slice(s![.., ..k]).to_owned(), &y_tr)?;
-                let pred = model.predict(&p_te.slice(s![.., ..k]).to_owned())?;
+                let pred = fit_predict(c.kind, &p_tr, &y_tr, &p_te, k)?;
                 Ok(FoldResult {
                     k,
                     mape: crate::metrics::mape(&y_te, &pred)?,
@@ -253,19 +245,11 @@ pub fn select_k(
     let mut totals: Vec<Vec<f64>> = candidates.iter().map(|c| vec![0.0; c.grid.len()]).collect();
     let splits = inner.split(x.nrows())?;
     for split in &splits {
-        let (x_tr, y_tr) = (
-            x.select(Axis(0), &split.train),
-            y.select(Axis(0), &split.train),
-        );
-        let (x_te, y_te) = (
-            x.select(Axis(0), &split.test),
-            y.select(Axis(0), &split.test),
-        );
+        let (x_tr, y_tr, x_te, y_te) = rows(x, y, split);
         let (p_tr, p_te) = projection.project(&x_tr, &x_te, max_k)?;
         for (c, total) in candidates.iter().zip(totals.iter_mut()) {
             for (t, &k) in total.iter_mut().zip(&c.grid) {
-                let model = c.kind.fit(&p_tr.slice(s![.., ..k]).to_owned(), &y_tr)?;
-                let pred = model.predict(&p_te.slice(s![.., ..k]).to_owned())?;
+                let pred = fit_predict(c.kind, &p_tr, &y_tr, &p_te, k)?;
                 // scikit-learn's neg_mean_absolute_percentage_error works in fractions.
                 *t += crate::metrics::mape(&y_te, &pred)? / 100.0;
             }
@@ -285,6 +269,32 @@ pub fn select_k(
             c.grid[best]
         })
         .collect())
+}
+
+/// Training and test rows of a split.
+fn rows(
+    x: &Array2<f64>,
+    y: &Array1<f64>,
+    split: &Split,
+) -> (Array2<f64>, Array1<f64>, Array2<f64>, Array1<f64>) {
+    (
+        x.select(Axis(0), &split.train),
+        y.select(Axis(0), &split.train),
+        x.select(Axis(0), &split.test),
+        y.select(Axis(0), &split.test),
+    )
+}
+
+/// Fits `kind` on the first `k` projected columns of the training rows and predicts the test rows.
+fn fit_predict(
+    kind: RegressorKind,
+    p_tr: &Array2<f64>,
+    y_tr: &Array1<f64>,
+    p_te: &Array2<f64>,
+    k: usize,
+) -> Result<Array1<f64>> {
+    let model = kind.fit(&p_tr.slice(s![.., ..k]).to_owned(), y_tr)?;
+    model.predict(&p_te.slice(s![.., ..k]).to_owned())
 }
 
 #[cfg(test)]

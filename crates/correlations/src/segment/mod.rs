@@ -17,7 +17,7 @@ mod threshold;
 
 use std::path::Path;
 
-use image::{DynamicImage, ImageReader};
+use image::DynamicImage;
 use ndarray::{Array2, ArrayView2};
 
 pub use gray::{ChannelOrder, gray_pixel, gray16_to_gray8, rgb_to_gray, rgb16_to_gray16};
@@ -118,18 +118,7 @@ impl Default for Segmenter {
 /// rounding ([`gray16_to_gray8`]). Float images are refused.
 pub fn read_gray8(path: impl AsRef<Path>) -> Result<Array2<u8>> {
     let path = path.as_ref();
-    let img = ImageReader::open(path)
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .with_guessed_format()
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .decode()
-        .map_err(|e| crate::io::image_error(path, e))?;
+    let img = crate::io::decode_image(path)?;
     gray8_of(img).map_err(|e| e.in_file(path))
 }
 
