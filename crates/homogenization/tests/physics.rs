@@ -221,3 +221,32 @@ fn generator_volume_fraction_reproducibility_and_kernel() {
             .is_err()
     );
 }
+
+#[test]
+fn agrees_with_the_numpy_reference_solver() {
+    use ndarray_npy::ReadNpyExt;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let text = std::fs::read_to_string(dir.join("reference.txt")).unwrap();
+    let mut checked = 0;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let file = std::fs::File::open(dir.join(format!("vol_{}.npy", f[0]))).unwrap();
+        let v = Array3::<u8>::read_npy(file).unwrap();
+        let scheme = if f[1] == "willot" {
+            Scheme::Willot
+        } else {
+            Scheme::Fourier
+        };
+        let s = tight(scheme);
+        for (control, want) in [(Control::Mixed, f[2]), (Control::Strain, f[3])] {
+            let want: f64 = want.parse().unwrap();
+            let got = s.solve(&v.view(), control).unwrap().mean_stress[0];
+            assert!(
+                (got - want).abs() <= 1e-8 * want,
+                "{line}: {control:?} {got} vs {want}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 12);
+}
