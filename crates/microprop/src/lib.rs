@@ -10,6 +10,7 @@ pub mod case2;
 pub mod correlate;
 pub mod error;
 pub mod figures;
+pub mod homogenize;
 pub mod inputs;
 pub mod output;
 pub mod progress;

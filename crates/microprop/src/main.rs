@@ -36,6 +36,51 @@ enum Command {
     Correlate(CorrelateArgs),
     /// Segment gray micrographs into 0/255 images (OpenCV-exact NLM + adaptive threshold).
     Segment(SegmentCommand),
+    /// Effective Young's modulus E11 and stiffness C1111 of a two-phase voxel volume (.npy).
+    Homogenize(HomogenizeArgs),
+}
+
+#[derive(Args)]
+struct HomogenizeArgs {
+    /// Volume as .npy: binary, or two labels (the larger label is the stiff phase).
+    volume: PathBuf,
+    /// Young's modulus of the stiff phase.
+    #[arg(long, default_value_t = 120.0)]
+    stiff_e: f64,
+    /// Young's modulus of the soft phase.
+    #[arg(long, default_value_t = 2.4)]
+    soft_e: f64,
+    /// Poisson's ratio of the stiff phase.
+    #[arg(long, default_value_t = 0.3)]
+    stiff_nu: f64,
+    /// Poisson's ratio of the soft phase.
+    #[arg(long, default_value_t = 0.3)]
+    soft_nu: f64,
+    /// Discrete wave vectors.
+    #[arg(long, value_enum, default_value_t = SchemeArg::Willot)]
+    scheme: SchemeArg,
+    /// mixed: E11 (uniaxial stress); strain: C1111 (uniaxial strain); both.
+    #[arg(long, value_enum, default_value_t = ControlArg::Both)]
+    control: ControlArg,
+    /// Relative CG residual at which to stop.
+    #[arg(long, default_value_t = 1e-4)]
+    tol: f64,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemeArg {
+    Willot,
+    Fourier,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum ControlArg {
+    Mixed,
+    Strain,
+    Both,
 }
 
 #[derive(Args)]
@@ -251,6 +296,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Correlate(args) => correlate(args),
         Command::Segment(args) => segment(args),
+        Command::Homogenize(args) => homogenize(args),
     }
 }
 
@@ -338,5 +384,59 @@ fn segment(args: SegmentCommand) -> Result<()> {
         written.len(),
         args.out.display()
     );
+    Ok(())
+}
+
+fn homogenize(args: HomogenizeArgs) -> Result<()> {
+    use microprop_homogenization::solver::{Control, Phase, Scheme, Solver};
+    let volume = microprop::homogenize::read_volume(&args.volume)?;
+    let solver = Solver {
+        soft: Phase {
+            young: args.soft_e,
+            poisson: args.soft_nu,
+        },
+        stiff: Phase {
+            young: args.stiff_e,
+            poisson: args.stiff_nu,
+        },
+        scheme: match args.scheme {
+            SchemeArg::Willot => Scheme::Willot,
+            SchemeArg::Fourier => Scheme::Fourier,
+        },
+        tol: args.tol,
+        ..Solver::default()
+    };
+    let run = |c: Control| {
+        solver
+            .solve(&volume.view(), c)
+            .with_context(|| format!("homogenizing {}", args.volume.display()))
+    };
+    let mixed = (args.control != ControlArg::Strain)
+        .then(|| run(Control::Mixed))
+        .transpose()?;
+    let strain = (args.control != ControlArg::Mixed)
+        .then(|| run(Control::Strain))
+        .transpose()?;
+    let vf = volume.iter().filter(|&&v| v == 1).count() as f64 / volume.len() as f64;
+    let iterations: usize = mixed.iter().chain(&strain).map(|s| s.iterations).sum();
+    let e11 = mixed.as_ref().map(|s| s.mean_stress[0]);
+    let c1111 = strain.as_ref().map(|s| s.mean_stress[0]);
+    if args.json {
+        let obj = serde_json::json!({
+            "E11": e11, "C1111": c1111, "volume_fraction": vf, "iterations": iterations
+        });
+        println!("{obj}");
+    } else {
+        println!(
+            "{}: volume fraction {vf:.4}, {iterations} CG iterations",
+            args.volume.display()
+        );
+        if let Some(e) = e11 {
+            println!("  E11   = {e:.6}  (uniaxial stress, 1/S*1111)");
+        }
+        if let Some(c) = c1111 {
+            println!("  C1111 = {c:.6}  (uniaxial strain)");
+        }
+    }
     Ok(())
 }
