@@ -1,21 +1,13 @@
 //! Case study 2 with the paper's protocol reproduces the scikit-learn 1.9.1 reference
 //! (`../shared/docs/case2-protocol.md`): SVR on `dino_l`, images only. Skips without data.
 
-use std::path::PathBuf;
+mod common;
 
+use common::case2_dir;
 use microprop::case2::Case2;
 use microprop::study::{paper_protocol, run_features};
 use microprop_regression::RegressorKind;
 use microprop_regression::select::Candidate;
-
-fn case2_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("MICROPROP_CASE2")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/case2")
-        });
-    dir.join("data.xlsx").is_file().then_some(dir)
-}
 
 #[test]
 fn dino_l_svr_matches_scikit_learn_reference() {

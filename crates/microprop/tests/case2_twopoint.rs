@@ -4,20 +4,14 @@
 //! Data: `$MICROPROP_CASE2` or `../shared/data/case2` beside the workspace; skipped (with the
 //! reason printed) when absent.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
+
+use common::case2_dir;
 
 use ndarray::Array2;
 use ndarray_npy::ReadNpyExt;
-
-fn case2_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("MICROPROP_CASE2")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/case2")
-        });
-    dir.join("Binary_Images").is_dir().then_some(dir)
-}
 
 #[test]
 fn cross_features_match_matlab_toolbox_for_all_case2_images() {

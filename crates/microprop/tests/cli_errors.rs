@@ -1,19 +1,16 @@
 //! Bad input to `microprop correlate` fails with a message naming the file and the problem.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
+use std::path::Path;
+
+/// `microprop correlate ARGS FILES`: (success, stderr).
 fn run(args: &[&str], files: &[&Path]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_microprop"))
-        .arg("correlate")
-        .args(args)
-        .args(files)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all = vec!["correlate"];
+    all.extend_from_slice(args);
+    all.extend(files.iter().map(|f| f.to_str().unwrap_or_default()));
+    let (ok, _, err) = common::microprop(&all);
+    (ok, err)
 }
 
 fn write_png(path: &Path, w: u32, h: u32, f: impl Fn(u32, u32) -> u8) {
@@ -109,11 +106,7 @@ fn different_sizes_without_crop_name_the_file() {
 #[test]
 fn missing_mat_variable_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(case2) = std::env::var_os("MICROPROP_CASE2")
-        .map(std::path::PathBuf::from)
-        .or_else(|| Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/case2")))
-        .filter(|p| p.is_dir())
-    else {
+    let Some(case2) = common::case2_dir() else {
         println!("SKIPPED: case-2 data not found");
         return;
     };
