@@ -5,14 +5,14 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use microprop::case2::Case2;
 use microprop::study::{paper_protocol, run_features};
 use microprop_regression::RegressorKind;
 use microprop_regression::select::Candidate;
 use ndarray_npy::WriteNpyExt;
 
-use crate::{project_root, python_has};
+use crate::{output_field, project_root, python_has, run_reference};
 
 /// Runs the benchmark and prints times, the ratio and both results.
 pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
@@ -56,29 +56,17 @@ pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
     x.write_npy(std::fs::File::create(&xp)?)?;
     study.hardness.write_npy(std::fs::File::create(&yp)?)?;
     let script = project_root().join("scripts/case2_sklearn_reference.py");
-    let out = Command::new(python)
-        .arg(&script)
-        .args([&xp, &yp])
-        .args(["svr", "0"])
-        .env("OMP_NUM_THREADS", "1")
-        .env("OPENBLAS_NUM_THREADS", "1")
-        .env("MKL_NUM_THREADS", "1")
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    if !out.status.success() {
-        bail!(
-            "scikit-learn reference failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let field = |k: &str| -> String {
-        text.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .unwrap_or("?")
-            .trim()
-            .to_string()
-    };
+    let text = run_reference(
+        Command::new(python)
+            .arg(&script)
+            .args([&xp, &yp])
+            .args(["svr", "0"])
+            .env("OMP_NUM_THREADS", "1")
+            .env("OPENBLAS_NUM_THREADS", "1")
+            .env("MKL_NUM_THREADS", "1"),
+        "scikit-learn reference",
+    )?;
+    let field = |k: &str| output_field(&text, k).unwrap_or("?").to_string();
     let secs: f64 = field("seconds=").parse().context("reference time")?;
     println!(
         "  scikit-learn: {secs:.2} s (1 thread) — MAPE {} ± {}, PCs {}, folds [{}]",

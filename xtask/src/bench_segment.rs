@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use microprop_correlations::segment::NlMeans;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
@@ -74,19 +74,13 @@ pub fn run(repeats: usize, python: &str) -> Result<()> {
     }
     let reference = if python_has(python, "cv2") {
         let script = project_root().join("scripts/bench_opencv_nlm.py");
-        let out = Command::new(python)
-            .arg(&script)
-            .arg(tmp.path())
-            .arg(repeats.to_string())
-            .output()
-            .with_context(|| format!("running {}", script.display()))?;
-        if !out.status.success() {
-            bail!(
-                "OpenCV reference failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Some(String::from_utf8_lossy(&out.stdout).into_owned())
+        Some(crate::run_reference(
+            Command::new(python)
+                .arg(&script)
+                .arg(tmp.path())
+                .arg(repeats.to_string()),
+            "OpenCV reference",
+        )?)
     } else {
         println!(
             "cv2 not found for `{python}`: ratios skipped (pip install opencv-python-headless)"

@@ -285,23 +285,15 @@ fn numpy_reference(
     mode: &str,
     input: &Path,
 ) -> Result<(f64, Vec<f64>)> {
-    let out = Command::new(python)
-        .arg(script)
-        .arg(mode)
-        .arg(input)
-        .env("OMP_NUM_THREADS", "1")
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    if !out.status.success() {
-        bail!(
-            "numpy reference failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let secs: f64 = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("seconds="))
+    let stdout = run_reference(
+        Command::new(python)
+            .arg(script)
+            .arg(mode)
+            .arg(input)
+            .env("OMP_NUM_THREADS", "1"),
+        "numpy reference",
+    )?;
+    let secs: f64 = output_field(&stdout, "seconds=")
         .context("numpy reference printed no time")?
         .trim()
         .parse()?;
@@ -312,6 +304,24 @@ fn numpy_reference(
     };
     let sums = Array1::<f64>::read_npy(std::fs::File::open(sums_path)?)?;
     Ok((secs, sums.to_vec()))
+}
+
+/// Runs a reference script and returns its standard output; fails with its standard error.
+fn run_reference(command: &mut Command, what: &str) -> Result<String> {
+    let out = command
+        .output()
+        .with_context(|| format!("running the {what}"))?;
+    if !out.status.success() {
+        bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The value of the first `key=value` line of a reference's output.
+fn output_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(str::trim)
 }
 
 fn numpy_available(python: &str) -> bool {
