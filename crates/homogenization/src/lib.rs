@@ -16,7 +16,10 @@
 
 pub mod fft3;
 pub mod generator;
+mod lanes;
 pub mod solver;
+mod spectral;
+mod stencil;
 
 /// Errors of the homogenization crate.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +30,14 @@ pub enum Error {
     Empty {
         /// Its shape.
         shape: Vec<usize>,
+    },
+    /// A label buffer whose length is not the product of the grid shape.
+    #[error("{len} labels do not fill a grid of shape {shape:?}")]
+    ShapeMismatch {
+        /// The grid shape.
+        shape: [usize; 3],
+        /// The number of labels.
+        len: usize,
     },
     /// A label other than 0 and 1.
     #[error("the volume holds label {value}; two-phase volumes use labels 0 and 1")]
