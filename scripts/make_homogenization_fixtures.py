@@ -68,7 +68,7 @@ def project(t, n, mixed):
     return out
 
 
-def solve(vol, scheme, mixed, tol=1e-12, soft=(2.4, 0.3), stiff=(120.0, 0.3)):
+def solve(vol, scheme, mixed, tol=1e-12, soft=(2.4, 0.3), stiff=(120.0, 0.3), with_iterations=False):
     shape = vol.shape
     (ls, ms), (lh, mh) = lame(*soft), lame(*stiff)
     lam = np.where(vol == 1, lh, ls)
@@ -88,7 +88,9 @@ def solve(vol, scheme, mixed, tol=1e-12, soft=(2.4, 0.3), stiff=(120.0, 0.3)):
     x = np.zeros_like(r)
     p = r.copy()
     rr = r0 = dot(r, r)
+    iterations = 0
     while np.sqrt(rr / r0) >= tol:
+        iterations += 1
         ap = apply(p)
         alpha = rr / dot(p, ap)
         x += alpha * p
@@ -96,7 +98,8 @@ def solve(vol, scheme, mixed, tol=1e-12, soft=(2.4, 0.3), stiff=(120.0, 0.3)):
         rr_new = dot(r, r)
         p = r + (rr_new / rr) * p
         rr = rr_new
-    return stress(lam, mu, e + x)[0].mean()
+    value = stress(lam, mu, e + x)[0].mean()
+    return (value, iterations) if with_iterations else value
 
 
 def volume(shape, sigma, vf, seed):

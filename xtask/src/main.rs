@@ -1,6 +1,7 @@
 //! Project tasks: `cargo xtask bench correlations`.
 
 mod bench_case2;
+mod bench_homogenization;
 mod bench_segment;
 mod download;
 mod figures;
@@ -95,6 +96,18 @@ enum Bench {
         #[arg(long, default_value = "python3")]
         python: String,
     },
+    /// FFT homogenization: seconds per 51³ sample (E11), 1 thread and all cores, vs numpy.
+    Homogenization {
+        /// Generated samples to solve.
+        #[arg(long, default_value_t = 4)]
+        samples: usize,
+        /// Voxels per side.
+        #[arg(long, default_value_t = 51)]
+        size: usize,
+        /// Python interpreter with numpy for the reference.
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
     /// NLM denoising (h = 10, 7, 21) on 512² and 1024² images vs cv2.fastNlMeansDenoising.
     Segment {
         /// Timed runs per image and side (the minimum is reported).
@@ -144,6 +157,14 @@ fn main() -> Result<()> {
         Task::Bench {
             what: Bench::Segment { repeats, python },
         } => bench_segment::run(repeats.max(1), &python),
+        Task::Bench {
+            what:
+                Bench::Homogenization {
+                    samples,
+                    size,
+                    python,
+                },
+        } => bench_homogenization::run(samples, size, &python),
     }
 }
 

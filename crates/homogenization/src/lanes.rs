@@ -11,7 +11,7 @@ use realfft::num_complex::Complex;
 use rustfft::FftDirection;
 
 /// Lanes per row.
-pub(crate) const LANES: usize = 8;
+pub(crate) const LANES: usize = 4;
 
 /// Largest factor done as one direct DFT.
 pub(crate) const MAX_FACTOR: usize = 32;

@@ -81,6 +81,14 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
+    /// A synthetic sample that could not be generated or homogenized.
+    #[error("sample {index}: {source}")]
+    Sample {
+        /// The sample's index.
+        index: u64,
+        /// What went wrong.
+        source: microprop_homogenization::Error,
+    },
     /// An output that could not be written.
     #[error("cannot write {path}: {detail}")]
     Write {

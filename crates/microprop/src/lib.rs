@@ -16,5 +16,6 @@ pub mod output;
 pub mod progress;
 pub mod segment;
 pub mod study;
+pub mod synth;
 
 pub use error::{Error, Result};

@@ -38,12 +38,27 @@ enum Command {
     Segment(SegmentCommand),
     /// Effective Young's modulus E11 and stiffness C1111 of a two-phase voxel volume (.npy).
     Homogenize(HomogenizeArgs),
+    /// Synthetic case-1 data set: random two-phase volumes, E11/C1111, sections, metadata.
+    Synth(SynthArgs),
 }
 
 #[derive(Args)]
 struct HomogenizeArgs {
     /// Volume as .npy: binary, or two labels (the larger label is the stiff phase).
     volume: PathBuf,
+    #[command(flatten)]
+    solver: SolverArgs,
+    /// mixed: E11 (uniaxial stress); strain: C1111 (uniaxial strain); both.
+    #[arg(long, value_enum, default_value_t = ControlArg::Both)]
+    control: ControlArg,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Phases and numerics of the FFT homogenization solver.
+#[derive(Args)]
+struct SolverArgs {
     /// Young's modulus of the stiff phase.
     #[arg(long, default_value_t = 120.0)]
     stiff_e: f64,
@@ -59,15 +74,30 @@ struct HomogenizeArgs {
     /// Discrete wave vectors.
     #[arg(long, value_enum, default_value_t = SchemeArg::Willot)]
     scheme: SchemeArg,
-    /// mixed: E11 (uniaxial stress); strain: C1111 (uniaxial strain); both.
-    #[arg(long, value_enum, default_value_t = ControlArg::Both)]
-    control: ControlArg,
     /// Relative CG residual at which to stop.
     #[arg(long, default_value_t = 1e-4)]
     tol: f64,
-    /// Print one JSON object.
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    /// Number of samples.
+    #[arg(long, default_value_t = 1000)]
+    n: usize,
+    /// Data-set seed (sample i uses ChaCha stream i of it).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Voxels per side.
+    #[arg(long, default_value_t = 51)]
+    size: usize,
+    /// Output directory (re-running completes it; finished samples are skipped).
     #[arg(long)]
-    json: bool,
+    out: PathBuf,
+    #[command(flatten)]
+    solver: SolverArgs,
+    /// Moduli per sample: mixed (E11), strain (C1111) or both.
+    #[arg(long, value_enum, default_value_t = ControlArg::Both)]
+    control: ControlArg,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -297,6 +327,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Correlate(args) => correlate(args),
         Command::Segment(args) => segment(args),
         Command::Homogenize(args) => homogenize(args),
+        Command::Synth(args) => synth(args),
     }
 }
 
@@ -388,24 +419,9 @@ fn segment(args: SegmentCommand) -> Result<()> {
 }
 
 fn homogenize(args: HomogenizeArgs) -> Result<()> {
-    use microprop_homogenization::solver::{Control, Phase, Scheme, Solver};
+    use microprop_homogenization::solver::Control;
     let volume = microprop::homogenize::read_volume(&args.volume)?;
-    let solver = Solver {
-        soft: Phase {
-            young: args.soft_e,
-            poisson: args.soft_nu,
-        },
-        stiff: Phase {
-            young: args.stiff_e,
-            poisson: args.stiff_nu,
-        },
-        scheme: match args.scheme {
-            SchemeArg::Willot => Scheme::Willot,
-            SchemeArg::Fourier => Scheme::Fourier,
-        },
-        tol: args.tol,
-        ..Solver::default()
-    };
+    let solver = args.solver.settings(0, 0).solver()?;
     let run = |c: Control| {
         solver
             .solve(&volume.view(), c)
@@ -437,6 +453,60 @@ fn homogenize(args: HomogenizeArgs) -> Result<()> {
         if let Some(c) = c1111 {
             println!("  C1111 = {c:.6}  (uniaxial strain)");
         }
+    }
+    Ok(())
+}
+
+impl SolverArgs {
+    /// Data-set settings with these phases and numerics.
+    fn settings(&self, seed: u64, size: usize) -> microprop::synth::Settings {
+        let mut s = microprop::synth::Settings::new(seed, size);
+        s.stiff = (self.stiff_e, self.stiff_nu);
+        s.soft = (self.soft_e, self.soft_nu);
+        s.scheme = match self.scheme {
+            SchemeArg::Willot => "willot",
+            SchemeArg::Fourier => "fourier",
+        }
+        .into();
+        s.tol = self.tol;
+        s
+    }
+}
+
+fn synth(args: SynthArgs) -> Result<()> {
+    use microprop::synth::{Labels, synthesize};
+    let mut settings = args.solver.settings(args.seed, args.size);
+    settings.labels = match args.control {
+        ControlArg::Mixed => Labels::E11,
+        ControlArg::Strain => Labels::C1111,
+        ControlArg::Both => Labels::Both,
+    };
+    let start = std::time::Instant::now();
+    let summary = synthesize(&args.out, args.n, &settings)?;
+    let seconds: f64 = summary.records.iter().map(|r| r.seconds).sum();
+    println!(
+        "{} samples of {}³ in {} ({} computed now in {:.1} s; {:.2} s of solver time per sample)",
+        summary.records.len(),
+        args.size,
+        args.out.display(),
+        summary.computed,
+        start.elapsed().as_secs_f64(),
+        seconds / summary.records.len() as f64,
+    );
+    let range = |f: fn(&microprop::synth::Record) -> Option<f64>| {
+        let v: Vec<f64> = summary.records.iter().filter_map(f).collect();
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (!v.is_empty()).then_some((lo, hi))
+    };
+    if let Some((lo, hi)) = range(|r| r.e11) {
+        println!("  E11   {lo:.4} .. {hi:.4}");
+    }
+    if let Some((lo, hi)) = range(|r| r.c1111) {
+        println!("  C1111 {lo:.4} .. {hi:.4}");
+    }
+    for f in &summary.files {
+        println!("  wrote {}", f.display());
     }
     Ok(())
 }

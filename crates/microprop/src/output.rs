@@ -17,7 +17,11 @@ fn temp_beside(path: &Path) -> Result<NamedTempFile> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(|e| write_error(path, e))?;
-    NamedTempFile::new_in(&dir).map_err(|e| write_error(path, e))
+    let mut builder = tempfile::Builder::new();
+    // Temporary files are private (0600); results get the usual permissions (umask applies).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    builder.tempfile_in(&dir).map_err(|e| write_error(path, e))
 }
 
 fn write_error(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -80,7 +84,7 @@ pub fn write_npy_u8(path: &Path, img: &Array2<u8>) -> Result<()> {
 }
 
 /// Writes `path` atomically through a buffered temporary file filled by `fill`.
-fn write_buffered(
+pub fn write_buffered(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::result::Result<(), String>,
 ) -> Result<()> {

@@ -1,0 +1,405 @@
+//! A synthetic case-1 data set: generated two-phase volumes, their effective moduli, the three
+//! axis sections and per-sample metadata, written resumably.
+//!
+//! Layout of the output directory:
+//! - `synth.json`: the settings; a re-run must use the same ones (any `--n`).
+//! - `samples/NNNNNN.json`: one finished sample each, written atomically as it completes; a
+//!   re-run skips the samples found here.
+//! - `volumes.npy` (uint8, `(n, s, s, s)`, 1 = stiff), `sections_xx.npy` = `x[:, 0, :, :]`,
+//!   `sections_xy.npy` = `x[:, :, 0, :]`, `sections_xz.npy` = `x[:, :, :, 0]`, and
+//!   `metadata.csv` / `metadata.parquet` (one row per sample: index, seed, generator,
+//!   parameters, volume fraction, E11, C1111, CG iterations, seconds), assembled once every
+//!   sample is done. Volumes are regenerated from `(seed, index)`, which fully determines them.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use microprop_homogenization::generator::{Kernel, draw_spec, generate, sample_rng};
+use microprop_homogenization::solver::{Control, Scheme, Solver};
+use ndarray::{Array3, Array4, Axis, s};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::output::write_buffered;
+use crate::progress::Progress;
+
+/// Which moduli to compute per sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Labels {
+    /// `E11` (mixed control, uniaxial stress) only.
+    E11,
+    /// `C1111` (strain control) only.
+    C1111,
+    /// Both.
+    Both,
+}
+
+/// Everything that determines a data set except its size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Data-set seed; sample `i` uses ChaCha stream `i` of it.
+    pub seed: u64,
+    /// Voxels per side.
+    pub size: usize,
+    /// Young's modulus and Poisson's ratio of the stiff phase (label 1).
+    pub stiff: (f64, f64),
+    /// Young's modulus and Poisson's ratio of the soft phase (label 0).
+    pub soft: (f64, f64),
+    /// `willot` or `fourier`.
+    pub scheme: String,
+    /// CG tolerance.
+    pub tol: f64,
+    /// Moduli computed.
+    pub labels: Labels,
+    /// Generator version (bumped when the generator's output changes).
+    pub generator: u32,
+}
+
+impl Settings {
+    /// The paper-like defaults for a seed and size: E = 120 / 2.4, ν = 0.3, Willot, tol 1e-4,
+    /// both moduli.
+    pub fn new(seed: u64, size: usize) -> Self {
+        let d = Solver::default();
+        Self {
+            seed,
+            size,
+            stiff: (d.stiff.young, d.stiff.poisson),
+            soft: (d.soft.young, d.soft.poisson),
+            scheme: "willot".into(),
+            tol: d.tol,
+            labels: Labels::Both,
+            generator: 1,
+        }
+    }
+
+    /// The solver these settings describe.
+    pub fn solver(&self) -> Result<Solver> {
+        let scheme = match self.scheme.as_str() {
+            "willot" => Scheme::Willot,
+            "fourier" => Scheme::Fourier,
+            other => {
+                return Err(Error::Setting {
+                    name: "scheme",
+                    reason: format!("{other:?} (use willot or fourier)"),
+                });
+            }
+        };
+        let mut s = Solver {
+            scheme,
+            tol: self.tol,
+            ..Solver::default()
+        };
+        (s.stiff.young, s.stiff.poisson) = self.stiff;
+        (s.soft.young, s.soft.poisson) = self.soft;
+        Ok(s)
+    }
+}
+
+/// One finished sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Sample index (also its RNG stream).
+    pub index: u64,
+    /// Data-set seed.
+    pub seed: u64,
+    /// `pymks` or `gaussian`.
+    pub generator: String,
+    /// PyMKS grain sizes per axis.
+    pub grain: Option<[u32; 3]>,
+    /// Fourier-Gaussian standard deviations per axis (voxels).
+    pub sigma: Option<[f64; 3]>,
+    /// Volume fraction drawn from the prior.
+    pub vf_target: f64,
+    /// Stiff-phase fraction of the volume.
+    pub volume_fraction: f64,
+    /// Effective Young's modulus along x (uniaxial stress).
+    pub e11: Option<f64>,
+    /// Effective `C*₁₁₁₁` (uniaxial strain).
+    pub c1111: Option<f64>,
+    /// CG iterations of the E11 solve.
+    pub iterations_e11: Option<u32>,
+    /// CG iterations of the C1111 solve.
+    pub iterations_c1111: Option<u32>,
+    /// Seconds spent generating and solving.
+    pub seconds: f64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// All samples, by index.
+    pub records: Vec<Record>,
+    /// How many were computed in this run (the rest were already done).
+    pub computed: usize,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+}
+
+/// Makes (or completes) a data set of `n` samples in `dir`.
+pub fn synthesize(dir: &Path, n: usize, settings: &Settings) -> Result<Summary> {
+    if n == 0 {
+        return Err(Error::Setting {
+            name: "n",
+            reason: "need at least one sample".into(),
+        });
+    }
+    if settings.size < 2 {
+        return Err(Error::Setting {
+            name: "size",
+            reason: format!("{} (need at least 2 voxels per side)", settings.size),
+        });
+    }
+    let solver = settings.solver()?;
+    check_settings(dir, settings)?;
+    let samples = dir.join("samples");
+    let mut records: Vec<Option<Record>> = (0..n as u64)
+        .map(|i| read_record(&sample_path(&samples, i), settings))
+        .collect();
+    let pending: Vec<u64> = (0..n as u64)
+        .filter(|&i| records[i as usize].is_none())
+        .collect();
+    if !pending.is_empty() {
+        tracing::info!(
+            "{} of {n} samples to compute in {}",
+            pending.len(),
+            dir.display()
+        );
+    }
+    let progress = Progress::new("synth", pending.len());
+    let fresh: Vec<Record> = pending
+        .par_iter()
+        .map(|&i| {
+            let record = compute(i, settings, &solver)?;
+            let json = serde_json::to_vec_pretty(&record).map_err(|e| Error::Write {
+                path: sample_path(&samples, i),
+                detail: e.to_string(),
+            })?;
+            write_buffered(&sample_path(&samples, i), |w| {
+                std::io::Write::write_all(w, &json).map_err(|e| e.to_string())
+            })?;
+            progress.tick();
+            Ok(record)
+        })
+        .collect::<Result<_>>()?;
+    progress.finish();
+    let computed = fresh.len();
+    for r in fresh {
+        let i = r.index as usize;
+        records[i] = Some(r);
+    }
+    let records: Vec<Record> = records.into_iter().flatten().collect();
+    let files = assemble(dir, settings, &records)?;
+    Ok(Summary {
+        records,
+        computed,
+        files,
+    })
+}
+
+fn sample_path(samples: &Path, index: u64) -> PathBuf {
+    samples.join(format!("{index:06}.json"))
+}
+
+/// A finished sample's record, or `None` when absent or unreadable (then it is redone).
+fn read_record(path: &Path, settings: &Settings) -> Option<Record> {
+    let text = std::fs::read(path).ok()?;
+    let r: Record = serde_json::from_slice(&text).ok()?;
+    let wanted = |v: Option<f64>, needed: bool| v.is_some() || !needed;
+    let ok = r.seed == settings.seed
+        && wanted(r.e11, settings.labels != Labels::C1111)
+        && wanted(r.c1111, settings.labels != Labels::E11);
+    ok.then_some(r)
+}
+
+/// Writes `synth.json`, or checks that an existing one matches.
+fn check_settings(dir: &Path, settings: &Settings) -> Result<()> {
+    let path = dir.join("synth.json");
+    let bad = |detail: String| Error::Table {
+        path: path.clone(),
+        detail,
+    };
+    if let Ok(text) = std::fs::read(&path) {
+        let old: Settings = serde_json::from_slice(&text)
+            .map_err(|e| bad(format!("unreadable settings ({e}); remove the directory")))?;
+        if &old != settings {
+            return Err(bad(format!(
+                "this directory holds a data set made with other settings ({}); use another \
+                 --out or the same settings (only --n may change)",
+                serde_json::to_string(&old).unwrap_or_default()
+            )));
+        }
+        return Ok(());
+    }
+    let json = serde_json::to_vec_pretty(settings).map_err(|e| bad(e.to_string()))?;
+    write_buffered(&path, |w| {
+        std::io::Write::write_all(w, &json).map_err(|e| e.to_string())
+    })
+}
+
+/// The volume of sample `index` and its generator parameters.
+fn volume(index: u64, settings: &Settings) -> Result<(Array3<u8>, Record)> {
+    let mut rng = sample_rng(settings.seed, index);
+    let spec = draw_spec(&mut rng);
+    let v = generate(settings.size, &spec, &mut rng)
+        .map_err(|source| Error::Sample { index, source })?;
+    let (generator, grain, sigma) = match spec.kernel {
+        Kernel::Pymks { grain } => ("pymks", Some(grain.map(|g| g as u32)), None),
+        Kernel::Gaussian { sigma } => ("gaussian", None, Some(sigma)),
+    };
+    let stiff = v.iter().filter(|&&x| x == 1).count();
+    let record = Record {
+        index,
+        seed: settings.seed,
+        generator: generator.into(),
+        grain,
+        sigma,
+        vf_target: spec.volume_fraction,
+        volume_fraction: stiff as f64 / v.len() as f64,
+        e11: None,
+        c1111: None,
+        iterations_e11: None,
+        iterations_c1111: None,
+        seconds: 0.0,
+    };
+    Ok((v, record))
+}
+
+/// Generates and homogenizes one sample.
+fn compute(index: u64, settings: &Settings, solver: &Solver) -> Result<Record> {
+    let start = Instant::now();
+    let (v, mut record) = volume(index, settings)?;
+    let solve = |control| {
+        solver
+            .solve(&v.view(), control)
+            .map_err(|source| Error::Sample { index, source })
+    };
+    if settings.labels != Labels::C1111 {
+        let s = solve(Control::Mixed)?;
+        record.e11 = Some(s.mean_stress[0]);
+        record.iterations_e11 = Some(s.iterations as u32);
+    }
+    if settings.labels != Labels::E11 {
+        let s = solve(Control::Strain)?;
+        record.c1111 = Some(s.mean_stress[0]);
+        record.iterations_c1111 = Some(s.iterations as u32);
+    }
+    record.seconds = start.elapsed().as_secs_f64();
+    Ok(record)
+}
+
+/// Writes the volumes, sections and metadata of all samples.
+fn assemble(dir: &Path, settings: &Settings, records: &[Record]) -> Result<Vec<PathBuf>> {
+    let s = settings.size;
+    let volumes: Vec<Array3<u8>> = records
+        .par_iter()
+        .map(|r| {
+            let (v, fresh) = volume(r.index, settings)?;
+            if fresh.volume_fraction != r.volume_fraction || fresh.vf_target != r.vf_target {
+                return Err(Error::Table {
+                    path: dir.join("samples"),
+                    detail: format!(
+                        "sample {} no longer regenerates to its recorded volume; remove the \
+                         directory and start again",
+                        r.index
+                    ),
+                });
+            }
+            Ok(v)
+        })
+        .collect::<Result<_>>()?;
+    let mut all = Array4::<u8>::zeros((records.len(), s, s, s));
+    for (mut dst, v) in all.axis_iter_mut(Axis(0)).zip(&volumes) {
+        dst.assign(v);
+    }
+    drop(volumes);
+    let mut files = Vec::new();
+    let mut npy = |name: &str, write: &dyn Fn(&mut dyn std::io::Write) -> Result<(), String>| {
+        let path = dir.join(name);
+        write_buffered(&path, |w| write(w))?;
+        files.push(path);
+        Ok::<_, Error>(())
+    };
+    use ndarray_npy::WriteNpyExt;
+    npy("volumes.npy", &|w| {
+        all.write_npy(w).map_err(|e| e.to_string())
+    })?;
+    for (name, section) in [
+        ("sections_xx.npy", all.slice(s![.., 0, .., ..])),
+        ("sections_xy.npy", all.slice(s![.., .., 0, ..])),
+        ("sections_xz.npy", all.slice(s![.., .., .., 0])),
+    ] {
+        let section = section.as_standard_layout().into_owned();
+        npy(name, &|w| section.write_npy(w).map_err(|e| e.to_string()))?;
+    }
+    files.extend(write_metadata(dir, records)?);
+    Ok(files)
+}
+
+/// Writes `metadata.csv` and `metadata.parquet`: one row per sample.
+fn write_metadata(dir: &Path, records: &[Record]) -> Result<Vec<PathBuf>> {
+    use polars::prelude::{Column, CsvWriter, DataFrame, ParquetWriter, SerWriter};
+    let col = |name: &str| name.into();
+    let axis = |f: &dyn Fn(&Record) -> Option<[f64; 3]>, i: usize| -> Vec<Option<f64>> {
+        records.iter().map(|r| f(r).map(|v| v[i])).collect()
+    };
+    let grain = |r: &Record| r.grain.map(|g| g.map(f64::from));
+    let mut columns = vec![
+        Column::new(
+            col("index"),
+            records.iter().map(|r| r.index).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            col("seed"),
+            records.iter().map(|r| r.seed).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            col("generator"),
+            records
+                .iter()
+                .map(|r| r.generator.as_str())
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    for (i, a) in ["x", "y", "z"].iter().enumerate() {
+        let g: Vec<Option<u32>> = axis(&grain, i)
+            .iter()
+            .map(|v| v.map(|x| x as u32))
+            .collect();
+        columns.push(Column::new(format!("grain_{a}").into(), g));
+    }
+    for (i, a) in ["x", "y", "z"].iter().enumerate() {
+        columns.push(Column::new(
+            format!("sigma_{a}").into(),
+            axis(&|r| r.sigma, i),
+        ));
+    }
+    let floats = |f: fn(&Record) -> Option<f64>| records.iter().map(f).collect::<Vec<_>>();
+    let ints = |f: fn(&Record) -> Option<u32>| records.iter().map(f).collect::<Vec<_>>();
+    columns.extend([
+        Column::new(col("vf_target"), floats(|r| Some(r.vf_target))),
+        Column::new(col("volume_fraction"), floats(|r| Some(r.volume_fraction))),
+        Column::new(col("E11"), floats(|r| r.e11)),
+        Column::new(col("C1111"), floats(|r| r.c1111)),
+        Column::new(col("iterations_E11"), ints(|r| r.iterations_e11)),
+        Column::new(col("iterations_C1111"), ints(|r| r.iterations_c1111)),
+        Column::new(col("seconds"), floats(|r| Some(r.seconds))),
+    ]);
+    let csv = dir.join("metadata.csv");
+    let parquet = dir.join("metadata.parquet");
+    let mut df = DataFrame::new(records.len(), columns).map_err(|e| Error::Write {
+        path: csv.clone(),
+        detail: e.to_string(),
+    })?;
+    write_buffered(&csv, |w| {
+        CsvWriter::new(w).finish(&mut df).map_err(|e| e.to_string())
+    })?;
+    write_buffered(&parquet, |w| {
+        ParquetWriter::new(w)
+            .finish(&mut df)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })?;
+    Ok(vec![csv, parquet])
+}
