@@ -7,8 +7,8 @@
 //! input pairs, as in FFTW's codelets) with twiddles between them:
 //! `X[k1 + n1·k2] = Σ_{j2} W_{n2}^{j2·k2} · W_n^{j2·k1} · Σ_{j1} W_{n1}^{j1·k1} x[n2·j1 + j2]`.
 
-use realfft::num_complex::Complex;
 use rustfft::FftDirection;
+use rustfft::num_complex::Complex;
 
 /// Lanes per row.
 pub(crate) const LANES: usize = 4;
