@@ -99,7 +99,8 @@ pub struct Solution {
 pub(crate) const W: [f64; 6] = [1.0, 1.0, 1.0, 2.0, 2.0, 2.0];
 
 impl Solver {
-    fn validate(&self) -> Result<()> {
+    /// Checks the phases (E > 0, −1 < ν < 0.5) and the tolerance (finite, > 0).
+    pub fn validate(&self) -> Result<()> {
         for (name, p) in [("soft", self.soft), ("stiff", self.stiff)] {
             if !(p.young.is_finite() && p.young > 0.0 && p.poisson > -1.0 && p.poisson < 0.5) {
                 return Err(Error::Parameter {

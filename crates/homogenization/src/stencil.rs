@@ -159,7 +159,7 @@ enum Op {
 }
 
 impl Op {
-    /// The neighbour's offset: `+1` or `−1`.
+    /// Whether the neighbour is the next node (`+1`) rather than the previous one (`−1`).
     fn forward(self) -> bool {
         matches!(self, Op::A | Op::D)
     }

@@ -152,6 +152,11 @@ pub fn synthesize(dir: &Path, n: usize, settings: &Settings) -> Result<Summary> 
         });
     }
     let solver = settings.solver()?;
+    // Before synth.json is written: a bad setting must not be recorded as the data set's.
+    solver.validate().map_err(|e| Error::Setting {
+        name: "solver",
+        reason: e.to_string(),
+    })?;
     check_settings(dir, settings)?;
     let samples = dir.join("samples");
     let mut records: Vec<Option<Record>> = (0..n as u64)

@@ -147,3 +147,19 @@ fn other_settings_in_the_same_directory_are_refused() {
     assert!(!ok);
     assert!(err.contains("n"), "{err}");
 }
+
+#[test]
+fn bad_solver_settings_are_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("set");
+    let o = out.to_str().unwrap();
+    for bad in ["--tol=nan", "--stiff-e=-1", "--soft-nu=0.5"] {
+        let (ok, _, err) = run(&["synth", "--n", "1", "--size", "6", "--out", o, bad]);
+        assert!(!ok, "{bad:?}");
+        assert!(err.contains("invalid"), "{bad:?}: {err}");
+        assert!(!out.join("synth.json").exists(), "{bad:?} was recorded");
+    }
+    // The corrected run is not blocked by the failed ones.
+    let (ok, _, err) = run(&["synth", "--n", "1", "--size", "6", "--out", o]);
+    assert!(ok, "{err}");
+}
