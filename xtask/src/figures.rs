@@ -1,23 +1,23 @@
-//! Case-2 figures (PNG): MAPE per feature set and model, and the parity plot of the best row.
+//! Case-2 figures (PNG and SVG): MAPE per feature set and model, and the parity plot of the best row.
 
 use std::path::Path;
 
 use anyhow::Result;
 use microprop::case2::Case2;
-use microprop::figures::{Bar, bar_chart, parity_plot};
+use microprop::figures::{Bar, BarChart, Parity, ParitySeries, render};
 use microprop::study::ResultRow;
 
-/// Writes `mape.png`, `mape_composition.png` and `parity.png` into `out`.
+/// Writes `mape`, `mape_composition` and `parity` (each `.png` and `.svg`) into `out`.
 pub fn case2(out: &Path, rows: &[ResultRow], study: &Case2) -> Result<()> {
     for (composition, file, title) in [
         (
             false,
-            "mape.png",
+            "mape",
             "Case 2: MAPE (mean ± std over 10 outer folds), images only",
         ),
         (
             true,
-            "mape_composition.png",
+            "mape_composition",
             "Case 2: MAPE, images + compositions",
         ),
     ] {
@@ -34,7 +34,12 @@ pub fn case2(out: &Path, rows: &[ResultRow], study: &Case2) -> Result<()> {
             }
         }
         if !groups.is_empty() {
-            bar_chart(&out.join(file), title, "MAPE (%)", &groups)?;
+            let chart = BarChart {
+                title: title.into(),
+                y_label: "MAPE (%)".into(),
+                groups,
+            };
+            render(&out.join(file), &chart)?;
         }
     }
     if let Some(best) = rows
@@ -56,7 +61,16 @@ pub fn case2(out: &Path, rows: &[ResultRow], study: &Case2) -> Result<()> {
             },
             best.mape_mean
         );
-        parity_plot(&out.join("parity.png"), &title, "HV", &truth, &pred)?;
+        let parity = Parity {
+            title,
+            unit: "HV".into(),
+            series: vec![ParitySeries {
+                name: "outer-fold test".into(),
+                truth,
+                predicted: pred,
+            }],
+        };
+        render(&out.join("parity"), &parity)?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Project tasks: `cargo xtask bench correlations`.
 
 mod bench_case2;
+mod case1;
 mod bench_homogenization;
 mod bench_segment;
 mod download;
@@ -58,6 +59,28 @@ enum Task {
 
 #[derive(Subcommand)]
 enum Case {
+    /// Case 1: Young's modulus of synthetic two-phase composites (generated here), two-point
+    /// features of three sections, hold-out protocol, LR and PR.
+    Case1 {
+        /// Number of samples (default 1000: about 10 minutes on 2 cores).
+        #[arg(long, default_value_t = 1000)]
+        n: usize,
+        /// The paper's size, 5900 samples (overrides --n).
+        #[arg(long)]
+        full: bool,
+        /// Voxels per side.
+        #[arg(long, default_value_t = 51)]
+        size: usize,
+        /// Data-set seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Directory of ViT checkpoints (one folder per model).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Output directory (data/, cache/, study.json, report.md, figures/, ...).
+        #[arg(long, default_value = "out/case1")]
+        out: PathBuf,
+    },
     /// Case 2: Vickers hardness of 149 superalloys (nested CV over all feature sets).
     Case2 {
         /// Case-2 data directory (data.xlsx, Features/, Binary_Images/); default
@@ -127,6 +150,23 @@ fn main() -> Result<()> {
             data,
             out,
         } => reproduce::export(data, &set, composition, &out),
+        Task::Reproduce {
+            case:
+                Case::Case1 {
+                    n,
+                    full,
+                    size,
+                    seed,
+                    weights,
+                    out,
+                },
+        } => case1::case1(
+            if full { case1::FULL_N } else { n },
+            size,
+            seed,
+            weights.as_deref(),
+            &out,
+        ),
         Task::Reproduce {
             case: Case::Case2 { data, out, sets },
         } => {

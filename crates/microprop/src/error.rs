@@ -89,6 +89,33 @@ pub enum Error {
         /// What went wrong.
         source: microprop_homogenization::Error,
     },
+    /// Names of the table and of the sections that found no partner.
+    #[error("{table}: names do not match the sections: {unmatched} (pass --allow-missing, or \"allow_missing\": true, to drop them)")]
+    Unmatched {
+        /// The property table.
+        table: PathBuf,
+        /// The names on each side.
+        unmatched: crate::dataset::Unmatched,
+    },
+    /// A study configuration that cannot be used.
+    #[error("{path}: {detail}")]
+    Config {
+        /// The configuration file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A saved model file that cannot be used.
+    #[error("model file {path}: {detail}")]
+    Model {
+        /// The model file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// An error of the reduction crate.
+    #[error(transparent)]
+    Reduction(#[from] microprop_reduction::Error),
     /// An output that could not be written.
     #[error("cannot write {path}: {detail}")]
     Write {

@@ -1,20 +1,58 @@
-//! Report figures as PNG: MAPE bars with error bars, and parity plots.
+//! Report figures, each written as PNG and SVG: MAPE bars with error bars, parity plots,
+//! PCA scatter plots and scree plots.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 
 use crate::error::{Error, Result};
-use crate::output::write_png_rgb;
+use crate::output::{write_buffered, write_png_rgb};
 
 /// DejaVu Sans (free license, `assets/fonts/DejaVuSans-LICENSE.txt`), so figures render the
 /// same everywhere without system fonts.
 const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
-const SIZE: (u32, u32) = (1200, 700);
+
+type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// A figure that can be drawn on any plotters backend.
+pub trait Figure {
+    /// Size in pixels.
+    fn size(&self) -> (u32, u32);
+    /// Draws the figure.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Writes `<stem>.png` and `<stem>.svg` (atomically each); returns both paths.
+pub fn render(stem: &Path, figure: &impl Figure) -> Result<[PathBuf; 2]> {
+    let png = stem.with_extension("png");
+    let svg = stem.with_extension("svg");
+    font_ready(&png)?;
+    let size = figure.size();
+    let mut buf = vec![255u8; (size.0 * size.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
+        figure.draw(&root).map_err(|e| plot_error(&png, e))?;
+        root.present().map_err(|e| plot_error(&png, e))?;
+    }
+    write_png_rgb(&png, size, buf)?;
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+        figure.draw(&root).map_err(|e| plot_error(&svg, e))?;
+        root.present().map_err(|e| plot_error(&svg, e))?;
+    }
+    write_buffered(&svg, |w| {
+        std::io::Write::write_all(w, text.as_bytes()).map_err(|e| e.to_string())
+    })?;
+    Ok([png, svg])
+}
 
 fn font_ready(path: &Path) -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
@@ -33,7 +71,21 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
     }
 }
 
-/// One bar: a label under the group, its mean and its error (± std).
+/// `lo..hi` of finite values, padded by 5 %.
+fn padded_range(values: impl Iterator<Item = f64>) -> Option<std::ops::Range<f64>> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(v), h.max(v))
+        });
+    if !(lo.is_finite() && hi.is_finite()) {
+        return None;
+    }
+    let pad = (hi - lo).max(1e-9 * hi.abs().max(1.0)) * 0.05;
+    Some((lo - pad)..(hi + pad))
+}
+
+/// One bar: its series (legend), its height and its error (±).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bar {
     /// Series name (e.g. the model), shown in the legend.
@@ -45,152 +97,324 @@ pub struct Bar {
 }
 
 /// Grouped bars with error bars (e.g. MAPE ± std per feature set and model).
-pub fn bar_chart(
-    path: &Path,
-    title: &str,
-    y_label: &str,
-    groups: &[(String, Vec<Bar>)],
-) -> Result<()> {
-    font_ready(path)?;
-    let mut buf = vec![255u8; (SIZE.0 * SIZE.1 * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
-        draw_bars(&root, title, y_label, groups).map_err(|e| plot_error(path, e))?;
-        root.present().map_err(|e| plot_error(path, e))?;
-    }
-    write_png_rgb(path, SIZE, buf)
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarChart {
+    /// Title.
+    pub title: String,
+    /// Y axis label.
+    pub y_label: String,
+    /// Groups (x axis labels) and their bars.
+    pub groups: Vec<(String, Vec<Bar>)>,
 }
 
-fn draw_bars(
-    root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
-    title: &str,
-    y_label: &str,
-    groups: &[(String, Vec<Bar>)],
-) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let series: Vec<String> = {
-        let mut s: Vec<String> = Vec::new();
-        for b in groups.iter().flat_map(|g| &g.1) {
-            if !s.contains(&b.series) {
-                s.push(b.series.clone());
+impl Figure for BarChart {
+    fn size(&self) -> (u32, u32) {
+        (1200, 700)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE)?;
+        let mut series: Vec<&str> = Vec::new();
+        for b in self.groups.iter().flat_map(|g| &g.1) {
+            if !series.contains(&b.series.as_str()) {
+                series.push(&b.series);
             }
         }
-        s
-    };
-    let top = groups
-        .iter()
-        .flat_map(|g| &g.1)
-        .map(|b| b.mean + b.std)
-        .fold(0.0, f64::max)
-        * 1.3;
-    let n = groups.len().max(1);
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FAMILY, 28))
-        .margin(20)
-        .x_label_area_size(70)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..n as f64, 0.0..top.max(1.0))?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(0)
-        .y_desc(y_label)
-        .label_style((FAMILY, 16))
-        .draw()?;
-    // Group names under the axis, centred on their bars.
-    let style = TextStyle::from((FAMILY, 18).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
-    for (g, (name, _)) in groups.iter().enumerate() {
-        let (px, py) = chart.backend_coord(&(g as f64 + 0.5, 0.0));
-        root.draw(&Text::new(name.clone(), (px, py + 10), style.clone()))?;
-    }
-    let width = 0.8 / series.len().max(1) as f64;
-    for (s_idx, name) in series.iter().enumerate() {
-        let color = Palette99::pick(s_idx).to_rgba();
-        let mut first = true;
-        for (g, (_, bars)) in groups.iter().enumerate() {
-            let Some(b) = bars.iter().find(|b| &b.series == name) else {
-                continue;
-            };
-            let x0 = g as f64 + 0.1 + s_idx as f64 * width;
-            let rect = Rectangle::new([(x0, 0.0), (x0 + width * 0.9, b.mean)], color.filled());
-            let anno = chart.draw_series(std::iter::once(rect))?;
-            if first {
-                anno.label(name.clone()).legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled())
-                });
-                first = false;
-            }
-            let xc = x0 + width * 0.45;
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![(xc, (b.mean - b.std).max(0.0)), (xc, b.mean + b.std)],
-                BLACK.stroke_width(2),
-            )))?;
+        let top = self
+            .groups
+            .iter()
+            .flat_map(|g| &g.1)
+            .map(|b| b.mean + b.std)
+            .filter(|v| v.is_finite())
+            .fold(0.0, f64::max)
+            * 1.3;
+        let n = self.groups.len().max(1);
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, (FAMILY, 28))
+            .margin(20)
+            .x_label_area_size(70)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..n as f64, 0.0..top.max(1.0))?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc(&self.y_label)
+            .label_style((FAMILY, 16))
+            .draw()?;
+        let style =
+            TextStyle::from((FAMILY, 18).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        for (g, (name, _)) in self.groups.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(g as f64 + 0.5, 0.0));
+            root.draw(&Text::new(name.clone(), (px, py + 10), style.clone()))?;
         }
+        let width = 0.8 / series.len().max(1) as f64;
+        for (s_idx, name) in series.iter().enumerate() {
+            let color = Palette99::pick(s_idx).to_rgba();
+            let mut first = true;
+            for (g, (_, bars)) in self.groups.iter().enumerate() {
+                let Some(b) = bars.iter().find(|b| b.series == *name) else {
+                    continue;
+                };
+                let x0 = g as f64 + 0.1 + s_idx as f64 * width;
+                let rect = Rectangle::new([(x0, 0.0), (x0 + width * 0.9, b.mean)], color.filled());
+                let anno = chart.draw_series(std::iter::once(rect))?;
+                if first {
+                    anno.label(name.to_string()).legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled())
+                    });
+                    first = false;
+                }
+                let xc = x0 + width * 0.45;
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(xc, (b.mean - b.std).max(0.0)), (xc, b.mean + b.std)],
+                    BLACK.stroke_width(2),
+                )))?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font((FAMILY, 18))
+            .draw()?;
+        Ok(())
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font((FAMILY, 18))
-        .draw()?;
-    Ok(())
+}
+
+/// Points of one parity series: a name, true and predicted values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParitySeries {
+    /// Legend entry (e.g. `train`, `test`).
+    pub name: String,
+    /// True values.
+    pub truth: Vec<f64>,
+    /// Predicted values.
+    pub predicted: Vec<f64>,
 }
 
 /// Predicted against true values, with the identity line.
-pub fn parity_plot(
-    path: &Path,
-    title: &str,
-    unit: &str,
-    truth: &[f64],
-    predicted: &[f64],
-) -> Result<()> {
-    font_ready(path)?;
-    let lo = truth
-        .iter()
-        .chain(predicted)
-        .cloned()
-        .fold(f64::INFINITY, f64::min);
-    let hi = truth
-        .iter()
-        .chain(predicted)
-        .cloned()
-        .fold(f64::NEG_INFINITY, f64::max);
-    if !(lo.is_finite() && hi.is_finite()) {
-        return Err(plot_error(path, "no finite values to plot"));
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parity {
+    /// Title.
+    pub title: String,
+    /// Unit of the values.
+    pub unit: String,
+    /// Series, drawn in order (later on top).
+    pub series: Vec<ParitySeries>,
+}
+
+impl Figure for Parity {
+    fn size(&self) -> (u32, u32) {
+        (800, 800)
     }
-    let pad = (hi - lo).max(1e-9) * 0.05;
-    let range = (lo - pad)..(hi + pad);
-    let size = (800, 800);
-    let mut buf = vec![255u8; (size.0 * size.1 * 3) as usize];
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
     {
-        let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
-        let draw = || -> std::result::Result<(), Box<dyn std::error::Error>> {
-            let mut chart = ChartBuilder::on(&root)
-                .caption(title, (FAMILY, 24))
-                .margin(20)
-                .x_label_area_size(60)
-                .y_label_area_size(70)
-                .build_cartesian_2d(range.clone(), range.clone())?;
-            chart
-                .configure_mesh()
-                .x_desc(format!("true ({unit})"))
-                .y_desc(format!("predicted ({unit})"))
-                .label_style((FAMILY, 16))
-                .draw()?;
-            chart.draw_series(LineSeries::new(
-                vec![(range.start, range.start), (range.end, range.end)],
-                BLACK.stroke_width(1),
-            ))?;
-            chart.draw_series(
-                truth
-                    .iter()
-                    .zip(predicted)
-                    .map(|(&t, &p)| Circle::new((t, p), 4, BLUE.mix(0.6).filled())),
-            )?;
-            root.present()?;
-            Ok(())
+        root.fill(&WHITE)?;
+        let values = self
+            .series
+            .iter()
+            .flat_map(|s| s.truth.iter().chain(&s.predicted).copied());
+        let range = padded_range(values).ok_or("no finite values to plot")?;
+        let unit = if self.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.unit)
         };
-        draw().map_err(|e| plot_error(path, e))?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, (FAMILY, 22))
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(70)
+            .build_cartesian_2d(range.clone(), range.clone())?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("true{unit}"))
+            .y_desc(format!("predicted{unit}"))
+            .label_style((FAMILY, 16))
+            .draw()?;
+        chart.draw_series(LineSeries::new(
+            vec![(range.start, range.start), (range.end, range.end)],
+            BLACK.stroke_width(1),
+        ))?;
+        let colors = [RGBColor(150, 150, 150), RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
+        for (i, s) in self.series.iter().enumerate() {
+            let color = if self.series.len() == 1 {
+                colors[1]
+            } else {
+                colors[i % colors.len()]
+            };
+            chart
+                .draw_series(
+                    s.truth
+                        .iter()
+                        .zip(&s.predicted)
+                        .map(move |(&t, &p)| Circle::new((t, p), 4, color.mix(0.7).filled())),
+                )?
+                .label(format!("{} ({})", s.name, s.truth.len()))
+                .legend(move |(x, y)| Circle::new((x + 7, y), 5, color.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font((FAMILY, 16))
+            .draw()?;
+        Ok(())
     }
-    write_png_rgb(path, size, buf)
+}
+
+/// Scores on the first two principal components, coloured by a value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PcaScatter {
+    /// Title.
+    pub title: String,
+    /// (PC1, PC2, colour value) per sample; NaN colour values are drawn gray.
+    pub points: Vec<(f64, f64, f64)>,
+    /// What the colour shows.
+    pub color_label: String,
+}
+
+impl Figure for PcaScatter {
+    fn size(&self) -> (u32, u32) {
+        (900, 760)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE)?;
+        let (main, bar) = root.split_horizontally(760);
+        let xr = padded_range(self.points.iter().map(|p| p.0)).ok_or("no finite scores")?;
+        let yr = padded_range(self.points.iter().map(|p| p.1)).ok_or("no finite scores")?;
+        let cr = padded_range(self.points.iter().map(|p| p.2)).unwrap_or(0.0..1.0);
+        let (lo, hi) = (cr.start, cr.end);
+        let mut chart = ChartBuilder::on(&main)
+            .caption(&self.title, (FAMILY, 22))
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(80)
+            .build_cartesian_2d(xr, yr)?;
+        chart
+            .configure_mesh()
+            .x_desc("PC 1")
+            .y_desc("PC 2")
+            .label_style((FAMILY, 16))
+            .draw()?;
+        let color = |v: f64| -> RGBColor {
+            if v.is_finite() {
+                ViridisRGB.get_color_normalized(v, lo, hi)
+            } else {
+                RGBColor(160, 160, 160)
+            }
+        };
+        chart.draw_series(
+            self.points
+                .iter()
+                .map(|&(x, y, v)| Circle::new((x, y), 4, color(v).filled())),
+        )?;
+        let mut scale = ChartBuilder::on(&bar)
+            .margin_top(60)
+            .margin_bottom(80)
+            .margin_right(50)
+            .y_label_area_size(0)
+            .right_y_label_area_size(45)
+            .caption(&self.color_label, (FAMILY, 14))
+            .build_cartesian_2d(0.0..1.0, lo..hi)?;
+        scale
+            .configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .label_style((FAMILY, 13))
+            .draw()?;
+        let steps = 100;
+        scale.draw_series((0..steps).map(|i| {
+            let a = lo + (hi - lo) * i as f64 / steps as f64;
+            let b = lo + (hi - lo) * (i + 1) as f64 / steps as f64;
+            Rectangle::new([(0.0, a), (1.0, b)], color((a + b) / 2.0).filled())
+        }))?;
+        Ok(())
+    }
+}
+
+/// Explained variance per component (bars) and cumulative (line), in percent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scree {
+    /// Title.
+    pub title: String,
+    /// Explained variance ratio of the first components (fractions).
+    pub ratios: Vec<f64>,
+}
+
+impl Figure for Scree {
+    fn size(&self) -> (u32, u32) {
+        (1000, 650)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE)?;
+        let n = self.ratios.len();
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, (FAMILY, 22))
+            .margin(20)
+            .x_label_area_size(60)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.5..n as f64 + 0.5, 0.0..105.0)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc("principal component")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_desc("explained variance (%)")
+            .label_style((FAMILY, 16))
+            .draw()?;
+        let blue = RGBColor(31, 119, 180);
+        let red = RGBColor(214, 39, 40);
+        chart
+            .draw_series(self.ratios.iter().enumerate().map(|(i, r)| {
+                let x = i as f64 + 1.0;
+                Rectangle::new([(x - 0.35, 0.0), (x + 0.35, r * 100.0)], blue.filled())
+            }))?
+            .label("per component")
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], blue.filled()));
+        let mut total = 0.0;
+        let cumulative: Vec<(f64, f64)> = self
+            .ratios
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                total += r * 100.0;
+                (i as f64 + 1.0, total)
+            })
+            .collect();
+        chart
+            .draw_series(LineSeries::new(cumulative.clone(), red.stroke_width(2)))?
+            .label("cumulative")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], red.stroke_width(2)));
+        chart.draw_series(
+            cumulative
+                .iter()
+                .map(|&(x, y)| Circle::new((x, y), 3, red.filled())),
+        )?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::MiddleRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font((FAMILY, 16))
+            .draw()?;
+        Ok(())
+    }
 }

@@ -1,21 +1,30 @@
 //! microprop: learn microstructure–property relationships from images.
 //!
-//! This crate ties the leaf crates together and holds the `microprop` command-line tool. So far
-//! it turns micrographs into two-point feature matrices ([`correlate`]); later stages (ViT
-//! features, studies, reports, saved models) build on the same pieces.
+//! This crate ties the leaf crates together and holds the `microprop` command-line tool:
+//! datasets joined to property tables ([`dataset`], [`table`]), cached feature extraction and
+//! aggregation ([`features`]; two-point vectors are made in [`correlate`]), evaluation
+//! ([`evaluate`]: where features are regressed), studies ([`config`], [`study`]), reports
+//! ([`report`], [`figures`]) and saved models ([`model`]).
 
 #![warn(missing_docs)]
 
 pub mod case2;
+pub mod config;
 pub mod correlate;
+pub mod dataset;
 pub mod error;
+pub mod evaluate;
+pub mod features;
 pub mod figures;
 pub mod homogenize;
 pub mod inputs;
+pub mod model;
 pub mod output;
 pub mod progress;
+pub mod report;
 pub mod segment;
 pub mod study;
 pub mod synth;
+pub mod table;
 
 pub use error::{Error, Result};

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use microprop::correlate::{CorrelateSettings, Kind, feature_matrix, read_mask, row_names};
+use microprop::config::StudyConfig;
 use microprop::inputs::collect_inputs;
+use microprop::model::SavedModel;
 use microprop::output::write_features;
 use microprop::segment::{Format, segment_files};
 use microprop_correlations::segment::{
@@ -40,6 +42,86 @@ enum Command {
     Homogenize(HomogenizeArgs),
     /// Synthetic case-1 data set: random two-phase volumes, E11/C1111, sections, metadata.
     Synth(SynthArgs),
+    /// Run a study config: cached features, evaluation, report with figures.
+    Study(StudyArgs),
+    /// Fit one model of a study config on all its samples and save it.
+    Fit(FitArgs),
+    /// Predict the property of new sections with a saved model.
+    Predict(PredictArgs),
+}
+
+#[derive(Args)]
+struct StudyArgs {
+    /// Study configuration (JSON; relative paths are taken from its directory).
+    config: PathBuf,
+    /// Output directory (report.md, results.json, figures/, predictions/).
+    #[arg(long)]
+    out: PathBuf,
+    /// Feature cache (default: the config's `cache`, else OUT/cache).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Drop names that are only in the table or only in the sections (they are reported).
+    #[arg(long)]
+    allow_missing: bool,
+}
+
+#[derive(Args)]
+struct FitArgs {
+    /// Study configuration (its data, features, aggregation, models and protocol).
+    config: PathBuf,
+    /// Model file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Feature set of the config (default: the first).
+    #[arg(long)]
+    features: Option<String>,
+    /// Aggregation (default: the config's first).
+    #[arg(long, value_enum)]
+    aggregation: Option<AggregationArg>,
+    /// Model (default: the config's first).
+    #[arg(long, value_enum)]
+    model: Option<ModelArg>,
+    /// Feature cache (default: the config's `cache`, else `cache/` beside the model file).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Drop unmatched names instead of failing.
+    #[arg(long)]
+    allow_missing: bool,
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    /// Model file written by `microprop fit`.
+    model: PathBuf,
+    /// Sections: files or directories (one-section models), or one directory or `.npy`
+    /// stack per section source, in the model's order.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Where to write the predictions (CSV: name, prediction).
+    #[arg(long, default_value = "predictions.csv")]
+    out: PathBuf,
+    /// Table with the model's extra columns (e.g. compositions), when it has any.
+    #[arg(long)]
+    table: Option<PathBuf>,
+    /// Name column of --table.
+    #[arg(long, default_value = "name")]
+    name_column: String,
+    /// Feature cache (default: none).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AggregationArg {
+    Concat,
+    Mean,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModelArg {
+    Lr,
+    Pr,
+    Svr,
 }
 
 #[derive(Args)]
@@ -328,6 +410,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Segment(args) => segment(args),
         Command::Homogenize(args) => homogenize(args),
         Command::Synth(args) => synth(args),
+        Command::Study(args) => study(args),
+        Command::Fit(args) => fit(args),
+        Command::Predict(args) => predict(args),
     }
 }
 
@@ -508,5 +593,146 @@ fn synth(args: SynthArgs) -> Result<()> {
     for f in &summary.files {
         println!("  wrote {}", f.display());
     }
+    Ok(())
+}
+
+fn read_config(path: &std::path::Path, allow_missing: bool) -> Result<StudyConfig> {
+    let mut config = StudyConfig::read(path)?;
+    config.data.allow_missing |= allow_missing;
+    Ok(config)
+}
+
+fn study(args: StudyArgs) -> Result<()> {
+    let mut config = read_config(&args.config, args.allow_missing)?;
+    if args.cache.is_some() {
+        config.cache = args.cache;
+    }
+    let start = std::time::Instant::now();
+    let outcome = microprop::study::run_study(&config, &args.out)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let written = microprop::report::write_report(&args.out, &outcome, seconds)?;
+    println!(
+        "{}: {} samples, {:.1} s; predicting the training mean: test MAPE {:.2} %",
+        config.name,
+        outcome.data.len(),
+        seconds,
+        outcome.baseline.test_mape
+    );
+    for f in &outcome.features {
+        println!(
+            "  features {}: {} computed, {} from the cache",
+            f.name, f.computed, f.cached
+        );
+    }
+    for r in &outcome.rows {
+        println!(
+            "  {:<12} {:<7} {:<4} PCs {:>3}  test MAPE {:7.3} ± {:.3}",
+            r.features,
+            r.aggregation,
+            r.model.to_uppercase(),
+            r.pcs,
+            r.test_mape,
+            r.test_mape_err
+        );
+    }
+    println!(
+        "wrote {} and {} more files in {}",
+        args.out.join("report.md").display(),
+        written.len() - 1,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn fit(args: FitArgs) -> Result<()> {
+    use microprop::features::Aggregation;
+    use microprop_regression::RegressorKind;
+    let config = read_config(&args.config, args.allow_missing)?;
+    let choice = microprop::study::FitChoice {
+        features: args.features,
+        aggregation: args.aggregation.map(|a| match a {
+            AggregationArg::Concat => Aggregation::Concat,
+            AggregationArg::Mean => Aggregation::Mean,
+        }),
+        model: args.model.map(|m| match m {
+            ModelArg::Lr => RegressorKind::Linear,
+            ModelArg::Pr => RegressorKind::Polynomial,
+            ModelArg::Svr => RegressorKind::Svr,
+        }),
+    };
+    let cache = args.cache.or(config.cache.clone()).unwrap_or_else(|| {
+        args.out
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("cache")
+    });
+    let model = microprop::study::fit_model(&config, &choice, &cache)?;
+    model.save(&args.out)?;
+    let m = &model.metrics;
+    println!(
+        "{} {} on {} ({}): {} samples, {} PCs chosen by {}; train MAPE {:.3} %, R² {:.4}",
+        model.kind.name().to_uppercase(),
+        model.target,
+        model.features,
+        model.aggregation.name(),
+        m.samples,
+        m.pcs,
+        m.selection,
+        m.train_mape,
+        m.train_r2
+    );
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn predict(args: PredictArgs) -> Result<()> {
+    use microprop::dataset::Source;
+    let model = SavedModel::load(&args.model)?;
+    let sources: Vec<Source> = if model.sections == 1 {
+        vec![Source::open_all(&args.inputs)?]
+    } else {
+        if args.inputs.len() != model.sections {
+            bail!(
+                "{} takes {} section sources per sample (one directory or .npy stack each, in \
+                 training order); {} given",
+                args.model.display(),
+                model.sections,
+                args.inputs.len()
+            );
+        }
+        args.inputs
+            .iter()
+            .map(|p| Source::open(p))
+            .collect::<microprop::Result<_>>()?
+    };
+    let (names, sections) = microprop::dataset::join_sources(&sources)?;
+    let extra = match (&args.table, model.extra_columns.is_empty()) {
+        (_, true) => ndarray::Array2::zeros((names.len(), 0)),
+        (Some(t), false) => microprop::dataset::extra_columns(
+            t,
+            &args.name_column,
+            &model.extra_columns,
+            &names,
+        )?,
+        (None, false) => bail!(
+            "the model appends table columns ({}): pass --table FILE --name-column COLUMN",
+            model.extra_columns.join(", ")
+        ),
+    };
+    let pred = model.predict(&sections, &extra, args.cache.as_deref())?;
+    let unit = if model.unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", model.unit)
+    };
+    let mut csv = format!("name,predicted_{}\n", model.target);
+    for (name, p) in names.iter().zip(&pred) {
+        println!("{name}\t{p:.6}{unit}");
+        csv.push_str(&format!("{name},{p}\n"));
+    }
+    microprop::output::write_buffered(&args.out, |w| {
+        std::io::Write::write_all(w, csv.as_bytes()).map_err(|e| e.to_string())
+    })?;
+    println!("wrote {} ({} predictions of {})", args.out.display(), pred.len(), model.target);
     Ok(())
 }

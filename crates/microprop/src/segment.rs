@@ -132,3 +132,22 @@ pub fn read_labels_maybe_segmented(
         None => Ok(read_labels(path, mat_variable)?),
     }
 }
+
+/// Segments an in-memory gray section (values 0..=255) into 0/255 labels.
+pub fn segment_labels(labels: &ArrayD<u16>, segmenter: &Segmenter, what: &Path) -> Result<ArrayD<u16>> {
+    let bad = |detail: String| Error::Features {
+        path: what.to_path_buf(),
+        detail,
+    };
+    if let Some(v) = labels.iter().find(|&&v| v > 255) {
+        return Err(bad(format!("gray value {v} above 255 cannot be segmented")));
+    }
+    let gray = labels
+        .mapv(|v| v as u8)
+        .into_dimensionality::<Ix2>()
+        .map_err(|e| bad(format!("{e}; a 2-D section is expected")))?;
+    let out = segmenter
+        .segment(&gray.view())
+        .map_err(|e| Error::from(e.in_file(what)))?;
+    Ok(out.mapv(u16::from).into_dyn())
+}

@@ -17,6 +17,11 @@ pub struct PcaParams {
 /// magnitude of every component is positive. `explained_variance` uses ddof = 1 and
 /// `explained_variance_ratio` divides by the total variance of all columns.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "PcaRaw")
+)]
 pub struct Pca {
     mean: Array1<f64>,
     /// Components as rows (k × d).
@@ -245,5 +250,53 @@ fn flip_signs(components: &mut Array2<f64>) {
         if row[best] < 0.0 {
             row.mapv_inplace(|v| -v);
         }
+    }
+}
+
+/// A PCA as stored on disk, checked before use.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct PcaRaw {
+    mean: Array1<f64>,
+    components: Array2<f64>,
+    singular_values: Array1<f64>,
+    explained_variance: Array1<f64>,
+    explained_variance_ratio: Array1<f64>,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<PcaRaw> for Pca {
+    type Error = String;
+
+    fn try_from(r: PcaRaw) -> std::result::Result<Self, String> {
+        let k = r.components.nrows();
+        if k == 0 || r.components.ncols() != r.mean.len() {
+            return Err(format!(
+                "PCA components are {}×{} for a mean of length {}",
+                k,
+                r.components.ncols(),
+                r.mean.len()
+            ));
+        }
+        for (what, len) in [
+            ("singular_values", r.singular_values.len()),
+            ("explained_variance", r.explained_variance.len()),
+            ("explained_variance_ratio", r.explained_variance_ratio.len()),
+        ] {
+            if len != k {
+                return Err(format!("PCA {what} has {len} values for {k} components"));
+            }
+        }
+        let all = r.mean.iter().chain(&r.components).chain(&r.singular_values);
+        if all.into_iter().any(|v| !v.is_finite()) {
+            return Err("PCA holds a non-finite value".into());
+        }
+        Ok(Pca {
+            mean: r.mean,
+            components: r.components,
+            singular_values: r.singular_values,
+            explained_variance: r.explained_variance,
+            explained_variance_ratio: r.explained_variance_ratio,
+        })
     }
 }

@@ -7,6 +7,11 @@ use crate::{Error, Result, check_finite};
 /// A fitted standard scaler: `(x − mean) / scale`, scale = population standard deviation
 /// (ddof = 0), or 1 for constant columns, as scikit-learn's `StandardScaler`.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "ScalerRaw")
+)]
 pub struct StandardScaler {
     mean: Array1<f64>,
     scale: Array1<f64>,
@@ -63,5 +68,35 @@ impl StandardScaler {
     /// Column scales (standard deviations; 1 for constant columns).
     pub fn scale(&self) -> &Array1<f64> {
         &self.scale
+    }
+}
+
+/// A scaler as stored on disk, checked before use.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct ScalerRaw {
+    mean: Array1<f64>,
+    scale: Array1<f64>,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<ScalerRaw> for StandardScaler {
+    type Error = String;
+
+    fn try_from(r: ScalerRaw) -> std::result::Result<Self, String> {
+        if r.mean.len() != r.scale.len() {
+            return Err(format!(
+                "scaler mean has {} values but scale has {}",
+                r.mean.len(),
+                r.scale.len()
+            ));
+        }
+        if r.mean.iter().any(|v| !v.is_finite()) || r.scale.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err("scaler holds a non-finite mean or a non-positive scale".into());
+        }
+        Ok(Self {
+            mean: r.mean,
+            scale: r.scale,
+        })
     }
 }

@@ -88,17 +88,23 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The models of the paper, behind one interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum RegressorKind {
     /// Ordinary least squares with intercept.
+    #[cfg_attr(feature = "serde", serde(rename = "lr"))]
     Linear,
     /// Degree-2 polynomial features, then least squares.
+    #[cfg_attr(feature = "serde", serde(rename = "pr"))]
     Polynomial,
     /// ε-SVR with a linear kernel (C = 1, ε = 0.1, tol = 1e-3, like scikit-learn's defaults).
+    #[cfg_attr(feature = "serde", serde(rename = "svr"))]
     Svr,
 }
 
 /// A fitted model of any kind.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Fitted {
     /// Linear regression.
     Linear(LinearRegression),

@@ -11,6 +11,11 @@ pub struct LinearRegressionParams;
 
 /// A fitted linear model `y = x · coef + intercept`.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "LinearRaw")
+)]
 pub struct LinearRegression {
     coef: Array1<f64>,
     intercept: f64,
@@ -67,5 +72,28 @@ impl Regressor for LinearRegression {
         }
         crate::check_finite("features", x.iter())?;
         Ok(x.dot(&self.coef) + self.intercept)
+    }
+}
+
+/// A linear model as stored on disk, checked before use.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct LinearRaw {
+    coef: Array1<f64>,
+    intercept: f64,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<LinearRaw> for LinearRegression {
+    type Error = String;
+
+    fn try_from(r: LinearRaw) -> std::result::Result<Self, String> {
+        if r.coef.iter().chain([&r.intercept]).any(|v| !v.is_finite()) {
+            return Err("linear model holds a non-finite coefficient".into());
+        }
+        Ok(Self {
+            coef: r.coef,
+            intercept: r.intercept,
+        })
     }
 }

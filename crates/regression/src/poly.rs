@@ -7,6 +7,11 @@ use crate::{Error, Result};
 /// `PolynomialFeatures(degree, include_bias=True)`: columns `1, x0, x1, …, x0², x0·x1, …,
 /// x1², …` (scikit-learn's order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "PolyRaw")
+)]
 pub struct PolynomialFeatures {
     degree: usize,
 }
@@ -46,5 +51,21 @@ impl PolynomialFeatures {
             }
         }
         Ok(out)
+    }
+}
+
+/// Polynomial features as stored on disk, checked before use.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct PolyRaw {
+    degree: usize,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<PolyRaw> for PolynomialFeatures {
+    type Error = Error;
+
+    fn try_from(r: PolyRaw) -> Result<Self> {
+        Self::new(r.degree)
     }
 }

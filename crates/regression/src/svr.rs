@@ -23,6 +23,11 @@ pub struct SvrParams {
 
 /// A fitted linear ε-SVR: support vectors with their dual coefficients, and the offset.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "SvrRaw")
+)]
 pub struct Svr {
     support: Array2<f64>,
     coef: Vec<f64>,
@@ -662,5 +667,40 @@ impl Solver {
             out[orig] = self.alpha[pos];
         }
         out
+    }
+}
+
+/// An SVR as stored on disk, checked before use.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct SvrRaw {
+    support: Array2<f64>,
+    coef: Vec<f64>,
+    rho: f64,
+    iterations: usize,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<SvrRaw> for Svr {
+    type Error = String;
+
+    fn try_from(r: SvrRaw) -> std::result::Result<Self, String> {
+        if r.support.nrows() != r.coef.len() {
+            return Err(format!(
+                "SVR has {} support vectors but {} coefficients",
+                r.support.nrows(),
+                r.coef.len()
+            ));
+        }
+        let all = r.support.iter().chain(&r.coef).chain([&r.rho]);
+        if all.into_iter().any(|v| !v.is_finite()) {
+            return Err("SVR holds a non-finite value".into());
+        }
+        Ok(Self {
+            support: r.support,
+            coef: r.coef,
+            rho: r.rho,
+            iterations: r.iterations,
+        })
     }
 }

@@ -1,0 +1,287 @@
+//! Study configurations (JSON): data, features, aggregation, models, protocol, seeds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use microprop_regression::RegressorKind;
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::DataSpec;
+use crate::error::{Error, Result};
+use crate::features::{Aggregation, Extractor};
+
+/// A whole study: what `microprop study CONFIG.json` runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyConfig {
+    /// Title used in the report.
+    pub name: String,
+    /// Samples, table and target.
+    pub data: DataSpec,
+    /// Feature sets, each an extractor with a name.
+    pub features: Vec<FeatureSet>,
+    /// How sections are combined (every one is run).
+    #[serde(default = "default_aggregation")]
+    pub aggregation: Vec<Aggregation>,
+    /// Models (`lr`, `pr`, `svr`).
+    pub models: Vec<RegressorKind>,
+    /// How models are evaluated.
+    pub protocol: Protocol,
+    /// Standardize columns before PCA (default: when extra columns are appended).
+    #[serde(default)]
+    pub standardize: Option<bool>,
+    /// Feature cache directory (default: `<out>/cache`).
+    #[serde(default)]
+    pub cache: Option<PathBuf>,
+}
+
+fn default_aggregation() -> Vec<Aggregation> {
+    vec![Aggregation::Concat]
+}
+
+/// A named extractor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSet {
+    /// Name in reports and file names (letters, digits, `-`, `_`).
+    pub name: String,
+    /// The extractor and its settings.
+    pub extractor: Extractor,
+}
+
+/// Evaluation protocols of the paper.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Protocol {
+    /// Case 1: test hold-out, then a validation split of the rest to choose k.
+    Holdout {
+        /// Test fraction (`train_test_split(test_size)`).
+        #[serde(default = "tenth")]
+        test_size: f64,
+        /// Its seed.
+        #[serde(default = "eleven")]
+        test_seed: u32,
+        /// Validation fraction of the remaining samples.
+        #[serde(default = "fifth")]
+        val_size: f64,
+        /// Its seed.
+        #[serde(default = "thirty_two")]
+        val_seed: u32,
+        /// Largest number of principal components tried.
+        #[serde(default)]
+        max_pcs: MaxPcs,
+    },
+    /// Case 2: nested K-fold cross-validation, k chosen by inner folds.
+    NestedCv {
+        /// Outer folds.
+        #[serde(default = "ten")]
+        outer: usize,
+        /// Inner folds.
+        #[serde(default = "five")]
+        inner: usize,
+        /// Shuffle seed of both.
+        #[serde(default = "forty_two")]
+        seed: u32,
+        /// Largest number of principal components tried.
+        #[serde(default)]
+        max_pcs: MaxPcs,
+    },
+}
+
+fn tenth() -> f64 {
+    0.1
+}
+fn fifth() -> f64 {
+    0.2
+}
+fn eleven() -> u32 {
+    11
+}
+fn thirty_two() -> u32 {
+    32
+}
+fn ten() -> usize {
+    10
+}
+fn five() -> usize {
+    5
+}
+fn forty_two() -> u32 {
+    42
+}
+
+/// The component grid's upper end: one number, or one per model (`{"pr": 12}`, others 50).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MaxPcs {
+    /// The same for every model.
+    All(usize),
+    /// Per model name; unnamed models use 50.
+    PerModel(BTreeMap<String, usize>),
+}
+
+impl Default for MaxPcs {
+    fn default() -> Self {
+        MaxPcs::All(50)
+    }
+}
+
+impl MaxPcs {
+    /// The upper end for one model.
+    pub fn of(&self, kind: RegressorKind) -> usize {
+        match self {
+            MaxPcs::All(n) => *n,
+            MaxPcs::PerModel(m) => m.get(kind.name()).copied().unwrap_or(50),
+        }
+    }
+}
+
+impl Protocol {
+    /// The component grid's upper ends.
+    pub fn max_pcs(&self) -> &MaxPcs {
+        match self {
+            Protocol::Holdout { max_pcs, .. } | Protocol::NestedCv { max_pcs, .. } => max_pcs,
+        }
+    }
+
+    /// One line for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Protocol::Holdout {
+                test_size,
+                test_seed,
+                val_size,
+                val_seed,
+                ..
+            } => format!(
+                "hold-out: test {}% (seed {test_seed}); the rest split {}/{} (seed {val_seed}) to \
+                 choose the number of PCs by validation MAPE; refit on train + validation",
+                test_size * 100.0,
+                100.0 - val_size * 100.0,
+                val_size * 100.0
+            ),
+            Protocol::NestedCv {
+                outer, inner, seed, ..
+            } => format!(
+                "nested cross-validation: outer KFold({outer}), inner KFold({inner}), shuffled, \
+                 seed {seed}; PCs chosen by inner MAPE"
+            ),
+        }
+    }
+}
+
+impl StudyConfig {
+    /// Reads a config; relative data paths are taken from the config's directory.
+    pub fn read(path: &Path) -> Result<Self> {
+        let bad = |detail: String| Error::Config {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let mut config: StudyConfig =
+            serde_json::from_str(&text).map_err(|e| bad(format!("not a study config: {e}")))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.data = config.data.resolved(base);
+        config.cache = config.cache.map(|c| base.join(c));
+        config.validate().map_err(bad)?;
+        Ok(config)
+    }
+
+    /// Checks names, lists and fractions.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.features.is_empty() || self.models.is_empty() || self.aggregation.is_empty() {
+            return Err("features, models and aggregation must each list at least one".into());
+        }
+        for f in &self.features {
+            let ok = !f.name.is_empty()
+                && f.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                return Err(format!(
+                    "feature set name `{}` (use letters, digits, - and _)",
+                    f.name
+                ));
+            }
+        }
+        let mut names: Vec<&str> = self.features.iter().map(|f| f.name.as_str()).collect();
+        names.sort();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return Err("feature set names must be unique".into());
+        }
+        let fraction = |name: &str, v: f64| {
+            if v > 0.0 && v < 1.0 {
+                Ok(())
+            } else {
+                Err(format!("{name} {v} must be strictly between 0 and 1"))
+            }
+        };
+        match &self.protocol {
+            Protocol::Holdout {
+                test_size,
+                val_size,
+                ..
+            } => {
+                fraction("test_size", *test_size)?;
+                fraction("val_size", *val_size)?;
+            }
+            Protocol::NestedCv { outer, inner, .. } => {
+                if *outer < 2 || *inner < 2 {
+                    return Err("nested_cv needs at least 2 outer and 2 inner folds".into());
+                }
+            }
+        }
+        if self.models.iter().any(|&m| self.protocol.max_pcs().of(m) == 0) {
+            return Err("max_pcs must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Whether columns are standardized before PCA.
+    pub fn standardize(&self) -> bool {
+        self.standardize
+            .unwrap_or(!self.data.extra_columns.is_empty())
+    }
+}
+
+impl StudyConfig {
+    /// The paper's case study 1 on a `microprop synth` directory: periodic two-point
+    /// autocorrelations of the three sections, concatenated and averaged, LR and PR,
+    /// hold-out protocol; the PCA scatter is coloured by volume fraction.
+    pub fn case1(data: &Path) -> Self {
+        use crate::features::TwoPointSpec;
+        use crate::table::Target;
+        let sections = ["xx", "xy", "xz"]
+            .iter()
+            .map(|s| data.join(format!("sections_{s}.npy")))
+            .collect();
+        StudyConfig {
+            name: "Case study 1: Young's modulus of synthetic two-phase composites".into(),
+            data: DataSpec {
+                sections,
+                table: data.join("metadata.csv"),
+                name_column: "index".into(),
+                target: Target::column("E11"),
+                extra_columns: Vec::new(),
+                color_column: Some("volume_fraction".into()),
+                allow_missing: false,
+                mat_variable: "a".into(),
+            },
+            features: vec![FeatureSet {
+                name: "twopoint".into(),
+                extractor: Extractor::TwoPoint(TwoPointSpec::periodic_auto()),
+            }],
+            aggregation: vec![Aggregation::Concat, Aggregation::Mean],
+            models: vec![RegressorKind::Linear, RegressorKind::Polynomial],
+            protocol: Protocol::Holdout {
+                test_size: tenth(),
+                test_seed: eleven(),
+                val_size: fifth(),
+                val_seed: thirty_two(),
+                max_pcs: MaxPcs::default(),
+            },
+            standardize: None,
+            cache: None,
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Where a feature matrix is regressed: `[StandardScaler] → PCA(k) → model`, evaluated by
+//! the hold-out protocol (case 1) or nested cross-validation (case 2).
+
+use microprop_reduction::{Pca, StandardScaler};
+use microprop_regression::metrics::{mape, r2};
+use microprop_regression::select::{Candidate, NestedCv};
+use microprop_regression::split::{KFold, Split, train_test_split};
+use microprop_regression::{Fitted, Regressor, RegressorKind};
+use ndarray::{Array1, Array2, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{MaxPcs, Protocol};
+use crate::error::{Error, Result};
+use crate::study::ScaledPca;
+
+/// A fitted `[StandardScaler] → PCA`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Projector {
+    /// Column standardization, when used.
+    pub scaler: Option<StandardScaler>,
+    /// Principal axes (at most as many as asked for and as the data's rank allows).
+    pub pca: Pca,
+}
+
+impl Projector {
+    /// Fits on `x`, keeping up to `max_k` components.
+    pub fn fit(x: &Array2<f64>, scale: bool, max_k: usize) -> Result<Self> {
+        let scaler = scale.then(|| StandardScaler::fit(x)).transpose()?;
+        let scaled = match &scaler {
+            Some(s) => s.transform(x)?,
+            None => x.clone(),
+        };
+        let pca = Pca::params().fit(&scaled)?;
+        let k = max_k.min(pca.n_components());
+        Ok(Self {
+            scaler,
+            pca: pca.truncate(k)?,
+        })
+    }
+
+    /// Scores on the first `k` components.
+    pub fn transform(&self, x: &Array2<f64>, k: usize) -> Result<Array2<f64>> {
+        let scaled = match &self.scaler {
+            Some(s) => s.transform(x)?,
+            None => x.clone(),
+        };
+        Ok(self.pca.transform_k(&scaled, k)?)
+    }
+
+    /// Keeps the first `k` components only.
+    pub fn truncate(&self, k: usize) -> Result<Self> {
+        Ok(Self {
+            scaler: self.scaler.clone(),
+            pca: self.pca.truncate(k)?,
+        })
+    }
+}
+
+/// How one model did on one feature matrix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// Feature set name.
+    pub features: String,
+    /// Aggregation name.
+    pub aggregation: String,
+    /// Model name (`lr`, `pr`, `svr`).
+    pub model: String,
+    /// Components used (hold-out: chosen on validation; nested CV: most common).
+    pub pcs: usize,
+    /// Test MAPE (%): hold-out test set, or mean over outer folds.
+    pub test_mape: f64,
+    /// Its spread (%): standard error over test samples (hold-out), or std over folds.
+    pub test_mape_err: f64,
+    /// R² of the test predictions.
+    pub test_r2: f64,
+    /// MAPE (%) on the training samples (hold-out refit on train + validation).
+    pub train_mape: Option<f64>,
+    /// Validation MAPE (%) for k = 1, 2, … (hold-out).
+    pub validation_mape: Vec<f64>,
+    /// MAPE (%) of every outer fold (nested CV).
+    pub fold_mape: Vec<f64>,
+    /// Components chosen in every outer fold (nested CV).
+    pub fold_pcs: Vec<usize>,
+    /// Test predictions: (sample index, prediction).
+    #[serde(skip)]
+    pub test_predictions: Vec<(usize, f64)>,
+    /// Training predictions: (sample index, prediction).
+    #[serde(skip)]
+    pub train_predictions: Vec<(usize, f64)>,
+}
+
+/// The reference every model must beat: predicting the training mean.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Baseline {
+    /// Test MAPE (%) of the mean predictor.
+    pub test_mape: f64,
+}
+
+/// Evaluates every model on one feature matrix.
+pub fn evaluate(
+    x: &Array2<f64>,
+    y: &Array1<f64>,
+    models: &[RegressorKind],
+    protocol: &Protocol,
+    scale: bool,
+) -> Result<(Vec<Evaluation>, Baseline)> {
+    match protocol {
+        Protocol::Holdout {
+            test_size,
+            test_seed,
+            val_size,
+            val_seed,
+            max_pcs,
+        } => {
+            let outer = train_test_split(x.nrows(), *test_size, *test_seed)?;
+            let inner = train_test_split(outer.train.len(), *val_size, *val_seed)?;
+            let validation = Split {
+                train: inner.train.iter().map(|&i| outer.train[i]).collect(),
+                test: inner.test.iter().map(|&i| outer.train[i]).collect(),
+            };
+            let evals = models
+                .iter()
+                .map(|&kind| holdout(x, y, kind, max_pcs.of(kind), scale, &outer, &validation))
+                .collect::<Result<_>>()?;
+            let mean = take(y, &outer.train).mean().unwrap_or(0.0);
+            let truth = take(y, &outer.test);
+            let baseline = mape(&truth, &Array1::from_elem(truth.len(), mean))?;
+            Ok((evals, Baseline { test_mape: baseline }))
+        }
+        Protocol::NestedCv {
+            outer,
+            inner,
+            seed,
+            max_pcs,
+        } => nested(x, y, models, max_pcs, scale, (*outer, *inner, *seed)),
+    }
+}
+
+/// Rows `idx` of `x`.
+pub fn take_rows(x: &Array2<f64>, idx: &[usize]) -> Array2<f64> {
+    x.select(Axis(0), idx)
+}
+
+fn take(y: &Array1<f64>, idx: &[usize]) -> Array1<f64> {
+    y.select(Axis(0), idx)
+}
+
+/// Fits `kind` on the first `k` columns of `p`.
+pub fn fit_k(kind: RegressorKind, p: &Array2<f64>, y: &Array1<f64>, k: usize) -> Result<Fitted> {
+    Ok(kind.fit(&p.slice(ndarray::s![.., ..k]).to_owned(), y)?)
+}
+
+fn predict_k(model: &Fitted, p: &Array2<f64>, k: usize) -> Result<Array1<f64>> {
+    Ok(model.predict(&p.slice(ndarray::s![.., ..k]).to_owned())?)
+}
+
+/// The number of components with the lowest validation MAPE (the first on ties), and the
+/// validation MAPE of every k.
+pub fn choose_k(
+    x: &Array2<f64>,
+    y: &Array1<f64>,
+    kind: RegressorKind,
+    max_k: usize,
+    scale: bool,
+    validation: &Split,
+) -> Result<(usize, Vec<f64>)> {
+    let x_tr = take_rows(x, &validation.train);
+    let y_tr = take(y, &validation.train);
+    let proj = Projector::fit(&x_tr, scale, max_k)?;
+    let p_tr = proj.transform(&x_tr, proj.pca.n_components())?;
+    let p_va = proj.transform(&take_rows(x, &validation.test), proj.pca.n_components())?;
+    let y_va = take(y, &validation.test);
+    let curve: Vec<f64> = (1..=proj.pca.n_components())
+        .into_par_iter()
+        .map(|k| {
+            let m = fit_k(kind, &p_tr, &y_tr, k)?;
+            Ok(mape(&y_va, &predict_k(&m, &p_va, k)?)?)
+        })
+        .collect::<Result<_>>()?;
+    let best = curve
+        .iter()
+        .enumerate()
+        .fold((0, f64::INFINITY), |b, (i, &v)| if v < b.1 { (i, v) } else { b });
+    Ok((best.0 + 1, curve))
+}
+
+fn holdout(
+    x: &Array2<f64>,
+    y: &Array1<f64>,
+    kind: RegressorKind,
+    max_k: usize,
+    scale: bool,
+    outer: &Split,
+    validation: &Split,
+) -> Result<Evaluation> {
+    let (k, curve) = choose_k(x, y, kind, max_k, scale, validation)?;
+    let x_tr = take_rows(x, &outer.train);
+    let y_tr = take(y, &outer.train);
+    let proj = Projector::fit(&x_tr, scale, k)?;
+    let k = proj.pca.n_components();
+    let p_tr = proj.transform(&x_tr, k)?;
+    let model = fit_k(kind, &p_tr, &y_tr, k)?;
+    let pred_tr = predict_k(&model, &p_tr, k)?;
+    let pred_te = predict_k(&model, &proj.transform(&take_rows(x, &outer.test), k)?, k)?;
+    let y_te = take(y, &outer.test);
+    let ape: Vec<f64> = y_te
+        .iter()
+        .zip(&pred_te)
+        .map(|(t, p)| ((t - p) / t).abs() * 100.0)
+        .collect();
+    Ok(Evaluation {
+        features: String::new(),
+        aggregation: String::new(),
+        model: kind.name().into(),
+        pcs: k,
+        test_mape: mape(&y_te, &pred_te)?,
+        test_mape_err: std_error(&ape),
+        test_r2: r2(&y_te, &pred_te)?,
+        train_mape: Some(mape(&y_tr, &pred_tr)?),
+        validation_mape: curve,
+        fold_mape: Vec::new(),
+        fold_pcs: Vec::new(),
+        test_predictions: outer.test.iter().copied().zip(pred_te).collect(),
+        train_predictions: outer.train.iter().copied().zip(pred_tr).collect(),
+    })
+}
+
+/// Standard error of the mean (ddof 1).
+fn std_error(v: &[f64]) -> f64 {
+    let n = v.len() as f64;
+    if v.len() < 2 {
+        return 0.0;
+    }
+    let m = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0);
+    (var / n).sqrt()
+}
+
+fn nested(
+    x: &Array2<f64>,
+    y: &Array1<f64>,
+    models: &[RegressorKind],
+    max_pcs: &MaxPcs,
+    scale: bool,
+    (outer, inner, seed): (usize, usize, u32),
+) -> Result<(Vec<Evaluation>, Baseline)> {
+    let n = x.nrows();
+    // The smallest inner training split bounds the usable rank.
+    let inner_train = n * (outer - 1) / outer * (inner - 1) / inner;
+    let limit = inner_train.saturating_sub(1).min(x.ncols()).max(1);
+    let cv = NestedCv {
+        outer: KFold::new(outer)?.shuffled(seed),
+        inner: KFold::new(inner)?.shuffled(seed),
+        candidates: models
+            .iter()
+            .map(|&kind| Candidate {
+                kind,
+                grid: (1..=max_pcs.of(kind).min(limit)).collect(),
+            })
+            .collect(),
+    };
+    let results = cv.run(x, y, &ScaledPca { scale }, &|| {})?;
+    let evals = models
+        .iter()
+        .zip(&results)
+        .map(|(&kind, r)| {
+            let mut pairs: Vec<(usize, f64)> = r
+                .folds
+                .iter()
+                .flat_map(|f| f.test.iter().copied().zip(f.predictions.iter().copied()))
+                .collect();
+            pairs.sort_by_key(|p| p.0);
+            let truth: Array1<f64> = pairs.iter().map(|p| y[p.0]).collect();
+            let pred: Array1<f64> = pairs.iter().map(|p| p.1).collect();
+            Ok(Evaluation {
+                features: String::new(),
+                aggregation: String::new(),
+                model: kind.name().into(),
+                pcs: microprop_regression::select::notebook_mode(
+                    &r.folds.iter().map(|f| f.k).collect::<Vec<_>>(),
+                ),
+                test_mape: r.mape_mean(),
+                test_mape_err: r.mape_std(),
+                test_r2: r2(&truth, &pred)?,
+                train_mape: None,
+                validation_mape: Vec::new(),
+                fold_mape: r.folds.iter().map(|f| f.mape).collect(),
+                fold_pcs: r.folds.iter().map(|f| f.k).collect(),
+                test_predictions: pairs,
+                train_predictions: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut fold_mapes = Vec::new();
+    for split in cv.outer.split(n)? {
+        let mean = take(y, &split.train).mean().unwrap_or(0.0);
+        let truth = take(y, &split.test);
+        fold_mapes.push(mape(&truth, &Array1::from_elem(truth.len(), mean))?);
+    }
+    let baseline = fold_mapes.iter().sum::<f64>() / fold_mapes.len() as f64;
+    Ok((evals, Baseline { test_mape: baseline }))
+}
+
+/// Checks that the study has enough samples for its protocol.
+pub fn check_size(n: usize, protocol: &Protocol) -> Result<()> {
+    let need = match protocol {
+        Protocol::Holdout { .. } => 8,
+        Protocol::NestedCv { outer, inner, .. } => outer * inner,
+    };
+    if n < need {
+        return Err(Error::Setting {
+            name: "protocol",
+            reason: format!("{n} samples; this protocol needs at least {need}"),
+        });
+    }
+    Ok(())
+}

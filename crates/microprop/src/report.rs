@@ -1,0 +1,272 @@
+//! Study reports: `results.json`, `report.md`, per-model prediction tables and figures.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::evaluate::Evaluation;
+use crate::figures::{Bar, BarChart, Parity, ParitySeries, PcaScatter, Scree, render};
+use crate::output::write_buffered;
+use crate::study::Outcome;
+
+/// Components shown in scree plots.
+const SCREE_PCS: usize = 30;
+
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_buffered(path, |w| {
+        std::io::Write::write_all(w, text.as_bytes()).map_err(|e| e.to_string())
+    })
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::Write {
+        path: dir.to_path_buf(),
+        detail: e.to_string(),
+    })
+}
+
+/// File-name stem of one evaluation.
+fn row_stem(r: &Evaluation) -> String {
+    format!("{}_{}_{}", r.features, r.aggregation, r.model)
+}
+
+/// Writes the whole report into `out`; returns the files written.
+pub fn write_report(out: &Path, outcome: &Outcome, seconds: f64) -> Result<Vec<PathBuf>> {
+    let figures = out.join("figures");
+    let predictions = out.join("predictions");
+    create_dir(&figures)?;
+    create_dir(&predictions)?;
+    let mut written = Vec::new();
+    for r in &outcome.rows {
+        let path = predictions.join(format!("{}.csv", row_stem(r)));
+        write_text(&path, &predictions_csv(outcome, r))?;
+        written.push(path);
+        written.extend(render(&figures.join(format!("parity_{}", row_stem(r))), &parity(outcome, r))?);
+    }
+    for v in &outcome.views {
+        let stem = format!("{}_{}", v.features, v.aggregation);
+        let (color_label, values) = &outcome.data.color;
+        let scatter = PcaScatter {
+            title: format!("PCA of {} ({}), coloured by {color_label}", v.features, v.aggregation),
+            points: v
+                .scores
+                .iter()
+                .zip(values)
+                .map(|(&(a, b), &c)| (a, b, c))
+                .collect(),
+            color_label: color_label.clone(),
+        };
+        written.extend(render(&figures.join(format!("pca_{stem}")), &scatter)?);
+        let scree = Scree {
+            title: format!("Explained variance, {} ({})", v.features, v.aggregation),
+            ratios: v.ratios.iter().take(SCREE_PCS).copied().collect(),
+        };
+        written.extend(render(&figures.join(format!("scree_{stem}")), &scree)?);
+    }
+    written.extend(render(&figures.join("mape"), &mape_bars(outcome))?);
+    let results = out.join("results.json");
+    let json = json!({
+        "study": outcome.config.name,
+        "microprop_version": env!("CARGO_PKG_VERSION"),
+        "protocol": outcome.config.protocol,
+        "samples": outcome.data.len(),
+        "dropped": outcome.data.dropped,
+        "target": {
+            "name": outcome.data.target_spec.name,
+            "unit": outcome.data.target_spec.unit,
+            "min": outcome.data.target.iter().copied().fold(f64::INFINITY, f64::min),
+            "max": outcome.data.target.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            "mean": outcome.data.target.mean(),
+        },
+        "seconds": seconds,
+        "outcome": outcome,
+        "config": outcome.config,
+    });
+    let text = serde_json::to_string_pretty(&json).map_err(|e| Error::Write {
+        path: results.clone(),
+        detail: e.to_string(),
+    })?;
+    write_text(&results, &text)?;
+    written.push(results);
+    let md = out.join("report.md");
+    write_text(&md, &markdown(outcome, seconds))?;
+    written.push(md);
+    Ok(written)
+}
+
+fn parity(outcome: &Outcome, r: &Evaluation) -> Parity {
+    let y = &outcome.data.target;
+    let series = |name: &str, preds: &[(usize, f64)]| ParitySeries {
+        name: name.into(),
+        truth: preds.iter().map(|p| y[p.0]).collect(),
+        predicted: preds.iter().map(|p| p.1).collect(),
+    };
+    let mut all = Vec::new();
+    if !r.train_predictions.is_empty() {
+        all.push(series("train", &r.train_predictions));
+    }
+    all.push(series("test", &r.test_predictions));
+    Parity {
+        title: format!(
+            "{} ({}), {}, {} PCs: test MAPE {:.2} %",
+            r.features,
+            r.aggregation,
+            r.model.to_uppercase(),
+            r.pcs,
+            r.test_mape
+        ),
+        unit: outcome.data.target_spec.unit.clone(),
+        series: all,
+    }
+}
+
+fn mape_bars(outcome: &Outcome) -> BarChart {
+    let mut groups: Vec<(String, Vec<Bar>)> = Vec::new();
+    for r in &outcome.rows {
+        let group = format!("{} ({})", r.features, r.aggregation);
+        let bar = Bar {
+            series: r.model.to_uppercase(),
+            mean: r.test_mape,
+            std: r.test_mape_err,
+        };
+        match groups.iter_mut().find(|g| g.0 == group) {
+            Some(g) => g.1.push(bar),
+            None => groups.push((group, vec![bar])),
+        }
+    }
+    BarChart {
+        title: format!("{}: test MAPE ± {}", outcome.config.name, spread_name(outcome)),
+        y_label: "MAPE (%)".into(),
+        groups,
+    }
+}
+
+fn spread_name(outcome: &Outcome) -> &'static str {
+    match outcome.config.protocol {
+        crate::config::Protocol::Holdout { .. } => "standard error over test samples",
+        crate::config::Protocol::NestedCv { .. } => "std over outer folds",
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn predictions_csv(outcome: &Outcome, r: &Evaluation) -> String {
+    let t = &outcome.data.target_spec;
+    let mut s = format!("name,split,{0},predicted_{0}\n", csv_field(&t.name));
+    for (split, preds) in [("train", &r.train_predictions), ("test", &r.test_predictions)] {
+        for &(i, p) in preds {
+            let _ = writeln!(
+                s,
+                "{},{split},{},{p}",
+                csv_field(&outcome.data.names[i]),
+                outcome.data.target[i]
+            );
+        }
+    }
+    s
+}
+
+fn markdown(outcome: &Outcome, seconds: f64) -> String {
+    let c = &outcome.config;
+    let d = &outcome.data;
+    let t = &d.target_spec;
+    let unit = if t.unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", t.unit)
+    };
+    let (lo, hi) = d
+        .target
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+    let mut s = format!("# {}\n\n", c.name);
+    let _ = writeln!(
+        s,
+        "{} samples, target `{}` from {:.4} to {:.4}{unit}; {} section source(s); \
+         {} extra column(s). Run time {:.1} s (microprop {}).\n",
+        d.len(),
+        t.name,
+        lo,
+        hi,
+        d.sections.len(),
+        d.extra_names.len(),
+        seconds,
+        env!("CARGO_PKG_VERSION")
+    );
+    if !d.dropped.is_empty() {
+        let _ = writeln!(s, "Dropped (unmatched or without target): {}.\n", d.dropped.join(", "));
+    }
+    let _ = writeln!(s, "Protocol: {}.\n", c.protocol.describe());
+    s.push_str("## Features\n\n| set | extractor | features per section | computed | cached |\n|---|---|---|---|---|\n");
+    for f in &outcome.features {
+        let dims: Vec<String> = f.dims.iter().map(|d| d.to_string()).collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            f.name,
+            f.extractor,
+            dims.join(", "),
+            f.computed,
+            f.cached
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n## Results\n\nTest MAPE in %, ± {}. Predicting the training mean gives a test MAPE of \
+         {:.2} %.\n",
+        spread_name(outcome),
+        outcome.baseline.test_mape
+    );
+    s.push_str("| features | aggregation | model | PCs | test MAPE | ± | test R² | train MAPE | parity |\n|---|---|---|---|---|---|---|---|---|\n");
+    for r in &outcome.rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.3} | {} | [png](figures/parity_{}.png) |",
+            r.features,
+            r.aggregation,
+            r.model.to_uppercase(),
+            r.pcs,
+            r.test_mape,
+            r.test_mape_err,
+            r.test_r2,
+            r.train_mape.map_or("–".into(), |m| format!("{m:.2}")),
+            row_stem(r),
+        );
+    }
+    s.push_str("\n## Figures\n\nEach figure is also written as SVG beside the PNG.\n\n");
+    s.push_str("![MAPE per feature set and model](figures/mape.png)\n\n");
+    if let Some(best) = outcome
+        .rows
+        .iter()
+        .min_by(|a, b| a.test_mape.total_cmp(&b.test_mape))
+    {
+        let _ = writeln!(
+            s,
+            "Best: {} ({}) {} with {} PCs, test MAPE {:.2} %.\n\n![parity of the best model](figures/parity_{}.png)\n",
+            best.features,
+            best.aggregation,
+            best.model.to_uppercase(),
+            best.pcs,
+            best.test_mape,
+            row_stem(best)
+        );
+    }
+    for v in &outcome.views {
+        let stem = format!("{}_{}", v.features, v.aggregation);
+        let _ = writeln!(
+            s,
+            "![PCA scatter {stem}](figures/pca_{stem}.png)\n![scree {stem}](figures/scree_{stem}.png)\n"
+        );
+    }
+    s.push_str("Predictions of every model: `predictions/<features>_<aggregation>_<model>.csv`. \
+                All numbers: `results.json`.\n");
+    s
+}

@@ -1,0 +1,339 @@
+//! Property tables: CSV and Parquet (polars), XLSX (calamine), read into named columns.
+
+use std::path::{Path, PathBuf};
+
+use calamine::{Data, Reader, open_workbook_auto};
+use polars::prelude::{
+    CsvReadOptions, DataFrame, DataType, ParquetReader, SerReader, StringChunked,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// One cell: its text (names) and its value as a number, where it reads as one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Cell {
+    /// The cell as text (`None` when empty).
+    pub text: Option<String>,
+    /// The cell as a number (`None` when empty or not numeric).
+    pub number: Option<f64>,
+}
+
+/// A table of named columns, as read from a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Column names, in file order.
+    pub header: Vec<String>,
+    columns: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    /// Reads `.csv`, `.parquet` or `.xlsx`/`.xls`/`.ods` (first sheet, header in row 1).
+    pub fn read(path: &Path) -> Result<Self> {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let bad = |detail: String| table_error(path, detail);
+        if !path.is_file() {
+            return Err(bad("the table file does not exist".into()));
+        }
+        let (header, columns) = match ext.as_str() {
+            "csv" | "parquet" | "pq" => from_polars(path, &ext).map_err(bad)?,
+            "xlsx" | "xlsm" | "xls" | "ods" => from_sheet(path).map_err(bad)?,
+            _ => {
+                return Err(bad(format!(
+                    "unsupported table format `.{ext}` (use .csv, .parquet or .xlsx)"
+                )));
+            }
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            header,
+            columns,
+        })
+    }
+
+    /// Number of data rows.
+    pub fn rows(&self) -> usize {
+        self.columns.first().map_or(0, Vec::len)
+    }
+
+    /// The cells of a column (names match exactly, then ignoring case and outer spaces).
+    pub fn column(&self, name: &str) -> Result<&[Cell]> {
+        let exact = self.header.iter().position(|h| h == name);
+        let loose = || {
+            self.header
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(name.trim()))
+        };
+        match exact.or_else(loose) {
+            Some(i) => Ok(&self.columns[i]),
+            None => Err(table_error(
+                &self.path,
+                format!(
+                    "missing column `{name}` (columns: {})",
+                    self.header.join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// A column of names (trimmed text; empty cells are `None`).
+    pub fn names(&self, name: &str) -> Result<Vec<Option<String>>> {
+        Ok(self
+            .column(name)?
+            .iter()
+            .map(|c| {
+                c.text
+                    .as_ref()
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+            })
+            .collect())
+    }
+}
+
+fn table_error(path: &Path, detail: String) -> Error {
+    Error::Table {
+        path: path.to_path_buf(),
+        detail,
+    }
+}
+
+type Columns = (Vec<String>, Vec<Vec<Cell>>);
+
+fn from_polars(path: &Path, ext: &str) -> std::result::Result<Columns, String> {
+    let df: DataFrame = if ext == "csv" {
+        CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(None)
+            .try_into_reader_with_file_path(Some(path.to_path_buf()))
+            .and_then(|r| r.finish())
+            .map_err(|e| e.to_string())?
+    } else {
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        ParquetReader::new(file)
+            .finish()
+            .map_err(|e| e.to_string())?
+    };
+    let mut header = Vec::new();
+    let mut columns = Vec::new();
+    for col in df.columns() {
+        header.push(col.name().to_string());
+        let text = col.cast(&DataType::String).map_err(|e| e.to_string())?;
+        let text: &StringChunked = text.str().map_err(|e| e.to_string())?;
+        let cells = text
+            .iter()
+            .map(|t| Cell {
+                number: t.and_then(|s| s.trim().parse().ok()),
+                text: t.map(str::to_string),
+            })
+            .collect();
+        columns.push(cells);
+    }
+    Ok((header, columns))
+}
+
+fn from_sheet(path: &Path) -> std::result::Result<Columns, String> {
+    let mut book = open_workbook_auto(path).map_err(|e| e.to_string())?;
+    let sheet = book
+        .worksheet_range_at(0)
+        .ok_or("the workbook has no sheet")?
+        .map_err(|e| e.to_string())?;
+    let mut rows = sheet.rows();
+    let header: Vec<String> = rows
+        .next()
+        .ok_or("the sheet is empty")?
+        .iter()
+        .map(|c| c.to_string().trim().to_string())
+        .collect();
+    let mut columns = vec![Vec::new(); header.len()];
+    for row in rows {
+        for (c, column) in columns.iter_mut().enumerate() {
+            column.push(sheet_cell(row.get(c).unwrap_or(&Data::Empty)));
+        }
+    }
+    Ok((header, columns))
+}
+
+fn sheet_cell(cell: &Data) -> Cell {
+    match cell {
+        Data::Empty => Cell::default(),
+        Data::Float(v) => Cell {
+            text: Some(if v.fract() == 0.0 && v.abs() < 1e15 {
+                format!("{}", *v as i64)
+            } else {
+                v.to_string()
+            }),
+            number: Some(*v),
+        },
+        Data::Int(v) => Cell {
+            text: Some(v.to_string()),
+            number: Some(*v as f64),
+        },
+        other => {
+            let text = other.to_string();
+            Cell {
+                number: text.trim().parse().ok(),
+                text: Some(text),
+            }
+        }
+    }
+}
+
+/// Where a study's target comes from: the first non-empty of several columns, each in its
+/// own unit, converted to one unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// Name used in reports (e.g. `E11`, `hardness`).
+    pub name: String,
+    /// Unit of the target (e.g. `HV`, `GPa`).
+    #[serde(default)]
+    pub unit: String,
+    /// Source columns, tried in order for every row.
+    pub columns: Vec<TargetColumn>,
+}
+
+/// One source column of a target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetColumn {
+    /// Column name in the table.
+    pub column: String,
+    /// Unit of this column (default: the target's unit).
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Explicit factor to the target's unit (overrides the unit conversion).
+    #[serde(default)]
+    pub scale: Option<f64>,
+}
+
+/// Known unit conversions: (from, to, factor).
+const CONVERSIONS: &[(&str, &str, f64)] = &[
+    ("GPa", "HV", 1000.0 / 9.80665),
+    ("HV", "GPa", 9.80665 / 1000.0),
+    ("MPa", "HV", 1.0 / 9.80665),
+    ("kgf/mm2", "HV", 1.0),
+    ("MPa", "GPa", 1e-3),
+    ("GPa", "MPa", 1e3),
+    ("Pa", "GPa", 1e-9),
+];
+
+impl Target {
+    /// A target read from one column, with no unit conversion.
+    pub fn column(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            unit: String::new(),
+            columns: vec![TargetColumn {
+                column: name.to_string(),
+                unit: None,
+                scale: None,
+            }],
+        }
+    }
+
+    /// The factor from each source column's unit to the target's unit.
+    fn factors(&self, table: &Table) -> Result<Vec<f64>> {
+        self.columns
+            .iter()
+            .map(|c| {
+                if let Some(s) = c.scale {
+                    return if s.is_finite() && s != 0.0 {
+                        Ok(s)
+                    } else {
+                        Err(table_error(
+                            &table.path,
+                            format!("column `{}`: scale {s} is not usable", c.column),
+                        ))
+                    };
+                }
+                let from = c.unit.as_deref().unwrap_or(&self.unit);
+                if from.eq_ignore_ascii_case(&self.unit) {
+                    return Ok(1.0);
+                }
+                CONVERSIONS
+                    .iter()
+                    .find(|(f, t, _)| f.eq_ignore_ascii_case(from) && t.eq_ignore_ascii_case(&self.unit))
+                    .map(|c| c.2)
+                    .ok_or_else(|| {
+                        table_error(
+                            &table.path,
+                            format!(
+                                "column `{}`: no conversion from {from} to {} (give \"scale\")",
+                                c.column, self.unit
+                            ),
+                        )
+                    })
+            })
+            .collect()
+    }
+
+    /// The target of every row, in the target's unit (`None` where every source is empty).
+    pub fn values(&self, table: &Table) -> Result<Vec<Option<f64>>> {
+        if self.columns.is_empty() {
+            return Err(table_error(
+                &table.path,
+                format!("target `{}` names no column", self.name),
+            ));
+        }
+        let factors = self.factors(table)?;
+        let sources: Vec<&[Cell]> = self
+            .columns
+            .iter()
+            .map(|c| table.column(&c.column))
+            .collect::<Result<_>>()?;
+        Ok((0..table.rows())
+            .map(|r| {
+                sources
+                    .iter()
+                    .zip(&factors)
+                    .find_map(|(col, f)| col[r].number.map(|v| v * f))
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_columns_and_unit_conversion() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, "name,HV,GPa,x\na,100,,1\nb,,9.80665,2\nc,N/a,,3\n").unwrap();
+        let t = Table::read(&path).unwrap();
+        assert_eq!(t.rows(), 3);
+        assert_eq!(
+            t.names("name").unwrap(),
+            vec![Some("a".into()), Some("b".into()), Some("c".into())]
+        );
+        let target = Target {
+            name: "hardness".into(),
+            unit: "HV".into(),
+            columns: vec![
+                TargetColumn {
+                    column: "HV".into(),
+                    unit: None,
+                    scale: None,
+                },
+                TargetColumn {
+                    column: "GPa".into(),
+                    unit: Some("GPa".into()),
+                    scale: None,
+                },
+            ],
+        };
+        let v = target.values(&t).unwrap();
+        assert_eq!(v[0], Some(100.0));
+        assert!((v[1].unwrap() - 1000.0).abs() < 1e-9);
+        assert_eq!(v[2], None);
+        let err = t.column("missing").unwrap_err().to_string();
+        assert!(err.contains("missing column `missing`") && err.contains("t.csv"), "{err}");
+    }
+}
