@@ -24,7 +24,10 @@ pub fn case1(n: usize, size: usize, seed: u64, weights: Option<&Path>, out: &Pat
     let data = out.join("data");
     let mut settings = Settings::new(seed, size);
     settings.labels = Labels::E11;
-    println!("case 1: {n} samples of {size}³ (seed {seed}) in {}", data.display());
+    println!(
+        "case 1: {n} samples of {size}³ (seed {seed}) in {}",
+        data.display()
+    );
     let summary = synthesize(&data, n, &settings)
         .with_context(|| format!("generating the data set in {}", data.display()))?;
     let synth_s = start.elapsed().as_secs_f64();
@@ -79,8 +82,9 @@ fn report_skipped_models(weights: Option<&Path>) {
              checkpoints in {} are not used",
             w.display()
         ),
-        None => "no --weights DIR given, and this build has no ViT extractor yet (issue #8)"
-            .to_string(),
+        None => {
+            "no --weights DIR given, and this build has no ViT extractor yet (issue #8)".to_string()
+        }
     };
     println!("ViT features skipped ({why}):");
     for m in VIT_MODELS {

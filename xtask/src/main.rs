@@ -1,9 +1,9 @@
 //! Project tasks: `cargo xtask bench correlations`.
 
 mod bench_case2;
-mod case1;
 mod bench_homogenization;
 mod bench_segment;
+mod case1;
 mod download;
 mod figures;
 mod report;

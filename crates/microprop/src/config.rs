@@ -231,7 +231,11 @@ impl StudyConfig {
                 }
             }
         }
-        if self.models.iter().any(|&m| self.protocol.max_pcs().of(m) == 0) {
+        if self
+            .models
+            .iter()
+            .any(|&m| self.protocol.max_pcs().of(m) == 0)
+        {
             return Err("max_pcs must be at least 1".into());
         }
         Ok(())
@@ -283,5 +287,52 @@ impl StudyConfig {
             standardize: None,
             cache: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example config in the README parses and validates.
+    #[test]
+    fn readme_example_config_is_valid() {
+        let readme = include_str!("../../../README.md");
+        let block = readme
+            .split("```json\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("README has a JSON example");
+        let config: StudyConfig = serde_json::from_str(block).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.protocol.max_pcs().of(RegressorKind::Polynomial), 12);
+        assert!(
+            config.standardize(),
+            "extra columns turn standardization on"
+        );
+    }
+
+    #[test]
+    fn case1_config_round_trips_through_json() {
+        let c = StudyConfig::case1(Path::new("data"));
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<StudyConfig>(&text).unwrap(), c);
+        assert!(!c.standardize());
+    }
+
+    #[test]
+    fn bad_fractions_and_names_are_refused() {
+        let mut c = StudyConfig::case1(Path::new("data"));
+        c.protocol = Protocol::Holdout {
+            test_size: 1.5,
+            test_seed: 1,
+            val_size: 0.2,
+            val_seed: 2,
+            max_pcs: MaxPcs::All(5),
+        };
+        assert!(c.validate().unwrap_err().contains("test_size 1.5"));
+        let mut c = StudyConfig::case1(Path::new("data"));
+        c.features[0].name = "two point/x".into();
+        assert!(c.validate().unwrap_err().contains("two point/x"));
     }
 }

@@ -169,7 +169,9 @@ fn is_stack(path: &Path) -> Result<bool> {
     let dims = text
         .split_once("'shape': (")
         .and_then(|(_, rest)| rest.split_once(')'))
-        .map_or(0, |(shape, _)| shape.split(',').filter(|d| !d.trim().is_empty()).count());
+        .map_or(0, |(shape, _)| {
+            shape.split(',').filter(|d| !d.trim().is_empty()).count()
+        });
     Ok(dims == 3)
 }
 
@@ -181,8 +183,11 @@ fn stack_items(path: &Path) -> Result<Vec<(String, Section)>> {
     let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
     let data: Array3<u16> = match ArrayD::<u8>::read_npy(&bytes[..]) {
         Ok(a) => a.mapv(u16::from),
-        Err(_) => ArrayD::<u16>::read_npy(&bytes[..])
-            .map_err(|e| bad(format!("{e} (a uint8 or uint16 stack (n, h, w) is expected)")))?,
+        Err(_) => ArrayD::<u16>::read_npy(&bytes[..]).map_err(|e| {
+            bad(format!(
+                "{e} (a uint8 or uint16 stack (n, h, w) is expected)"
+            ))
+        })?,
     }
     .into_dimensionality()
     .map_err(|e| bad(format!("{e}; a stack of sections (n, h, w) is expected")))?;
@@ -264,7 +269,11 @@ impl std::fmt::Display for Unmatched {
             };
             format!("{}{tail}", shown.join(", "))
         };
-        write!(f, "{} table row(s) without a section", self.table_only.len())?;
+        write!(
+            f,
+            "{} table row(s) without a section",
+            self.table_only.len()
+        )?;
         if !self.table_only.is_empty() {
             write!(f, " ({})", list(&self.table_only))?;
         }
@@ -315,10 +324,8 @@ impl Dataset {
             Some(c) => Some(table.column(c)?.iter().map(|v| v.number).collect()),
             None => None,
         };
-        let maps: Vec<HashMap<&str, &Section>> = sources
-            .iter()
-            .map(|s| source_map(s))
-            .collect::<Result<_>>()?;
+        let maps: Vec<HashMap<&str, &Section>> =
+            sources.iter().map(source_map).collect::<Result<_>>()?;
         let mut seen = HashSet::new();
         let mut unmatched = Unmatched::default();
         let mut rows = Vec::new();
@@ -345,8 +352,7 @@ impl Dataset {
             }
         }
         for (s, m) in sources.iter().zip(&maps) {
-            let mut extra_names: Vec<&&str> =
-                m.keys().filter(|k| !seen.contains(**k)).collect();
+            let mut extra_names: Vec<&&str> = m.keys().filter(|k| !seen.contains(**k)).collect();
             extra_names.sort();
             for n in extra_names {
                 unmatched.sections_only.push(format!("{n} ({})", s.given));
@@ -370,7 +376,12 @@ impl Dataset {
                 Some(v) if v.is_finite() => kept.push((r, name, v)),
                 _ if spec.allow_missing => dropped.push(format!("{name} (no target)")),
                 _ => {
-                    let cols: Vec<&str> = spec.target.columns.iter().map(|c| c.column.as_str()).collect();
+                    let cols: Vec<&str> = spec
+                        .target
+                        .columns
+                        .iter()
+                        .map(|c| c.column.as_str())
+                        .collect();
                     return Err(table_err(format!(
                         "row {} ({name}): no numeric target in column(s) {}",
                         r + 2,
@@ -386,7 +397,10 @@ impl Dataset {
         for (r, name, _) in &kept {
             for (c, col) in spec.extra_columns.iter().zip(&extra) {
                 let v = col[*r].filter(|v| v.is_finite()).ok_or_else(|| {
-                    table_err(format!("row {} ({name}): column `{c}` is not a number", r + 2))
+                    table_err(format!(
+                        "row {} ({name}): column `{c}` is not a number",
+                        r + 2
+                    ))
                 })?;
                 extra_values.push(v);
             }
@@ -396,14 +410,20 @@ impl Dataset {
             .map_err(|e| table_err(e.to_string()))?;
         let sections = maps
             .iter()
-            .map(|m| kept.iter().map(|(_, name, _)| m[name.as_str()].clone()).collect())
+            .map(|m| {
+                kept.iter()
+                    .map(|(_, name, _)| m[name.as_str()].clone())
+                    .collect()
+            })
             .collect();
         let color = match (color_name, color) {
-            (Some(c), Some(v)) => (c, kept.iter().map(|(r, ..)| v[*r].unwrap_or(f64::NAN)).collect()),
-            _ => (
-                spec.target.name.clone(),
-                kept.iter().map(|k| k.2).collect(),
+            (Some(c), Some(v)) => (
+                c,
+                kept.iter()
+                    .map(|(r, ..)| v[*r].unwrap_or(f64::NAN))
+                    .collect(),
             ),
+            _ => (spec.target.name.clone(), kept.iter().map(|k| k.2).collect()),
         };
         Ok(Self {
             names: kept.iter().map(|k| k.1.clone()).collect(),
@@ -448,7 +468,8 @@ fn source_map(source: &Source) -> Result<HashMap<&str, &Section>> {
 
 /// Joins section sources by name (the first source's order); every name must be in all.
 pub fn join_sources(sources: &[Source]) -> Result<(Vec<String>, Vec<Vec<Section>>)> {
-    let maps: Vec<HashMap<&str, &Section>> = sources.iter().map(source_map).collect::<Result<_>>()?;
+    let maps: Vec<HashMap<&str, &Section>> =
+        sources.iter().map(source_map).collect::<Result<_>>()?;
     let Some(first) = sources.first() else {
         return Err(Error::Setting {
             name: "inputs",
@@ -457,8 +478,15 @@ pub fn join_sources(sources: &[Source]) -> Result<(Vec<String>, Vec<Vec<Section>
     };
     let names: Vec<String> = first.items.iter().map(|(n, _)| n.clone()).collect();
     for (s, m) in sources.iter().zip(&maps).skip(1) {
-        let missing: Vec<&str> = names.iter().map(String::as_str).filter(|n| !m.contains_key(n)).collect();
-        let extra: Vec<&&str> = m.keys().filter(|k| !names.iter().any(|n| n == **k)).collect();
+        let missing: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !m.contains_key(n))
+            .collect();
+        let extra: Vec<&&str> = m
+            .keys()
+            .filter(|k| !names.iter().any(|n| n == **k))
+            .collect();
         if !missing.is_empty() || !extra.is_empty() {
             return Err(Error::Setting {
                 name: "inputs",
@@ -467,7 +495,12 @@ pub fn join_sources(sources: &[Source]) -> Result<(Vec<String>, Vec<Vec<Section>
                     s.given,
                     missing.len(),
                     first.given,
-                    missing.iter().take(8).copied().collect::<Vec<_>>().join(", "),
+                    missing
+                        .iter()
+                        .take(8)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     extra.len()
                 ),
             });
@@ -498,8 +531,10 @@ pub fn extra_columns(
         .enumerate()
         .filter_map(|(r, n)| n.map(|n| (n, r)))
         .collect();
-    let cols: Vec<&[crate::table::Cell]> =
-        columns.iter().map(|c| table.column(c)).collect::<Result<_>>()?;
+    let cols: Vec<&[crate::table::Cell]> = columns
+        .iter()
+        .map(|c| table.column(c))
+        .collect::<Result<_>>()?;
     let mut values = Vec::with_capacity(names.len() * columns.len());
     for name in names {
         let r = *rows
@@ -507,7 +542,10 @@ pub fn extra_columns(
             .ok_or_else(|| bad(format!("no row named `{name}` in column `{name_column}`")))?;
         for (c, col) in columns.iter().zip(&cols) {
             let v = col[r].number.filter(|v| v.is_finite()).ok_or_else(|| {
-                bad(format!("row {} ({name}): column `{c}` is not a number", r + 2))
+                bad(format!(
+                    "row {} ({name}): column `{c}` is not a number",
+                    r + 2
+                ))
             })?;
             values.push(v);
         }

@@ -90,7 +90,9 @@ pub enum Error {
         source: microprop_homogenization::Error,
     },
     /// Names of the table and of the sections that found no partner.
-    #[error("{table}: names do not match the sections: {unmatched} (pass --allow-missing, or \"allow_missing\": true, to drop them)")]
+    #[error(
+        "{table}: names do not match the sections: {unmatched} (pass --allow-missing, or \"allow_missing\": true, to drop them)"
+    )]
     Unmatched {
         /// The property table.
         table: PathBuf,

@@ -126,7 +126,12 @@ pub fn evaluate(
             let mean = take(y, &outer.train).mean().unwrap_or(0.0);
             let truth = take(y, &outer.test);
             let baseline = mape(&truth, &Array1::from_elem(truth.len(), mean))?;
-            Ok((evals, Baseline { test_mape: baseline }))
+            Ok((
+                evals,
+                Baseline {
+                    test_mape: baseline,
+                },
+            ))
         }
         Protocol::NestedCv {
             outer,
@@ -178,10 +183,10 @@ pub fn choose_k(
             Ok(mape(&y_va, &predict_k(&m, &p_va, k)?)?)
         })
         .collect::<Result<_>>()?;
-    let best = curve
-        .iter()
-        .enumerate()
-        .fold((0, f64::INFINITY), |b, (i, &v)| if v < b.1 { (i, v) } else { b });
+    let best = curve.iter().enumerate().fold(
+        (0, f64::INFINITY),
+        |b, (i, &v)| if v < b.1 { (i, v) } else { b },
+    );
     Ok((best.0 + 1, curve))
 }
 
@@ -299,7 +304,12 @@ fn nested(
         fold_mapes.push(mape(&truth, &Array1::from_elem(truth.len(), mean))?);
     }
     let baseline = fold_mapes.iter().sum::<f64>() / fold_mapes.len() as f64;
-    Ok((evals, Baseline { test_mape: baseline }))
+    Ok((
+        evals,
+        Baseline {
+            test_mape: baseline,
+        },
+    ))
 }
 
 /// Checks that the study has enough samples for its protocol.

@@ -5,6 +5,7 @@
 //! extractor's settings. An interrupted run therefore resumes where it stopped, and changing
 //! a setting never reuses stale features.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -46,9 +47,10 @@ pub struct TwoPointSpec {
     /// Periodic (circular) statistics.
     #[serde(default)]
     pub periodic: bool,
-    /// Displacements |r| ≤ cutoff − 1 per axis; default floor(min side / 2).
+    /// Displacements |r| ≤ cutoff − 1 per axis: a number, `half` (floor(min side / 2), the
+    /// default) or `max` (every displacement: the full map of a periodic section).
     #[serde(default)]
-    pub cutoff: Option<usize>,
+    pub cutoff: CutoffSpec,
     /// Centre-crop every map to this odd size.
     #[serde(default)]
     pub crop: Option<usize>,
@@ -63,6 +65,40 @@ pub struct TwoPointSpec {
     pub allow_absent_phase: bool,
 }
 
+/// A cutoff as written in a config: a number, `"half"` or `"max"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CutoffSpec {
+    /// Displacements |r| ≤ N − 1.
+    Size(usize),
+    /// `half` or `max`.
+    Name(String),
+}
+
+impl Default for CutoffSpec {
+    fn default() -> Self {
+        CutoffSpec::Name("half".into())
+    }
+}
+
+impl CutoffSpec {
+    fn cutoff(&self) -> Result<Cutoff> {
+        match self {
+            CutoffSpec::Size(0) => Err(Error::Setting {
+                name: "two_point.cutoff",
+                reason: "0 (must be positive)".into(),
+            }),
+            CutoffSpec::Size(n) => Ok(Cutoff::Value(*n)),
+            CutoffSpec::Name(n) if n == "half" => Ok(Cutoff::Half),
+            CutoffSpec::Name(n) if n == "max" => Ok(Cutoff::Max),
+            CutoffSpec::Name(n) => Err(Error::Setting {
+                name: "two_point.cutoff",
+                reason: format!("`{n}` (use a positive number, \"half\" or \"max\")"),
+            }),
+        }
+    }
+}
+
 fn default_correlation() -> String {
     "auto".into()
 }
@@ -74,13 +110,14 @@ fn yes() -> bool {
 }
 
 impl TwoPointSpec {
-    /// Periodic autocorrelations of the higher label, the case-1 features.
+    /// Full periodic autocorrelation maps of phase 1, the case-1 features (51 × 51 per
+    /// 51 × 51 section, as the paper's `TwoPoint('auto', 25, 'periodic')`).
     pub fn periodic_auto() -> Self {
         Self {
             correlation: default_correlation(),
             pairs: vec![(1, 1)],
             periodic: true,
-            cutoff: None,
+            cutoff: CutoffSpec::Name("max".into()),
             crop: None,
             order: default_order(),
             segment: false,
@@ -104,13 +141,14 @@ impl TwoPointSpec {
         let order = match self.order.as_str() {
             "C" | "c" => Order::RowMajor,
             "F" | "f" => Order::ColumnMajor,
-            other => return Err(setting("two_point.order", format!("`{other}` (use C or F)"))),
+            other => {
+                return Err(setting(
+                    "two_point.order",
+                    format!("`{other}` (use C or F)"),
+                ));
+            }
         };
-        let cutoff = match self.cutoff {
-            None => Cutoff::Half,
-            Some(0) => return Err(setting("two_point.cutoff", "0 (must be positive)".into())),
-            Some(c) => Cutoff::Value(c),
-        };
+        let cutoff = self.cutoff.cutoff()?;
         let settings = CorrelateSettings {
             kind,
             pairs: self.pairs.clone(),
@@ -136,8 +174,15 @@ impl Extractor {
             Extractor::TwoPoint(s) => format!(
                 "two-point {} correlations ({}, cutoff {}{})",
                 s.correlation,
-                if s.periodic { "periodic" } else { "non-periodic" },
-                s.cutoff.map_or("half".to_string(), |c| c.to_string()),
+                if s.periodic {
+                    "periodic"
+                } else {
+                    "non-periodic"
+                },
+                match &s.cutoff {
+                    CutoffSpec::Size(n) => n.to_string(),
+                    CutoffSpec::Name(n) => n.clone(),
+                },
                 s.crop.map_or(String::new(), |c| format!(", crop {c}")),
             ),
         }
@@ -148,7 +193,10 @@ impl Extractor {
         let json = serde_json::json!({
             "format": FEATURE_FORMAT, "extractor": self, "mat_variable": mat_variable
         });
-        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(json.to_string().as_bytes()))
+        format!(
+            "{:032x}",
+            xxhash_rust::xxh3::xxh3_128(json.to_string().as_bytes())
+        )
     }
 }
 
@@ -188,13 +236,17 @@ impl Computer {
 pub struct Extracted {
     /// One matrix (samples × features) per section source.
     pub per_source: Vec<Array2<f64>>,
-    /// Vectors computed in this run.
+    /// Distinct sections whose vectors were computed in this run.
     pub computed: usize,
-    /// Vectors read from the cache.
+    /// Distinct sections whose vectors came from the cache.
     pub cached: usize,
+    /// Distinct section contents (identical sections share one vector).
+    pub unique: usize,
 }
 
 /// Extracts the features of `sections[s][i]`, through the cache when one is given.
+///
+/// Sections with identical content are computed once.
 pub fn extract(
     sections: &[Vec<Section>],
     extractor: &Extractor,
@@ -208,50 +260,59 @@ pub fn extract(
         None => None,
     };
     let all: Vec<&Section> = sections.iter().flatten().collect();
-    let progress = Progress::new(label, all.len());
-    let computed = AtomicUsize::new(0);
-    let rows: Vec<Result<Vec<f64>>> = all
+    let hashes: Vec<u128> = all
         .par_iter()
-        .map(|section| {
-            let r = one(section, &computer, dir.as_deref(), &computed);
+        .map(|s| Ok(xxhash_rust::xxh3::xxh3_128(&s.content()?)))
+        .collect::<Result<_>>()?;
+    let mut unique: BTreeMap<u128, usize> = BTreeMap::new();
+    for (i, h) in hashes.iter().enumerate() {
+        unique.entry(*h).or_insert(i);
+    }
+    let unique: Vec<(u128, usize)> = unique.into_iter().collect();
+    let progress = Progress::new(label, unique.len());
+    let computed = AtomicUsize::new(0);
+    let vectors: Vec<(u128, Vec<f64>)> = unique
+        .par_iter()
+        .map(|&(hash, i)| {
+            let r = one(all[i], hash, &computer, dir.as_deref(), &computed);
             progress.tick();
-            r
+            r.map(|v| (hash, v))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     progress.finish();
-    let mut rows = rows.into_iter();
+    let by_hash: HashMap<u128, Vec<f64>> = vectors.into_iter().collect();
+    let mut rows = hashes.iter().map(|h| by_hash[h].clone());
     let mut per_source = Vec::new();
     for source in sections {
-        let part: Vec<Vec<f64>> = rows.by_ref().take(source.len()).collect::<Result<_>>()?;
+        let part: Vec<Vec<f64>> = rows.by_ref().take(source.len()).collect();
         per_source.push(stack(source, part)?);
     }
     let computed = computed.into_inner();
     Ok(Extracted {
         per_source,
         computed,
-        cached: all.len() - computed,
+        cached: unique.len() - computed,
+        unique: unique.len(),
     })
 }
 
 fn one(
     section: &Section,
+    hash: u128,
     computer: &Computer,
     dir: Option<&Path>,
     computed: &AtomicUsize,
 ) -> Result<Vec<f64>> {
-    let Some(dir) = dir else {
-        computed.fetch_add(1, Ordering::Relaxed);
-        return computer.compute(section);
-    };
-    let hash = xxhash_rust::xxh3::xxh3_128(&section.content()?);
-    let path = dir.join(format!("{hash:032x}.npy"));
-    if let Some(v) = read_cached(&path) {
+    let path = dir.map(|d| d.join(format!("{hash:032x}.npy")));
+    if let Some(v) = path.as_deref().and_then(read_cached) {
         return Ok(v);
     }
     let v = computer.compute(section)?;
     computed.fetch_add(1, Ordering::Relaxed);
-    let array = Array1::from(v.clone());
-    write_buffered(&path, |w| array.write_npy(w).map_err(|e| e.to_string()))?;
+    if let Some(path) = path {
+        let array = Array1::from(v.clone());
+        write_buffered(&path, |w| array.write_npy(w).map_err(|e| e.to_string()))?;
+    }
     Ok(v)
 }
 

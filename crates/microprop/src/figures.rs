@@ -244,7 +244,11 @@ impl Figure for Parity {
             vec![(range.start, range.start), (range.end, range.end)],
             BLACK.stroke_width(1),
         ))?;
-        let colors = [RGBColor(150, 150, 150), RGBColor(31, 119, 180), RGBColor(214, 39, 40)];
+        let colors = [
+            RGBColor(150, 150, 150),
+            RGBColor(31, 119, 180),
+            RGBColor(214, 39, 40),
+        ];
         for (i, s) in self.series.iter().enumerate() {
             let color = if self.series.len() == 1 {
                 colors[1]

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use microprop::correlate::{CorrelateSettings, Kind, feature_matrix, read_mask, row_names};
 use microprop::config::StudyConfig;
+use microprop::correlate::{CorrelateSettings, Kind, feature_matrix, read_mask, row_names};
 use microprop::inputs::collect_inputs;
 use microprop::model::SavedModel;
 use microprop::output::write_features;
@@ -620,8 +620,12 @@ fn study(args: StudyArgs) -> Result<()> {
     );
     for f in &outcome.features {
         println!(
-            "  features {}: {} computed, {} from the cache",
-            f.name, f.computed, f.cached
+            "  features {}: {} sections, {} distinct: {} computed, {} from the cache",
+            f.name,
+            f.sections,
+            f.computed + f.cached,
+            f.computed,
+            f.cached
         );
     }
     for r in &outcome.rows {
@@ -708,12 +712,9 @@ fn predict(args: PredictArgs) -> Result<()> {
     let (names, sections) = microprop::dataset::join_sources(&sources)?;
     let extra = match (&args.table, model.extra_columns.is_empty()) {
         (_, true) => ndarray::Array2::zeros((names.len(), 0)),
-        (Some(t), false) => microprop::dataset::extra_columns(
-            t,
-            &args.name_column,
-            &model.extra_columns,
-            &names,
-        )?,
+        (Some(t), false) => {
+            microprop::dataset::extra_columns(t, &args.name_column, &model.extra_columns, &names)?
+        }
         (None, false) => bail!(
             "the model appends table columns ({}): pass --table FILE --name-column COLUMN",
             model.extra_columns.join(", ")
@@ -733,6 +734,11 @@ fn predict(args: PredictArgs) -> Result<()> {
     microprop::output::write_buffered(&args.out, |w| {
         std::io::Write::write_all(w, csv.as_bytes()).map_err(|e| e.to_string())
     })?;
-    println!("wrote {} ({} predictions of {})", args.out.display(), pred.len(), model.target);
+    println!(
+        "wrote {} ({} predictions of {})",
+        args.out.display(),
+        pred.len(),
+        model.target
+    );
     Ok(())
 }

@@ -98,7 +98,9 @@ impl SavedModel {
         let header: Header = serde_json::from_str(&text)
             .map_err(|e| bad(format!("not a microprop model (not JSON: {e})")))?;
         if header.format.as_deref() != Some(FORMAT) {
-            return Err(bad("not a microprop model (no \"format\": \"microprop-model\")".into()));
+            return Err(bad(
+                "not a microprop model (no \"format\": \"microprop-model\")".into(),
+            ));
         }
         let version = header.format_version.unwrap_or(0);
         let writer = header.microprop_version.unwrap_or_else(|| "unknown".into());
@@ -157,7 +159,13 @@ impl SavedModel {
                 ),
             });
         }
-        let got = extract(sections, &self.extractor, &self.mat_variable, cache, "features")?;
+        let got = extract(
+            sections,
+            &self.extractor,
+            &self.mat_variable,
+            cache,
+            "features",
+        )?;
         let x = append_columns(&self.aggregation.apply(&got.per_source)?, extra)?;
         self.predict_features(&x)
     }

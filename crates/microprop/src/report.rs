@@ -43,13 +43,19 @@ pub fn write_report(out: &Path, outcome: &Outcome, seconds: f64) -> Result<Vec<P
         let path = predictions.join(format!("{}.csv", row_stem(r)));
         write_text(&path, &predictions_csv(outcome, r))?;
         written.push(path);
-        written.extend(render(&figures.join(format!("parity_{}", row_stem(r))), &parity(outcome, r))?);
+        written.extend(render(
+            &figures.join(format!("parity_{}", row_stem(r))),
+            &parity(outcome, r),
+        )?);
     }
     for v in &outcome.views {
         let stem = format!("{}_{}", v.features, v.aggregation);
         let (color_label, values) = &outcome.data.color;
         let scatter = PcaScatter {
-            title: format!("PCA of {} ({}), coloured by {color_label}", v.features, v.aggregation),
+            title: format!(
+                "PCA of {} ({}), coloured by {color_label}",
+                v.features, v.aggregation
+            ),
             points: v
                 .scores
                 .iter()
@@ -137,7 +143,11 @@ fn mape_bars(outcome: &Outcome) -> BarChart {
         }
     }
     BarChart {
-        title: format!("{}: test MAPE ± {}", outcome.config.name, spread_name(outcome)),
+        title: format!(
+            "{}: test MAPE ± {}",
+            outcome.config.name,
+            spread_name(outcome)
+        ),
         y_label: "MAPE (%)".into(),
         groups,
     }
@@ -161,7 +171,10 @@ fn csv_field(s: &str) -> String {
 fn predictions_csv(outcome: &Outcome, r: &Evaluation) -> String {
     let t = &outcome.data.target_spec;
     let mut s = format!("name,split,{0},predicted_{0}\n", csv_field(&t.name));
-    for (split, preds) in [("train", &r.train_predictions), ("test", &r.test_predictions)] {
+    for (split, preds) in [
+        ("train", &r.train_predictions),
+        ("test", &r.test_predictions),
+    ] {
         for &(i, p) in preds {
             let _ = writeln!(
                 s,
@@ -186,7 +199,9 @@ fn markdown(outcome: &Outcome, seconds: f64) -> String {
     let (lo, hi) = d
         .target
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
     let mut s = format!("# {}\n\n", c.name);
     let _ = writeln!(
         s,
@@ -202,18 +217,27 @@ fn markdown(outcome: &Outcome, seconds: f64) -> String {
         env!("CARGO_PKG_VERSION")
     );
     if !d.dropped.is_empty() {
-        let _ = writeln!(s, "Dropped (unmatched or without target): {}.\n", d.dropped.join(", "));
+        let _ = writeln!(
+            s,
+            "Dropped (unmatched or without target): {}.\n",
+            d.dropped.join(", ")
+        );
     }
     let _ = writeln!(s, "Protocol: {}.\n", c.protocol.describe());
-    s.push_str("## Features\n\n| set | extractor | features per section | computed | cached |\n|---|---|---|---|---|\n");
+    s.push_str(
+        "## Features\n\nIdentical sections share one cached vector.\n\n\
+         | set | extractor | features per section | sections | computed | cached |\n\
+         |---|---|---|---|---|---|\n",
+    );
     for f in &outcome.features {
         let dims: Vec<String> = f.dims.iter().map(|d| d.to_string()).collect();
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             f.name,
             f.extractor,
             dims.join(", "),
+            f.sections,
             f.computed,
             f.cached
         );
@@ -266,7 +290,9 @@ fn markdown(outcome: &Outcome, seconds: f64) -> String {
             "![PCA scatter {stem}](figures/pca_{stem}.png)\n![scree {stem}](figures/scree_{stem}.png)\n"
         );
     }
-    s.push_str("Predictions of every model: `predictions/<features>_<aggregation>_<model>.csv`. \
-                All numbers: `results.json`.\n");
+    s.push_str(
+        "Predictions of every model: `predictions/<features>_<aggregation>_<model>.csv`. \
+                All numbers: `results.json`.\n",
+    );
     s
 }

@@ -134,7 +134,11 @@ pub fn read_labels_maybe_segmented(
 }
 
 /// Segments an in-memory gray section (values 0..=255) into 0/255 labels.
-pub fn segment_labels(labels: &ArrayD<u16>, segmenter: &Segmenter, what: &Path) -> Result<ArrayD<u16>> {
+pub fn segment_labels(
+    labels: &ArrayD<u16>,
+    segmenter: &Segmenter,
+    what: &Path,
+) -> Result<ArrayD<u16>> {
     let bad = |detail: String| Error::Features {
         path: what.to_path_buf(),
         detail,

@@ -159,9 +159,11 @@ pub struct FeatureRun {
     pub extractor: String,
     /// Features per section source.
     pub dims: Vec<usize>,
-    /// Vectors computed in this run.
+    /// Sections (samples × sources).
+    pub sections: usize,
+    /// Distinct section contents, computed in this run.
     pub computed: usize,
-    /// Vectors read from the cache.
+    /// Distinct section contents, read from the cache.
     pub cached: usize,
 }
 
@@ -224,12 +226,14 @@ pub fn run_study(config: &StudyConfig, out: &Path) -> Result<Outcome> {
             name: set.name.clone(),
             extractor: set.extractor.describe(),
             dims: got.per_source.iter().map(|m| m.ncols()).collect(),
+            sections: data.len() * data.sections.len(),
             computed: got.computed,
             cached: got.cached,
         });
         for &agg in &config.aggregation {
             let x = append_columns(&agg.apply(&got.per_source)?, &data.extra)?;
-            let (evals, base) = evaluate(&x, &data.target, &config.models, &config.protocol, scale)?;
+            let (evals, base) =
+                evaluate(&x, &data.target, &config.models, &config.protocol, scale)?;
             baseline = Some(base);
             rows.extend(evals.into_iter().map(|mut e| {
                 e.features = set.name.clone();
@@ -287,10 +291,14 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
     };
     let set = match &choice.features {
         None => &config.features[0],
-        Some(f) => config.features.iter().find(|s| &s.name == f).ok_or_else(|| {
-            let known: Vec<&str> = config.features.iter().map(|s| s.name.as_str()).collect();
-            pick("--features", f.clone(), known.join(", "))
-        })?,
+        Some(f) => config
+            .features
+            .iter()
+            .find(|s| &s.name == f)
+            .ok_or_else(|| {
+                let known: Vec<&str> = config.features.iter().map(|s| s.name.as_str()).collect();
+                pick("--features", f.clone(), known.join(", "))
+            })?,
     };
     let agg = choice.aggregation.unwrap_or(config.aggregation[0]);
     let kind = choice.model.unwrap_or(config.models[0]);
@@ -298,11 +306,19 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
     check_size(data.len(), &config.protocol)?;
     let scale = config.standardize();
     let max_k = config.protocol.max_pcs().of(kind);
-    let got = extract(&data.sections, &set.extractor, &config.data.mat_variable, Some(cache), &set.name)?;
+    let got = extract(
+        &data.sections,
+        &set.extractor,
+        &config.data.mat_variable,
+        Some(cache),
+        &set.name,
+    )?;
     let x = append_columns(&agg.apply(&got.per_source)?, &data.extra)?;
     let y = &data.target;
     let (k, validation_mape, selection) = match &config.protocol {
-        Protocol::Holdout { val_size, val_seed, .. } => {
+        Protocol::Holdout {
+            val_size, val_seed, ..
+        } => {
             let split = train_test_split(x.nrows(), *val_size, *val_seed)?;
             let (k, curve) = choose_k(&x, y, kind, max_k, scale, &split)?;
             let how = format!("validation split {}% (seed {val_seed})", val_size * 100.0);
@@ -310,11 +326,27 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
         }
         Protocol::NestedCv { inner, seed, .. } => {
             let folds = KFold::new(*inner)?.shuffled(*seed);
-            let limit = (x.nrows() * (inner - 1) / inner).saturating_sub(1).min(x.ncols()).max(1);
-            let candidate = Candidate { kind, grid: (1..=max_k.min(limit)).collect() };
-            let ks = select_k(&x, y, &ScaledPca { scale }, std::slice::from_ref(&candidate), &folds)?;
+            let limit = (x.nrows() * (inner - 1) / inner)
+                .saturating_sub(1)
+                .min(x.ncols())
+                .max(1);
+            let candidate = Candidate {
+                kind,
+                grid: (1..=max_k.min(limit)).collect(),
+            };
+            let ks = select_k(
+                &x,
+                y,
+                &ScaledPca { scale },
+                std::slice::from_ref(&candidate),
+                &folds,
+            )?;
             let k = ks[0];
-            (k, f64::NAN, format!("KFold({inner}) cross-validation (seed {seed})"))
+            (
+                k,
+                f64::NAN,
+                format!("KFold({inner}) cross-validation (seed {seed})"),
+            )
         }
     };
     let projector = Projector::fit(&x, scale, k)?;

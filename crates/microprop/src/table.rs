@@ -258,7 +258,9 @@ impl Target {
                 }
                 CONVERSIONS
                     .iter()
-                    .find(|(f, t, _)| f.eq_ignore_ascii_case(from) && t.eq_ignore_ascii_case(&self.unit))
+                    .find(|(f, t, _)| {
+                        f.eq_ignore_ascii_case(from) && t.eq_ignore_ascii_case(&self.unit)
+                    })
                     .map(|c| c.2)
                     .ok_or_else(|| {
                         table_error(
@@ -334,6 +336,9 @@ mod tests {
         assert!((v[1].unwrap() - 1000.0).abs() < 1e-9);
         assert_eq!(v[2], None);
         let err = t.column("missing").unwrap_err().to_string();
-        assert!(err.contains("missing column `missing`") && err.contains("t.csv"), "{err}");
+        assert!(
+            err.contains("missing column `missing`") && err.contains("t.csv"),
+            "{err}"
+        );
     }
 }

@@ -91,7 +91,9 @@ impl TryFrom<ScalerRaw> for StandardScaler {
                 r.scale.len()
             ));
         }
-        if r.mean.iter().any(|v| !v.is_finite()) || r.scale.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+        if r.mean.iter().any(|v| !v.is_finite())
+            || r.scale.iter().any(|v| !(v.is_finite() && *v > 0.0))
+        {
             return Err("scaler holds a non-finite mean or a non-positive scale".into());
         }
         Ok(Self {

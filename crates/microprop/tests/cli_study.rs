@@ -1,0 +1,372 @@
+//! End to end through the CLI: `synth` → `study` (case-1 path) → report and figures, the
+//! feature cache resuming, `fit` → `predict`, and bad inputs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::microprop;
+use serde_json::Value;
+
+/// A small generated case-1 data set (60 samples of 21³), made once per test binary.
+fn data() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("data");
+        let (ok, _, err) = microprop(&[
+            "synth",
+            "--n",
+            "60",
+            "--size",
+            "21",
+            "--seed",
+            "3",
+            "--control",
+            "mixed",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(ok, "synth failed: {err}");
+        dir
+    })
+    .path()
+}
+
+/// The case-1 study config, written into `dir` (data paths absolute).
+fn write_config(dir: &Path, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let d = data().join("data");
+    let mut config = serde_json::json!({
+        "name": "case 1 (test)",
+        "data": {
+            "sections": [d.join("sections_xx.npy"), d.join("sections_xy.npy"), d.join("sections_xz.npy")],
+            "table": d.join("metadata.csv"),
+            "name_column": "index",
+            "target": {"name": "E11", "columns": [{"column": "E11"}]},
+            "color_column": "volume_fraction"
+        },
+        "features": [{"name": "twopoint", "extractor": {"kind": "two_point", "periodic": true, "cutoff": "max", "pairs": [[1, 1]]}}],
+        "aggregation": ["concat", "mean"],
+        "models": ["lr", "pr"],
+        "protocol": {"kind": "holdout"}
+    });
+    edit(&mut config);
+    let path = dir.join("study.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    path
+}
+
+fn study(config: &Path, out: &Path, extra: &[&str]) -> (bool, String, String) {
+    let mut args = vec![
+        "study",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    microprop(&args)
+}
+
+fn results(out: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn case1_study_writes_a_report_with_sensible_metrics_and_real_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), |_| {});
+    let out = dir.path().join("report");
+    let (ok, stdout, err) = study(&config, &out, &[]);
+    assert!(ok, "study failed: {err}");
+    assert!(stdout.contains("test MAPE"), "{stdout}");
+    let r = results(&out);
+    assert_eq!(r["samples"], 60);
+    let baseline = r["outcome"]["baseline"]["test_mape"].as_f64().unwrap();
+    let rows = r["outcome"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "2 aggregations × 2 models");
+    for row in rows {
+        for key in ["test_mape", "test_mape_err", "test_r2", "train_mape"] {
+            let v = row[key].as_f64().unwrap();
+            assert!(v.is_finite(), "{key} = {v} in {row}");
+        }
+        let pcs = row["pcs"].as_u64().unwrap();
+        assert!((1..=50).contains(&pcs), "{row}");
+        assert!(row["validation_mape"].as_array().unwrap().len() as u64 >= pcs);
+    }
+    let pr_concat = rows
+        .iter()
+        .find(|r| r["model"] == "pr" && r["aggregation"] == "concat")
+        .unwrap();
+    let pr = pr_concat["test_mape"].as_f64().unwrap();
+    assert!(
+        pr < baseline,
+        "PR on two-point features (test MAPE {pr}) should beat predicting the mean ({baseline})"
+    );
+    // Every figure is a real image, in PNG and SVG, and the report links the PNGs.
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let mut figures = 0;
+    for entry in std::fs::read_dir(out.join("figures")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "png") {
+            let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(
+                img.width() >= 600 && img.height() >= 600,
+                "{}",
+                path.display()
+            );
+            let svg = std::fs::read_to_string(path.with_extension("svg")).unwrap();
+            assert!(svg.starts_with("<svg"), "{}", path.display());
+            let name = path.file_name().unwrap().to_str().unwrap();
+            assert!(
+                report.contains(&format!("figures/{name}")),
+                "report.md lacks {name}"
+            );
+            figures += 1;
+        }
+    }
+    // mape, 4 parity plots, 2 PCA scatters, 2 scree plots.
+    assert_eq!(figures, 9);
+    for link in report.split("](").skip(1) {
+        let target = link.split(')').next().unwrap();
+        assert!(
+            out.join(target).is_file(),
+            "report.md links a missing {target}"
+        );
+    }
+    let csv = std::fs::read_to_string(out.join("predictions/twopoint_concat_pr.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 61, "header + 60 samples");
+}
+
+/// Distinct-content counts printed by `study`: (computed, cached).
+fn counts(stdout: &str) -> (usize, usize) {
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("features twopoint"))
+        .unwrap();
+    let num = |tag: &str| -> usize {
+        let before = line.split(tag).next().unwrap();
+        before.split_whitespace().last().unwrap().parse().unwrap()
+    };
+    (num(" computed"), num(" from the cache"))
+}
+
+#[test]
+fn an_interrupted_feature_extraction_resumes_without_recomputing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), |_| {});
+    let out = dir.path().join("report");
+    let (ok, first, err) = study(&config, &out, &[]);
+    assert!(ok, "{err}");
+    let (computed, cached) = counts(&first);
+    assert!(computed > 100 && cached == 0, "{first}");
+    let rows = results(&out)["outcome"]["rows"].clone();
+
+    // Simulate a run killed part-way: a third of the cache entries never got written, and
+    // one write was cut off before its rename (a stray temporary file).
+    let cache_dir = std::fs::read_dir(out.join("cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "npy"))
+        .collect();
+    entries.sort();
+    assert_eq!(entries.len(), computed);
+    let removed = entries.len() / 3;
+    for p in entries.iter().step_by(3).take(removed) {
+        std::fs::remove_file(p).unwrap();
+    }
+    std::fs::write(cache_dir.join(".tmpXYZ123"), b"\x93NUMPY partial").unwrap();
+
+    let (ok, second, err) = study(&config, &out, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(counts(&second), (removed, computed - removed), "{second}");
+    assert_eq!(
+        results(&out)["outcome"]["rows"],
+        rows,
+        "features changed on resume"
+    );
+
+    // A complete cache: nothing is recomputed.
+    let (ok, third, err) = study(&config, &out, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(counts(&third), (0, computed), "{third}");
+    assert_eq!(results(&out)["outcome"]["rows"], rows);
+}
+
+#[test]
+fn a_fitted_model_predicts_new_sections_and_reproduces_its_training_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), |_| {});
+    let model = dir.path().join("model.json");
+    let (ok, stdout, err) = microprop(&[
+        "fit",
+        config.to_str().unwrap(),
+        "--model",
+        "pr",
+        "--aggregation",
+        "mean",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(ok, "fit failed: {err}");
+    assert!(stdout.contains("PR E11 on twopoint (mean)"), "{stdout}");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let train_mape = saved["metrics"]["train_mape"].as_f64().unwrap();
+
+    let d = data().join("data");
+    let preds = dir.path().join("pred.csv");
+    let sources: Vec<PathBuf> = ["xx", "xy", "xz"]
+        .iter()
+        .map(|s| d.join(format!("sections_{s}.npy")))
+        .collect();
+    let mut args = vec!["predict", model.to_str().unwrap()];
+    args.extend(sources.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--out", preds.to_str().unwrap()]);
+    let (ok, stdout, err) = microprop(&args);
+    assert!(ok, "predict failed: {err}");
+    assert_eq!(stdout.lines().filter(|l| l.contains('\t')).count(), 60);
+
+    // The predictions of the training samples give back the recorded training MAPE.
+    let truth = read_column(&d.join("metadata.csv"), "E11");
+    let csv = std::fs::read_to_string(&preds).unwrap();
+    let mut total = 0.0;
+    for line in csv.lines().skip(1) {
+        let (name, p) = line.split_once(',').unwrap();
+        let i: usize = name.parse().unwrap();
+        let p: f64 = p.parse().unwrap();
+        assert!(p.is_finite());
+        total += ((truth[i] - p) / truth[i]).abs();
+    }
+    let mape = total / 60.0 * 100.0;
+    assert!(
+        (mape - train_mape).abs() < 1e-9 * train_mape.max(1.0),
+        "{mape} vs {train_mape}"
+    );
+
+    // Wrong number of section sources.
+    let (ok, _, err) = microprop(&[
+        "predict",
+        model.to_str().unwrap(),
+        sources[0].to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("takes 3 section sources"), "{err}");
+}
+
+fn read_column(csv: &Path, column: &str) -> Vec<f64> {
+    let text = std::fs::read_to_string(csv).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let c = header.iter().position(|h| *h == column).unwrap();
+    lines
+        .map(|l| l.split(',').nth(c).unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_missing_table_column_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), |c| c["data"]["name_column"] = "sample".into());
+    let (ok, _, err) = study(&config, &dir.path().join("out"), &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("missing column `sample`") && err.contains("metadata.csv"),
+        "{err}"
+    );
+    let config = write_config(dir.path(), |c| {
+        c["data"]["target"]["columns"][0]["column"] = "Young".into()
+    });
+    let (ok, _, err) = study(&config, &dir.path().join("out"), &[]);
+    assert!(!ok && err.contains("missing column `Young`"), "{err}");
+}
+
+#[test]
+fn unmatched_names_are_reported_on_both_sides_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    // A table with rows 0..55 and two names no section has.
+    let text = std::fs::read_to_string(data().join("data/metadata.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().take(56).map(str::to_string).collect();
+    lines.push(lines[1].replacen("0,", "ghost,", 1));
+    lines.push(lines[2].replacen("1,", "phantom,", 1));
+    let table = dir.path().join("table.csv");
+    std::fs::write(&table, lines.join("\n")).unwrap();
+    let config = write_config(dir.path(), |c| {
+        c["data"]["table"] = table.to_str().unwrap().into()
+    });
+    let (ok, _, err) = study(&config, &dir.path().join("out"), &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("table.csv") && err.contains("ghost") && err.contains("phantom"),
+        "{err}"
+    );
+    assert!(
+        err.contains("55 (") && err.contains("section(s) without a table row"),
+        "{err}"
+    );
+    assert!(err.contains("--allow-missing"), "{err}");
+    let out = dir.path().join("out");
+    let (ok, _, err) = study(&config, &out, &["--allow-missing"]);
+    assert!(ok, "{err}");
+    assert_eq!(results(&out)["samples"], 55);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("Dropped") && report.contains("ghost"),
+        "{report}"
+    );
+}
+
+#[test]
+fn an_empty_image_directory_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("micrographs");
+    std::fs::create_dir(&empty).unwrap();
+    let config = write_config(dir.path(), |c| {
+        c["data"]["sections"] = serde_json::json!([empty.to_str().unwrap()])
+    });
+    let (ok, _, err) = study(&config, &dir.path().join("out"), &[]);
+    assert!(
+        !ok && err.contains("no input files found") && err.contains("micrographs"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreadable_or_foreign_model_files_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let section = data().join("data/sections_xx.npy");
+    let predict = |model: &Path| {
+        microprop(&[
+            "predict",
+            model.to_str().unwrap(),
+            section.to_str().unwrap(),
+        ])
+    };
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, b"\x00\x01 not json").unwrap();
+    let (ok, _, err) = predict(&garbage);
+    assert!(
+        !ok && err.contains("garbage.json") && err.contains("not a microprop model"),
+        "{err}"
+    );
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, r#"{"weights": [1, 2]}"#).unwrap();
+    let (ok, _, err) = predict(&other);
+    assert!(!ok && err.contains("not a microprop model"), "{err}");
+    let newer = dir.path().join("newer.json");
+    std::fs::write(
+        &newer,
+        r#"{"format": "microprop-model", "format_version": 99, "microprop_version": "9.0.0"}"#,
+    )
+    .unwrap();
+    let (ok, _, err) = predict(&newer);
+    assert!(
+        !ok && err.contains("9.0.0") && err.contains("format 99"),
+        "{err}"
+    );
+    let (ok, _, err) = predict(&dir.path().join("absent.json"));
+    assert!(!ok && err.contains("absent.json"), "{err}");
+}
