@@ -726,10 +726,14 @@ fn predict(args: PredictArgs) -> Result<()> {
     } else {
         format!(" {}", model.unit)
     };
-    let mut csv = format!("name,predicted_{}\n", model.target);
+    use microprop::report::csv_field;
+    let mut csv = format!(
+        "name,{}\n",
+        csv_field(&format!("predicted_{}", model.target))
+    );
     for (name, p) in names.iter().zip(&pred) {
         println!("{name}\t{p:.6}{unit}");
-        csv.push_str(&format!("{name},{p}\n"));
+        csv.push_str(&format!("{},{p}\n", csv_field(name)));
     }
     microprop::output::write_buffered(&args.out, |w| {
         std::io::Write::write_all(w, csv.as_bytes()).map_err(|e| e.to_string())
