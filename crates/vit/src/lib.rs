@@ -1,0 +1,33 @@
+//! Frozen pre-trained vision models that turn a micrograph into one feature vector:
+//! DINOv2, CLIP's vision tower and SAM's image encoder, on burn (CPU or wgpu), loading
+//! Hugging Face checkpoints as they are published.
+//!
+//! ```no_run
+//! use microprop_vit::{Backend, FeatureRequest, ModelSpec, load};
+//! # fn main() -> Result<(), microprop_vit::VitError> {
+//! let device = Backend::Cpu.device()?;
+//! let spec = ModelSpec::Named("dinov2-small".into());
+//! let (config, model) = load(&spec, "dinov2-small/".as_ref(), &device)?;
+//! # let _ = (config, model, FeatureRequest::default());
+//! # Ok(()) }
+//! ```
+
+pub mod clip;
+pub mod dinov2;
+pub mod error;
+pub mod extract;
+#[cfg(feature = "hub")]
+pub mod hub;
+pub mod layers;
+pub mod load;
+pub mod model;
+pub mod preprocess;
+pub mod resample;
+pub mod sam;
+
+pub use error::{Result, TensorProblem, VitError};
+pub use extract::{Backend, Extractor, Item, check_shape};
+pub use model::{
+    Family, FeatureRequest, ModelConfig, ModelSpec, NAMED_MODELS, Pooling, VisionModel, load,
+};
+pub use preprocess::{Mode, Pixels, Preprocess, Upscale};

@@ -1,0 +1,430 @@
+//! SAM's image encoder (Kirillov et al. 2023), laid out as Hugging Face's `SamVisionEncoder`
+//! (`vision_encoder.*` in a `SamModel` checkpoint): windowed and global attention with
+//! decomposed relative positions, then the convolutional neck.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::module::{attention, layer_norm};
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::Deserialize;
+
+use crate::layers::{Activation, Kept, check_heads};
+
+/// The fields of a SAM `vision_config` that shape the image encoder (HF names and defaults).
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+pub struct SamVisionConfig {
+    /// Width of the token vectors.
+    #[serde(default = "d_hidden")]
+    pub hidden_size: usize,
+    /// Channels of the neck's output.
+    #[serde(default = "d_out")]
+    pub output_channels: usize,
+    /// Number of transformer layers.
+    #[serde(default = "d_layers")]
+    pub num_hidden_layers: usize,
+    /// Attention heads per layer.
+    #[serde(default = "d_layers")]
+    pub num_attention_heads: usize,
+    /// Input channels.
+    #[serde(default = "d_channels")]
+    pub num_channels: usize,
+    /// Input side in pixels.
+    #[serde(default = "d_image")]
+    pub image_size: usize,
+    /// Side of a square patch.
+    #[serde(default = "d_patch")]
+    pub patch_size: usize,
+    /// MLP activation.
+    #[serde(default = "d_act")]
+    pub hidden_act: Activation,
+    /// LayerNorm epsilon (also of the neck's channel LayerNorms).
+    #[serde(default = "d_eps")]
+    pub layer_norm_eps: f64,
+    /// Bias on the fused query/key/value projection.
+    #[serde(default = "d_true")]
+    pub qkv_bias: bool,
+    /// MLP width as a multiple of `hidden_size`, when `mlp_dim` is absent.
+    #[serde(default = "d_mlp_ratio")]
+    pub mlp_ratio: f64,
+    /// MLP width.
+    #[serde(default)]
+    pub mlp_dim: Option<usize>,
+    /// Absolute position embeddings.
+    #[serde(default = "d_true")]
+    pub use_abs_pos: bool,
+    /// Decomposed relative position embeddings in attention.
+    #[serde(default = "d_true")]
+    pub use_rel_pos: bool,
+    /// Side of the attention windows (0 = global everywhere).
+    #[serde(default = "d_window")]
+    pub window_size: usize,
+    /// Layers with global attention.
+    #[serde(default = "d_global")]
+    pub global_attn_indexes: Vec<usize>,
+}
+
+fn d_hidden() -> usize {
+    768
+}
+fn d_out() -> usize {
+    256
+}
+fn d_layers() -> usize {
+    12
+}
+fn d_channels() -> usize {
+    3
+}
+fn d_image() -> usize {
+    1024
+}
+fn d_patch() -> usize {
+    16
+}
+fn d_act() -> Activation {
+    Activation::Gelu
+}
+fn d_eps() -> f64 {
+    1e-6
+}
+fn d_true() -> bool {
+    true
+}
+fn d_mlp_ratio() -> f64 {
+    4.0
+}
+fn d_window() -> usize {
+    14
+}
+fn d_global() -> Vec<usize> {
+    vec![2, 5, 8, 11]
+}
+
+impl SamVisionConfig {
+    /// The image encoder of a released checkpoint: `base`, `large` or `huge`.
+    pub fn named(size: &str) -> Option<Self> {
+        let (hidden, layers, heads, global) = match size {
+            "base" => (768, 12, 12, vec![2, 5, 8, 11]),
+            "large" => (1024, 24, 16, vec![5, 11, 17, 23]),
+            "huge" => (1280, 32, 16, vec![7, 15, 23, 31]),
+            _ => return None,
+        };
+        let mut c: Self = serde_json::from_str("{}").ok()?;
+        c.hidden_size = hidden;
+        c.num_hidden_layers = layers;
+        c.num_attention_heads = heads;
+        c.global_attn_indexes = global;
+        Some(c)
+    }
+
+    /// MLP width.
+    pub fn mlp_width(&self) -> usize {
+        self.mlp_dim.unwrap_or((self.hidden_size as f64 * self.mlp_ratio) as usize)
+    }
+
+    /// Patch-grid side.
+    pub fn grid(&self) -> usize {
+        self.image_size / self.patch_size.max(1)
+    }
+
+    /// Checks the values the model cannot run with.
+    pub fn validate(&self) -> Result<(), String> {
+        check_heads(self.hidden_size, self.num_attention_heads, "sam")?;
+        if self.patch_size == 0 || self.image_size % self.patch_size != 0 {
+            return Err(format!(
+                "sam: image_size {} is not a multiple of patch_size {}",
+                self.image_size, self.patch_size
+            ));
+        }
+        if let Some(i) = self.global_attn_indexes.iter().find(|i| **i >= self.num_hidden_layers) {
+            return Err(format!(
+                "sam: global_attn_indexes holds {i}, but there are {} layers",
+                self.num_hidden_layers
+            ));
+        }
+        Ok(())
+    }
+
+    /// Builds the encoder with lazily initialized parameters.
+    pub fn init(&self, device: &Device) -> SamVisionEncoder {
+        let d = self.hidden_size;
+        let p = self.patch_size;
+        let g = self.grid();
+        let out = self.output_channels;
+        SamVisionEncoder {
+            patch_embed: PatchEmbed {
+                projection: Conv2dConfig::new([self.num_channels, d], [p, p])
+                    .with_stride([p, p])
+                    .init(device),
+            },
+            pos_embed: self.use_abs_pos.then(|| Initializer::Zeros.init([1, g, g, d], device)),
+            layers: (0..self.num_hidden_layers).map(|i| self.layer(i, device)).collect(),
+            neck: Neck {
+                conv1: Conv2dConfig::new([d, out], [1, 1]).with_bias(false).init(device),
+                layer_norm1: LayerNorm2d::new(out, self.layer_norm_eps, device),
+                conv2: Conv2dConfig::new([out, out], [3, 3])
+                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                    .with_bias(false)
+                    .init(device),
+                layer_norm2: LayerNorm2d::new(out, self.layer_norm_eps, device),
+            },
+            image_size: self.image_size,
+        }
+    }
+
+    fn layer(&self, index: usize, device: &Device) -> Layer {
+        let d = self.hidden_size;
+        let window = if self.global_attn_indexes.contains(&index) { 0 } else { self.window_size };
+        let side = if window == 0 { self.grid() } else { window };
+        let head_dim = d / self.num_attention_heads;
+        let rel = || Initializer::Zeros.init([2 * side - 1, head_dim], device);
+        let norm = || LayerNormConfig::new(d).with_epsilon(self.layer_norm_eps).init(device);
+        let mlp = self.mlp_width();
+        Layer {
+            layer_norm1: norm(),
+            attn: Attention {
+                qkv: LinearConfig::new(d, 3 * d).with_bias(self.qkv_bias).init(device),
+                proj: LinearConfig::new(d, d).init(device),
+                rel_pos_h: self.use_rel_pos.then(rel),
+                rel_pos_w: self.use_rel_pos.then(rel),
+                heads: self.num_attention_heads,
+            },
+            layer_norm2: norm(),
+            mlp: Mlp {
+                lin1: LinearConfig::new(d, mlp).init(device),
+                lin2: LinearConfig::new(mlp, d).init(device),
+                act: self.hidden_act,
+            },
+            window,
+        }
+    }
+}
+
+/// SAM image encoder (HF `SamVisionEncoder`).
+#[derive(Module, Debug)]
+pub struct SamVisionEncoder {
+    /// Patchifying convolution.
+    pub patch_embed: PatchEmbed,
+    /// Absolute positions, channels-last `[1, grid, grid, hidden]`.
+    pub pos_embed: Option<Param<Tensor<4>>>,
+    /// Transformer layers.
+    pub layers: Vec<Layer>,
+    /// Convolutional neck to `output_channels`.
+    pub neck: Neck,
+    image_size: usize,
+}
+
+/// Holds the patchifying convolution under HF's name.
+#[derive(Module, Debug)]
+pub struct PatchEmbed {
+    /// `Conv2d(channels, hidden, patch, stride = patch)`.
+    pub projection: Conv2d,
+}
+
+/// One transformer layer, windowed (`window > 0`) or global.
+#[derive(Module, Debug)]
+pub struct Layer {
+    /// LayerNorm before attention.
+    pub layer_norm1: LayerNorm,
+    /// Self-attention.
+    pub attn: Attention,
+    /// LayerNorm before the MLP.
+    pub layer_norm2: LayerNorm,
+    /// Feed-forward.
+    pub mlp: Mlp,
+    window: usize,
+}
+
+impl Layer {
+    /// Applies the layer to channels-last tokens `[batch, h, w, hidden]`.
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [b, h, w, c] = x.dims();
+        let y = self.layer_norm1.forward(x.clone());
+        let y = if self.window > 0 {
+            let (windows, hp, wp) = window_partition(y, self.window);
+            let y = self.attn.forward(windows);
+            window_unpartition(y, self.window, [b, hp, wp, c]).slice([0..b, 0..h, 0..w, 0..c])
+        } else {
+            self.attn.forward(y)
+        };
+        let x = x + y;
+        let m = &self.mlp;
+        let z = m.lin2.forward(m.act.forward(m.lin1.forward(self.layer_norm2.forward(x.clone()))));
+        x + z
+    }
+}
+
+/// Pads `[b, h, w, c]` with zeros to multiples of `ws` and cuts it into `[b * n, ws, ws, c]`.
+fn window_partition(x: Tensor<4>, ws: usize) -> (Tensor<4>, usize, usize) {
+    let [b, h, w, c] = x.dims();
+    let (hp, wp) = (h.div_ceil(ws) * ws, w.div_ceil(ws) * ws);
+    let device = x.device();
+    let mut x = x;
+    if hp > h {
+        x = Tensor::cat(vec![x, Tensor::zeros([b, hp - h, w, c], &device)], 1);
+    }
+    if wp > w {
+        x = Tensor::cat(vec![x, Tensor::zeros([b, hp, wp - w, c], &device)], 2);
+    }
+    let x = x.reshape([b, hp / ws, ws, wp / ws, ws, c]).permute([0, 1, 3, 2, 4, 5]);
+    (x.reshape([b * (hp / ws) * (wp / ws), ws, ws, c]), hp, wp)
+}
+
+/// Inverse of [`window_partition`] (still padded).
+fn window_unpartition(x: Tensor<4>, ws: usize, [b, hp, wp, c]: [usize; 4]) -> Tensor<4> {
+    x.reshape([b, hp / ws, wp / ws, ws, ws, c])
+        .permute([0, 1, 3, 2, 4, 5])
+        .reshape([b, hp, wp, c])
+}
+
+/// Attention with a fused qkv projection and decomposed relative positions.
+#[derive(Module, Debug)]
+pub struct Attention {
+    /// `Linear(hidden, 3 * hidden)`.
+    pub qkv: Linear,
+    /// Output projection.
+    pub proj: Linear,
+    /// Relative positions along height, `[2 side - 1, head_dim]`.
+    pub rel_pos_h: Option<Param<Tensor<2>>>,
+    /// Relative positions along width, `[2 side - 1, head_dim]`.
+    pub rel_pos_w: Option<Param<Tensor<2>>>,
+    heads: usize,
+}
+
+impl Attention {
+    /// Attention over all positions of `[batch, h, w, hidden]`.
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let [b, h, w, c] = x.dims();
+        let hd = c / self.heads;
+        let qkv = self
+            .qkv
+            .forward(x.reshape([b, h * w, c]))
+            .reshape([b, h * w, 3, self.heads, hd])
+            .permute([2, 0, 3, 1, 4]);
+        let part = |i: usize| qkv.clone().narrow(0, i, 1).reshape([b, self.heads, h * w, hd]);
+        let (q, k, v) = (part(0), part(1), part(2));
+        let bias = match (&self.rel_pos_h, &self.rel_pos_w) {
+            (Some(rh), Some(rw)) => Some(rel_pos_bias(q.clone(), rh.val(), rw.val(), h, w)),
+            _ => None,
+        };
+        let out = attention(q, k, v, None, bias, AttentionModuleOptions::default());
+        let out = out.swap_dims(1, 2).reshape([b, h, w, c]);
+        self.proj.forward(out)
+    }
+}
+
+/// Rows `i - j + size - 1` of a relative-position table: `[size, size, head_dim]`.
+fn gather_rel(table: Tensor<2>, size: usize) -> Tensor<3> {
+    let [_, hd] = table.dims();
+    let idx: Vec<i64> = (0..size)
+        .flat_map(|i| (0..size).map(move |j| (i + size - 1 - j) as i64))
+        .collect();
+    let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [size * size]), &table.device());
+    table.select(0, idx).reshape([size, size, hd])
+}
+
+/// HF's `get_decomposed_rel_pos`: the additive bias `[b, heads, h*w, h*w]` from the
+/// (unscaled) queries `[b, heads, h*w, head_dim]`.
+fn rel_pos_bias(q: Tensor<4>, rel_h: Tensor<2>, rel_w: Tensor<2>, h: usize, w: usize) -> Tensor<4> {
+    let [b, heads, _, hd] = q.dims();
+    let bh = b * heads;
+    let q = q.reshape([bh, h, w, hd]);
+    let rh = gather_rel(rel_h, h).swap_dims(1, 2); // [h, hd, kh]
+    let rw = gather_rel(rel_w, w).swap_dims(1, 2); // [w, hd, kw]
+    let by_h = q.clone().swap_dims(0, 1).reshape([h, bh * w, hd]).matmul(rh);
+    let by_h = by_h.reshape([h, bh, w, h]).swap_dims(0, 1); // [bh, h, w, kh]
+    let by_w = q.permute([2, 0, 1, 3]).reshape([w, bh * h, hd]).matmul(rw);
+    let by_w = by_w.reshape([w, bh, h, w]).permute([1, 2, 0, 3]); // [bh, h, w, kw]
+    let bias = by_h.unsqueeze_dim::<5>(4) + by_w.unsqueeze_dim::<5>(3);
+    bias.reshape([b, heads, h * w, h * w])
+}
+
+/// Two-layer MLP.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// First projection.
+    pub lin1: Linear,
+    /// Second projection.
+    pub lin2: Linear,
+    #[module(skip)]
+    act: Activation,
+}
+
+/// LayerNorm over the channels of `[batch, channels, h, w]` (HF `SamLayerNorm`, channels first).
+#[derive(Module, Debug)]
+pub struct LayerNorm2d {
+    /// Scale, `[channels]`.
+    pub weight: Param<Tensor<1>>,
+    /// Shift, `[channels]`.
+    pub bias: Param<Tensor<1>>,
+    eps: f64,
+}
+
+impl LayerNorm2d {
+    fn new(channels: usize, eps: f64, device: &Device) -> Self {
+        Self {
+            weight: Initializer::Ones.init([channels], device),
+            bias: Initializer::Zeros.init([channels], device),
+            eps,
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = layer_norm(x.permute([0, 2, 3, 1]), self.weight.val(), Some(self.bias.val()), self.eps);
+        y.permute([0, 3, 1, 2])
+    }
+}
+
+/// Convolutional neck: 1×1 conv, LayerNorm, 3×3 conv, LayerNorm.
+#[derive(Module, Debug)]
+pub struct Neck {
+    /// `Conv2d(hidden, out, 1, bias = false)`.
+    pub conv1: Conv2d,
+    /// Channel LayerNorm.
+    pub layer_norm1: LayerNorm2d,
+    /// `Conv2d(out, out, 3, padding = 1, bias = false)`.
+    pub conv2: Conv2d,
+    /// Channel LayerNorm.
+    pub layer_norm2: LayerNorm2d,
+}
+
+impl Neck {
+    /// Maps channels-last tokens `[b, h, w, hidden]` to `[b, out, h, w]`.
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.layer_norm1.forward(self.conv1.forward(x.permute([0, 3, 1, 2])));
+        self.layer_norm2.forward(self.conv2.forward(x))
+    }
+}
+
+/// What a SAM encoder forward pass returns.
+#[derive(Debug, Clone)]
+pub struct SamOutput {
+    /// The neck's output, `[batch, output_channels, grid, grid]` (HF `image_embeddings`).
+    pub image_embeddings: Tensor<4>,
+    /// Channels-last hidden states after the requested numbers of layers (0 = embeddings).
+    pub hidden_states: Vec<Tensor<4>>,
+}
+
+impl SamVisionEncoder {
+    /// Side of the square input the encoder takes.
+    pub fn image_size(&self) -> usize {
+        self.image_size
+    }
+
+    /// Runs the encoder on pixels `[batch, channels, image_size, image_size]`.
+    pub fn forward(&self, pixels: Tensor<4>, layers: &[usize]) -> SamOutput {
+        let mut x = self.patch_embed.projection.forward(pixels).permute([0, 2, 3, 1]);
+        if let Some(pos) = &self.pos_embed {
+            x = x + pos.val();
+        }
+        let mut kept = Kept::new(layers);
+        kept.offer(0, &x);
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x);
+            kept.offer(i + 1, &x);
+        }
+        SamOutput { image_embeddings: self.neck.forward(x), hidden_states: kept.into_vec() }
+    }
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""PyTorch reference timing of a DINOv2 forward pass (Hugging Face `Dinov2Model`, random weights, no download).
+
+    pip install torch transformers
+    python3 scripts/bench_vit_torch.py --model dinov2-small --size 224 --batch 1 --threads 2 [--device cuda]
+
+Times `model(pixel_values).pooler_output` under torch.inference_mode() on torch.rand(batch, 3, size, size)
+and prints one JSON line with the median seconds per batch.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from transformers import Dinov2Config, Dinov2Model
+
+CONFIGS = {  # facebook/dinov2-small and -base
+    "dinov2-small": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6),
+    "dinov2-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12),
+}
+COMMON = dict(patch_size=14, image_size=518, mlp_ratio=4, layerscale_value=1.0, qkv_bias=True, layer_norm_eps=1e-6)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", choices=sorted(CONFIGS), default="dinov2-small")
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    ap.add_argument("--iters", type=int, default=None, help="timed iterations (default: enough for ~5 s)")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    a = ap.parse_args()
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    dev = torch.device(a.device)
+    model = Dinov2Model(Dinov2Config(**CONFIGS[a.model], **COMMON)).eval().to(dev)
+    x = torch.rand(a.batch, 3, a.size, a.size, device=dev)
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    def once():
+        t0 = time.perf_counter()
+        model(pixel_values=x).pooler_output
+        sync()
+        return time.perf_counter() - t0
+
+    with torch.inference_mode():
+        for _ in range(a.warmup):
+            once()
+        iters = a.iters or max(3, min(1000, round(5.0 / max(once(), 1e-6))))
+        times = [once() for _ in range(iters)]
+    med = statistics.median(times)
+    print(json.dumps({
+        "model": a.model, "size": a.size, "batch": a.batch, "threads": torch.get_num_threads(),
+        "median_s_per_batch": med, "images_per_s": a.batch / med, "torch": torch.__version__,
+        "device": a.device, "iters": iters,
+    }))
+
+
+if __name__ == "__main__":
+    main()
