@@ -3,6 +3,7 @@
 mod bench_case2;
 mod bench_homogenization;
 mod bench_segment;
+mod bench_vit;
 mod case1;
 mod download;
 mod figures;
@@ -131,6 +132,18 @@ enum Bench {
         #[arg(long, default_value = "python3")]
         python: String,
     },
+    /// DINOv2 ViT-S/14 and ViT-B/14 at 224², batch 1 and 8, vs PyTorch (1 thread and all cores).
+    Vit {
+        /// Python interpreter with torch and transformers for the reference.
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// cpu (burn Flex) or wgpu (then against PyTorch CUDA).
+        #[arg(long, default_value = "cpu")]
+        backend: String,
+        /// Seconds of timed runs per row (at least 3 runs).
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
     /// NLM denoising (h = 10, 7, 21) on 512² and 1024² images vs cv2.fastNlMeansDenoising.
     Segment {
         /// Timed runs per image and side (the minimum is reported).
@@ -205,6 +218,14 @@ fn main() -> Result<()> {
                     python,
                 },
         } => bench_homogenization::run(samples, size, &python),
+        Task::Bench {
+            what:
+                Bench::Vit {
+                    python,
+                    backend,
+                    seconds,
+                },
+        } => bench_vit::run(&python, &backend, seconds),
     }
 }
 

@@ -118,6 +118,9 @@ pub enum Error {
     /// An error of the reduction crate.
     #[error(transparent)]
     Reduction(#[from] microprop_reduction::Error),
+    /// An error of the vision-model crate (loading, preprocessing, extraction).
+    #[error(transparent)]
+    Vit(#[from] microprop_vit::VitError),
     /// An output that could not be written.
     #[error("cannot write {path}: {detail}")]
     Write {

@@ -14,6 +14,7 @@ pub mod correlate;
 pub mod dataset;
 pub mod error;
 pub mod evaluate;
+pub mod extract;
 pub mod features;
 pub mod figures;
 pub mod homogenize;

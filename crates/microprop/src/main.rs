@@ -48,6 +48,64 @@ enum Command {
     Fit(FitArgs),
     /// Predict the property of new sections with a saved model.
     Predict(PredictArgs),
+    /// One feature vector per image from a frozen foundation model (DINOv2, CLIP, SAM).
+    Extract(ExtractArgs),
+}
+
+#[derive(Args)]
+struct ExtractArgs {
+    /// Named checkpoint: dinov2-{small,base,large,giant}, clip-vit-{base-patch16,base-patch32,
+    /// large-patch14}, sam-vit-{base,large,huge}.
+    #[arg(long, conflicts_with = "config")]
+    model: Option<String>,
+    /// Model family when giving --config (default: the config's `model_type`).
+    #[arg(long, value_parser = ["dinov2", "clip", "sam"])]
+    arch: Option<String>,
+    /// An HF config.json (instead of --model).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// model.safetensors, or a directory with it (and config.json). Without it, --model
+    /// is downloaded from the Hugging Face hub (builds with the `hub` feature).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// paper: the paper's crop/resize, pixels in [0, 1]; standard: the same with the model's
+    /// mean/std normalization; none: inputs are float32 .npy pixel arrays used as they are.
+    #[arg(long, value_enum, default_value = "paper")]
+    preprocess: PreprocessArg,
+    /// How fixed-size models (CLIP, SAM) reach their input size: PIL bilinear or pixel replication.
+    #[arg(long, value_enum, default_value = "bilinear")]
+    upscale: UpscaleArg,
+    /// pooler (the model's own), cls, mean (of patch tokens) or cls+mean.
+    #[arg(long, default_value = "pooler")]
+    pool: String,
+    /// Take the tokens after this many layers instead of the final output.
+    #[arg(long)]
+    layer: Option<usize>,
+    /// Compute backend (default: wgpu when built in, else cpu).
+    #[arg(long, value_parser = ["wgpu", "cpu"])]
+    backend: Option<String>,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Output: float32 .npy (images × features), with FILE.names.txt beside it.
+    #[arg(long)]
+    out: PathBuf,
+    /// Images (files or directories), or .npy arrays with --preprocess none.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PreprocessArg {
+    Paper,
+    Standard,
+    None,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum UpscaleArg {
+    Bilinear,
+    Replicate,
 }
 
 #[derive(Args)]
@@ -413,6 +471,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Study(args) => study(args),
         Command::Fit(args) => fit(args),
         Command::Predict(args) => predict(args),
+        Command::Extract(args) => extract(args),
     }
 }
 
@@ -745,4 +804,85 @@ fn predict(args: PredictArgs) -> Result<()> {
         model.target
     );
     Ok(())
+}
+
+fn extract(args: ExtractArgs) -> Result<()> {
+    use microprop::extract::{ExtractSettings, extract_files};
+    use microprop_vit::{Backend, Family, FeatureRequest, Mode, ModelSpec, Pooling, Upscale};
+    let spec = match (&args.model, &args.config) {
+        (Some(name), _) => ModelSpec::Named(name.clone()),
+        (None, Some(path)) => ModelSpec::Config {
+            arch: args.arch.as_deref().and_then(Family::parse),
+            path: path.clone(),
+        },
+        (None, None) => bail!("give --model NAME, or --config CONFIG.json with --weights"),
+    };
+    let weights = match (&args.weights, &spec) {
+        (Some(w), _) => w.clone(),
+        (None, ModelSpec::Named(name)) => hub_weights(name)?,
+        (None, _) => bail!("--config needs --weights"),
+    };
+    let pooling = Pooling::parse(&args.pool)
+        .with_context(|| format!("--pool {}: use pooler, cls, mean or cls+mean", args.pool))?;
+    let backend = match args.backend.as_deref() {
+        Some(b) => Backend::parse(b).context("--backend: use wgpu or cpu")?,
+        None => Backend::default_for_build(),
+    };
+    let settings = ExtractSettings {
+        spec,
+        weights,
+        mode: match args.preprocess {
+            PreprocessArg::Paper => Mode::Paper,
+            PreprocessArg::Standard => Mode::Standard,
+            PreprocessArg::None => Mode::None,
+        },
+        upscale: match args.upscale {
+            UpscaleArg::Bilinear => Upscale::Bilinear,
+            UpscaleArg::Replicate => Upscale::Replicate,
+        },
+        request: FeatureRequest {
+            pooling,
+            layer: args.layer,
+        },
+        backend,
+        batch: args.batch.max(1),
+    };
+    let files = collect_inputs(&args.inputs)?;
+    let (features, names) = extract_files(&settings, &files)?;
+    let names_file = write_features(&args.out, &features, &names)?;
+    eprintln!(
+        "wrote {} ({} images × {} features) and {}",
+        args.out.display(),
+        features.nrows(),
+        features.ncols(),
+        names_file.display()
+    );
+    Ok(())
+}
+
+#[cfg(feature = "hub")]
+fn hub_weights(name: &str) -> Result<PathBuf> {
+    let repo = microprop_vit::NAMED_MODELS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, r)| *r)
+        .with_context(|| format!("unknown model `{name}`"))?;
+    eprintln!(
+        "fetching {repo} from the Hugging Face hub (cache: {})",
+        microprop_vit::hub::cache_dir().display()
+    );
+    Ok(microprop_vit::hub::fetch(
+        repo,
+        "main",
+        microprop_vit::hub::MODEL_FILES,
+    )?)
+}
+
+#[cfg(not(feature = "hub"))]
+fn hub_weights(name: &str) -> Result<PathBuf> {
+    bail!(
+        "--weights is required: this build cannot download `{name}` (rebuild with \
+         `--features hub`, or download model.safetensors and config.json from \
+         https://huggingface.co and pass their directory)"
+    )
 }

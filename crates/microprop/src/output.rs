@@ -33,7 +33,11 @@ fn write_error(path: &Path, e: impl std::fmt::Display) -> Error {
 
 /// Writes a feature matrix as `.npy` (float64) and its row names as `<stem>.names.txt`
 /// beside it; both appear whole or not at all.
-pub fn write_features(path: &Path, features: &Array2<f64>, names: &[String]) -> Result<PathBuf> {
+pub fn write_features<A: ndarray_npy::WritableElement>(
+    path: &Path,
+    features: &Array2<A>,
+    names: &[String],
+) -> Result<PathBuf> {
     let names_path = names_path(path);
     let mut npy = temp_beside(path)?;
     let mut w = std::io::BufWriter::new(npy.as_file_mut());

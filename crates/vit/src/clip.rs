@@ -90,7 +90,7 @@ impl ClipVisionConfig {
     /// Checks the values the model cannot run with.
     pub fn validate(&self) -> Result<(), String> {
         check_heads(self.hidden_size, self.num_attention_heads, "clip")?;
-        if self.patch_size == 0 || self.image_size % self.patch_size != 0 {
+        if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
             return Err(format!(
                 "clip: image_size {} is not a multiple of patch_size {}",
                 self.image_size, self.patch_size
@@ -104,7 +104,11 @@ impl ClipVisionConfig {
         let d = self.hidden_size;
         let p = self.patch_size;
         let grid = self.image_size / p;
-        let norm = || LayerNormConfig::new(d).with_epsilon(self.layer_norm_eps).init(device);
+        let norm = || {
+            LayerNormConfig::new(d)
+                .with_epsilon(self.layer_norm_eps)
+                .init(device)
+        };
         ClipVisionModel {
             embeddings: Embeddings {
                 class_embedding: Initializer::Zeros.init([d], device),
@@ -118,7 +122,9 @@ impl ClipVisionConfig {
             },
             pre_layrnorm: norm(),
             encoder: Encoder {
-                layers: (0..self.num_hidden_layers).map(|_| self.layer(device)).collect(),
+                layers: (0..self.num_hidden_layers)
+                    .map(|_| self.layer(device))
+                    .collect(),
             },
             post_layernorm: norm(),
             image_size: self.image_size,
@@ -128,7 +134,11 @@ impl ClipVisionConfig {
     fn layer(&self, device: &Device) -> Layer {
         let d = self.hidden_size;
         let lin = |i, o| LinearConfig::new(i, o).init(device);
-        let norm = || LayerNormConfig::new(d).with_epsilon(self.layer_norm_eps).init(device);
+        let norm = || {
+            LayerNormConfig::new(d)
+                .with_epsilon(self.layer_norm_eps)
+                .init(device)
+        };
         Layer {
             self_attn: Attention {
                 q_proj: lin(d, d),
@@ -186,7 +196,11 @@ impl Embeddings {
         let patches = self.patch_embedding.forward(pixels);
         let [_, d, gh, gw] = patches.dims();
         let patches = patches.reshape([b, d, gh * gw]).swap_dims(1, 2);
-        let cls = self.class_embedding.val().reshape([1, 1, d]).expand([b, 1, d]);
+        let cls = self
+            .class_embedding
+            .val()
+            .reshape([1, 1, d])
+            .expand([b, 1, d]);
         let tokens = Tensor::cat(vec![cls, patches], 1);
         tokens + self.position_embedding.weight.val().unsqueeze::<3>()
     }
@@ -216,7 +230,10 @@ impl Layer {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let x = x.clone() + self.self_attn.forward(self.layer_norm1.forward(x));
         let m = &self.mlp;
-        let h = m.fc2.forward(m.act.forward(m.fc1.forward(self.layer_norm2.forward(x.clone()))));
+        let h = m.fc2.forward(
+            m.act
+                .forward(m.fc1.forward(self.layer_norm2.forward(x.clone()))),
+        );
         x + h
     }
 }
@@ -290,4 +307,3 @@ impl ClipVisionModel {
         }
     }
 }
-

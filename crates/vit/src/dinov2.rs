@@ -121,7 +121,9 @@ impl Dinov2Config {
         Dinov2Model {
             embeddings: Embeddings::new(self, device),
             encoder: Encoder {
-                layer: (0..self.num_hidden_layers).map(|_| Layer::new(self, device)).collect(),
+                layer: (0..self.num_hidden_layers)
+                    .map(|_| Layer::new(self, device))
+                    .collect(),
             },
             layernorm: layer_norm(self, device),
         }
@@ -134,7 +136,9 @@ impl Dinov2Config {
 }
 
 fn layer_norm(c: &Dinov2Config, device: &Device) -> LayerNorm {
-    LayerNormConfig::new(c.hidden_size).with_epsilon(c.layer_norm_eps).init(device)
+    LayerNormConfig::new(c.hidden_size)
+        .with_epsilon(c.layer_norm_eps)
+        .init(device)
 }
 
 fn linear(d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear {
@@ -214,7 +218,10 @@ impl Embeddings {
         let device = table.device();
         let cls = table.clone().narrow(1, 0, 1);
         // [1, side*side, d] -> [d, side, side]
-        let grid = table.narrow(1, 1, n - 1).reshape([side, side, d]).permute([2, 0, 1]);
+        let grid = table
+            .narrow(1, 1, n - 1)
+            .reshape([side, side, d])
+            .permute([2, 0, 1]);
         let rows = weights(pos_taps(side, gh), side, gh, &device);
         let cols = weights(pos_taps(side, gw), side, gw, &device);
         // [d, side, side] -> rows: [gh, side] x [d, side, side] -> [d, gh, side] -> [d, gh, gw]
@@ -227,7 +234,11 @@ impl Embeddings {
 
 /// The 1-D bicubic weights HF's DINOv2 uses to resample position embeddings.
 fn pos_taps(input: usize, output: usize) -> Vec<Taps> {
-    if ANTIALIAS_POS { torch_bicubic_antialias(input, output) } else { torch_bicubic(input, output) }
+    if ANTIALIAS_POS {
+        torch_bicubic_antialias(input, output)
+    } else {
+        torch_bicubic(input, output)
+    }
 }
 
 /// Whether HF resamples DINOv2 position embeddings with `antialias=True`.
@@ -288,12 +299,18 @@ impl Layer {
                     value: linear(d, d, c.qkv_bias, device),
                     heads: c.num_attention_heads,
                 },
-                output: SelfOutput { dense: linear(d, d, true, device) },
+                output: SelfOutput {
+                    dense: linear(d, d, true, device),
+                },
             },
-            layer_scale1: LayerScale { lambda1: Initializer::Ones.init([d], device) },
+            layer_scale1: LayerScale {
+                lambda1: Initializer::Ones.init([d], device),
+            },
             norm2: layer_norm(c, device),
             mlp,
-            layer_scale2: LayerScale { lambda1: Initializer::Ones.init([d], device) },
+            layer_scale2: LayerScale {
+                lambda1: Initializer::Ones.init([d], device),
+            },
         }
     }
 
@@ -424,6 +441,9 @@ impl Dinov2Model {
             x = layer.forward(x);
             kept.offer(i + 1, &x);
         }
-        Dinov2Output { last_hidden_state: self.layernorm.forward(x), hidden_states: kept.into_vec() }
+        Dinov2Output {
+            last_hidden_state: self.layernorm.forward(x),
+            hidden_states: kept.into_vec(),
+        }
     }
 }

@@ -96,7 +96,11 @@ impl std::fmt::Display for TensorProblem {
         match self {
             Self::Missing { name } => write!(f, "missing tensor `{name}`"),
             Self::Unexpected { name } => write!(f, "unexpected tensor `{name}`"),
-            Self::Shape { name, expected, found } => write!(
+            Self::Shape {
+                name,
+                expected,
+                found,
+            } => write!(
                 f,
                 "tensor `{name}` has shape {found:?} in the checkpoint, the model expects {expected:?}"
             ),

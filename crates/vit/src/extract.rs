@@ -29,7 +29,11 @@ impl Backend {
 
     /// The default: wgpu when compiled in, else the CPU.
     pub fn default_for_build() -> Self {
-        if cfg!(feature = "wgpu") { Self::Wgpu } else { Self::Cpu }
+        if cfg!(feature = "wgpu") {
+            Self::Wgpu
+        } else {
+            Self::Cpu
+        }
     }
 
     /// The burn device, checked to work.
@@ -45,8 +49,8 @@ impl Backend {
 fn wgpu_device() -> Result<Device> {
     let device = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
     let probe = device.clone();
-    let works = std::panic::catch_unwind(move || Tensor::<1>::zeros([1], &probe).into_data())
-        .is_ok();
+    let works =
+        std::panic::catch_unwind(move || Tensor::<1>::zeros([1], &probe).into_data()).is_ok();
     if works {
         Ok(device)
     } else {
@@ -75,12 +79,22 @@ pub struct Item<'a> {
 
 /// Checks that an input shape suits the model.
 pub fn check_shape(config: &ModelConfig, name: &str, (h, w): (usize, usize)) -> Result<()> {
-    let bad = |message: String| Err(VitError::Input { path: name.to_string(), message });
+    let bad = |message: String| {
+        Err(VitError::Input {
+            path: name.to_string(),
+            message,
+        })
+    };
     match config.fixed_input() {
-        Some(s) if (h, w) != (s, s) => {
-            bad(format!("input is {h}×{w}; {} takes {s}×{s}", config.describe()))
-        }
-        None if h % config.patch_size() != 0 || w % config.patch_size() != 0 || h == 0 || w == 0 => {
+        Some(s) if (h, w) != (s, s) => bad(format!(
+            "input is {h}×{w}; {} takes {s}×{s}",
+            config.describe()
+        )),
+        None if h % config.patch_size() != 0
+            || w % config.patch_size() != 0
+            || h == 0
+            || w == 0 =>
+        {
             bad(format!(
                 "input is {h}×{w}; {} needs sides that are positive multiples of {}",
                 config.describe(),
@@ -145,9 +159,10 @@ impl Extractor {
                 );
                 let features = self.model.features(pixels, request)?;
                 let [n, d] = features.dims();
-                let values: Vec<f32> = features.into_data().try_to_vec::<f32>().map_err(|e| {
-                    VitError::Unsupported(format!("reading features back: {e:?}"))
-                })?;
+                let values: Vec<f32> = features
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .map_err(|e| VitError::Unsupported(format!("reading features back: {e:?}")))?;
                 for (k, &i) in chunk.iter().enumerate().take(n) {
                     out[i] = values[k * d..(k + 1) * d].to_vec();
                 }

@@ -18,7 +18,9 @@ pub fn cache_dir() -> PathBuf {
     if let Some(home) = std::env::var_os("HF_HOME") {
         return PathBuf::from(home).join("hub");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     home.join(".cache").join("huggingface").join("hub")
 }
 
@@ -34,7 +36,10 @@ pub fn cached(cache: &Path, repo: &str, revision: &str, files: &[&str]) -> Optio
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| revision.to_string());
     let snapshot = dir.join("snapshots").join(commit);
-    files.iter().all(|f| snapshot.join(f).is_file()).then_some(snapshot)
+    files
+        .iter()
+        .all(|f| snapshot.join(f).is_file())
+        .then_some(snapshot)
 }
 
 /// The snapshot directory holding `files` of `repo`, downloading what is missing
@@ -45,7 +50,10 @@ pub fn fetch(repo: &str, revision: &str, files: &[&str]) -> Result<PathBuf> {
         return Ok(dir);
     }
     if std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1") {
-        return Err(hub_error(repo, "not in the cache and HF_HUB_OFFLINE=1".into()));
+        return Err(hub_error(
+            repo,
+            "not in the cache and HF_HUB_OFFLINE=1".into(),
+        ));
     }
     let commit = commit_of(repo, revision)?;
     let dir = repo_dir(&cache, repo);
@@ -53,7 +61,10 @@ pub fn fetch(repo: &str, revision: &str, files: &[&str]) -> Result<PathBuf> {
     for file in files {
         let target = snapshot.join(file);
         if !target.is_file() {
-            download(&format!("https://huggingface.co/{repo}/resolve/{commit}/{file}"), &target)?;
+            download(
+                &format!("https://huggingface.co/{repo}/resolve/{commit}/{file}"),
+                &target,
+            )?;
         }
     }
     let refs = dir.join("refs");
@@ -89,7 +100,9 @@ fn commit_of(repo: &str, revision: &str) -> Result<String> {
 fn download(url: &str, target: &Path) -> Result<()> {
     let parent = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-    let response = request(url).call().map_err(|e| hub_error(url, e.to_string()))?;
+    let response = request(url)
+        .call()
+        .map_err(|e| hub_error(url, e.to_string()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(|e| io(parent, e))?;
     let mut reader = response.into_body().into_reader();
     std::io::copy(&mut reader, &mut tmp).map_err(|e| hub_error(url, e.to_string()))?;
@@ -99,11 +112,17 @@ fn download(url: &str, target: &Path) -> Result<()> {
 }
 
 fn hub_error(what: &str, message: String) -> VitError {
-    VitError::Hub { what: what.to_string(), message }
+    VitError::Hub {
+        what: what.to_string(),
+        message,
+    }
 }
 
 fn io(path: &Path, source: std::io::Error) -> VitError {
-    VitError::Io { path: path.to_path_buf(), source }
+    VitError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 #[cfg(test)]
@@ -119,7 +138,18 @@ mod tests {
         std::fs::create_dir_all(dir.join("refs")).unwrap();
         std::fs::write(dir.join("refs").join("main"), "abc123\n").unwrap();
         std::fs::write(snap.join("config.json"), "{}").unwrap();
-        assert_eq!(cached(tmp.path(), "facebook/dinov2-small", "main", &["config.json"]), Some(snap));
-        assert_eq!(cached(tmp.path(), "facebook/dinov2-small", "main", MODEL_FILES), None);
+        assert_eq!(
+            cached(
+                tmp.path(),
+                "facebook/dinov2-small",
+                "main",
+                &["config.json"]
+            ),
+            Some(snap)
+        );
+        assert_eq!(
+            cached(tmp.path(), "facebook/dinov2-small", "main", MODEL_FILES),
+            None
+        );
     }
 }

@@ -67,7 +67,7 @@ pub fn self_attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, heads: usize) ->
 
 /// Checks that a head count divides the hidden size.
 pub fn check_heads(hidden: usize, heads: usize, what: &str) -> Result<(), String> {
-    if heads == 0 || hidden % heads != 0 {
+    if heads == 0 || !hidden.is_multiple_of(heads) {
         return Err(format!(
             "{what}: hidden_size {hidden} is not divisible by num_attention_heads {heads}"
         ));
@@ -84,7 +84,10 @@ pub struct Kept<T> {
 impl<T: Clone> Kept<T> {
     /// Wants the states after each number of layers in `layers`.
     pub fn new(layers: &[usize]) -> Self {
-        Self { wanted: layers.to_vec(), slots: vec![None; layers.len()] }
+        Self {
+            wanted: layers.to_vec(),
+            slots: vec![None; layers.len()],
+        }
     }
 
     /// Offers the state after `depth` layers.

@@ -25,6 +25,8 @@ pub mod preprocess;
 pub mod resample;
 pub mod sam;
 
+/// The burn framework, re-exported so that callers build tensors with the same version.
+pub use burn;
 pub use error::{Result, TensorProblem, VitError};
 pub use extract::{Backend, Extractor, Item, check_shape};
 pub use model::{

@@ -50,7 +50,10 @@ impl ShapeVisitor {
                 _ => {}
             }
         }
-        self.out.push(ExpectedTensor { name: path.join("."), shape });
+        self.out.push(ExpectedTensor {
+            name: path.join("."),
+            shape,
+        });
     }
 }
 
@@ -85,11 +88,18 @@ pub struct HeaderEntry {
 
 /// Reads the tensor names, dtypes and shapes of a safetensors file (header only).
 pub fn read_header(path: &Path) -> Result<BTreeMap<String, HeaderEntry>> {
-    let bad = |message: String| VitError::WeightsFile { path: path.to_path_buf(), message };
-    let io = |source| VitError::Io { path: path.to_path_buf(), source };
+    let bad = |message: String| VitError::WeightsFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let io = |source| VitError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut file = std::fs::File::open(path).map_err(io)?;
     let mut len = [0u8; 8];
-    file.read_exact(&mut len).map_err(|_| bad("too short for a safetensors file".into()))?;
+    file.read_exact(&mut len)
+        .map_err(|_| bad("too short for a safetensors file".into()))?;
     let len = u64::from_le_bytes(len);
     let file_len = file.metadata().map_err(io)?.len();
     if len > 100_000_000 || len + 8 > file_len {
@@ -129,7 +139,11 @@ pub fn check(
     let prefix = layout
         .prefixes
         .iter()
-        .find(|p| expected.iter().any(|e| header.contains_key(&format!("{p}{}", e.name))))
+        .find(|p| {
+            expected
+                .iter()
+                .any(|e| header.contains_key(&format!("{p}{}", e.name)))
+        })
         .copied()
         .unwrap_or("");
     let mut problems = Vec::new();
@@ -152,16 +166,24 @@ pub fn check(
         }
         known.insert(e.name.as_str());
     }
-    let roots: std::collections::BTreeSet<&str> =
-        expected.iter().filter_map(|e| e.name.split('.').next()).collect();
+    let roots: std::collections::BTreeSet<&str> = expected
+        .iter()
+        .filter_map(|e| e.name.split('.').next())
+        .collect();
     for name in header.keys() {
-        let Some(rest) = name.strip_prefix(prefix) else { continue };
+        let Some(rest) = name.strip_prefix(prefix) else {
+            continue;
+        };
         let root = rest.split('.').next().unwrap_or("");
         if roots.contains(root) && !known.contains(rest) && !layout.ignored.contains(&rest) {
             problems.push(TensorProblem::Unexpected { name: name.clone() });
         }
     }
-    if problems.is_empty() { Ok(prefix.to_string()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(prefix.to_string())
+    } else {
+        Err(problems)
+    }
 }
 
 /// Loads `path` (safetensors) into `model`, after checking every tensor name and shape.
@@ -187,14 +209,18 @@ pub fn load_safetensors<M: Module + ModuleSnapshot>(
     if !prefix.is_empty() {
         store = store.with_key_remapping(format!("^{}", regex_escape(&prefix)), "");
     }
-    let result = model.load_from(&mut store).map_err(|e| VitError::WeightsFile {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| VitError::WeightsFile {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
     let mut problems: Vec<TensorProblem> = result
         .missing
         .iter()
-        .map(|(name, _)| TensorProblem::Missing { name: format!("{prefix}{name}") })
+        .map(|(name, _)| TensorProblem::Missing {
+            name: format!("{prefix}{name}"),
+        })
         .collect();
     problems.extend(result.errors.iter().map(|e| TensorProblem::Other {
         name: String::new(),
@@ -204,14 +230,21 @@ pub fn load_safetensors<M: Module + ModuleSnapshot>(
         return Err(weights_error(problems));
     }
     let needs_cast = header.values().any(|h| h.dtype != "F32");
-    Ok(if needs_cast { model.map(&mut CastToF32) } else { model })
+    Ok(if needs_cast {
+        model.map(&mut CastToF32)
+    } else {
+        model
+    })
 }
 
 fn regex_escape(s: &str) -> String {
     s.chars()
         .flat_map(|c| {
             let special = ".^$*+?()[]{}|\\".contains(c);
-            special.then_some('\\').into_iter().chain(std::iter::once(c))
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
         })
         .collect()
 }
@@ -221,7 +254,13 @@ struct CastToF32;
 
 impl ModuleMapper for CastToF32 {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        param.map(|t| if t.dtype() == DType::F32 { t } else { t.cast(DType::F32) })
+        param.map(|t| {
+            if t.dtype() == DType::F32 {
+                t
+            } else {
+                t.cast(DType::F32)
+            }
+        })
     }
 }
 

@@ -38,11 +38,18 @@ impl Family {
 
     fn layout(self) -> Layout {
         match self {
-            Self::Dinov2 => Layout { prefixes: &["", "dinov2."], ignored: &[] },
-            Self::Clip => {
-                Layout { prefixes: &["vision_model.", ""], ignored: &["embeddings.position_ids"] }
-            }
-            Self::Sam => Layout { prefixes: &["vision_encoder.", ""], ignored: &[] },
+            Self::Dinov2 => Layout {
+                prefixes: &["", "dinov2."],
+                ignored: &[],
+            },
+            Self::Clip => Layout {
+                prefixes: &["vision_model.", ""],
+                ignored: &["embeddings.position_ids"],
+            },
+            Self::Sam => Layout {
+                prefixes: &["vision_encoder.", ""],
+                ignored: &[],
+            },
         }
     }
 }
@@ -90,10 +97,16 @@ impl ModelConfig {
     /// Parses an HF `config.json` (a full `CLIPConfig` / `SamConfig` or a vision config).
     /// The family comes from `arch` or else from the file's `model_type`.
     pub fn from_json(text: &str, source: &str, arch: Option<Family>) -> Result<Self> {
-        let bad = |message: String| VitError::Config { path: source.to_string(), message };
+        let bad = |message: String| VitError::Config {
+            path: source.to_string(),
+            message,
+        };
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-        let model_type = value.get("model_type").and_then(|v| v.as_str()).unwrap_or("");
+        let model_type = value
+            .get("model_type")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
         let family = match arch {
             Some(f) => f,
             None => match model_type {
@@ -120,8 +133,10 @@ impl ModelConfig {
 
     /// Reads and parses a `config.json`.
     pub fn from_file(path: &Path, arch: Option<Family>) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| VitError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| VitError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::from_json(&text, &path.display().to_string(), arch)
     }
 
@@ -242,6 +257,8 @@ impl ModelSpec {
 }
 
 /// A loaded model of any family.
+// One model lives per process; the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum VisionModel {
     /// DINOv2.
@@ -254,7 +271,11 @@ pub enum VisionModel {
 
 /// Builds the model of `spec` and loads its weights (a safetensors file or a directory with
 /// `model.safetensors`, and optionally `config.json`).
-pub fn load(spec: &ModelSpec, weights: &Path, device: &Device) -> Result<(ModelConfig, VisionModel)> {
+pub fn load(
+    spec: &ModelSpec,
+    weights: &Path,
+    device: &Device,
+) -> Result<(ModelConfig, VisionModel)> {
     let config = spec.resolve(weights)?;
     let file = weights_file(weights)?;
     let layout = config.family().layout();
@@ -339,11 +360,17 @@ impl VisionModel {
         let mean = || -> Tensor<2> {
             let [b, n, d] = t.tokens.dims();
             let skip = usize::from(t.has_cls);
-            t.tokens.clone().narrow(1, skip, n - skip).mean_dim(1).reshape([b, d])
+            t.tokens
+                .clone()
+                .narrow(1, skip, n - skip)
+                .mean_dim(1)
+                .reshape([b, d])
         };
         match request.pooling {
             Pooling::Pooler => t.pooled.clone().ok_or_else(|| {
-                VitError::Unsupported("an intermediate layer has no pooler: use --pool cls, mean or cls+mean".into())
+                VitError::Unsupported(
+                    "an intermediate layer has no pooler: use --pool cls, mean or cls+mean".into(),
+                )
             }),
             Pooling::Cls => cls(),
             Pooling::Mean => Ok(mean()),
@@ -363,9 +390,18 @@ impl VisionModel {
                 let out = m.forward(pixels, &layers);
                 let [b, _, d] = out.last_hidden_state.dims();
                 match out.hidden_states.into_iter().next() {
-                    Some(h) => Tokens { tokens: h, has_cls: true, pooled: None },
+                    Some(h) => Tokens {
+                        tokens: h,
+                        has_cls: true,
+                        pooled: None,
+                    },
                     None => Tokens {
-                        pooled: Some(out.last_hidden_state.clone().narrow(1, 0, 1).reshape([b, d])),
+                        pooled: Some(
+                            out.last_hidden_state
+                                .clone()
+                                .narrow(1, 0, 1)
+                                .reshape([b, d]),
+                        ),
                         tokens: out.last_hidden_state,
                         has_cls: true,
                     },
@@ -374,7 +410,11 @@ impl VisionModel {
             Self::Clip(m) => {
                 let out = m.forward(pixels, &layers);
                 match out.hidden_states.into_iter().next() {
-                    Some(h) => Tokens { tokens: h, has_cls: true, pooled: None },
+                    Some(h) => Tokens {
+                        tokens: h,
+                        has_cls: true,
+                        pooled: None,
+                    },
                     None => Tokens {
                         tokens: out.last_hidden_state,
                         has_cls: true,
@@ -389,13 +429,21 @@ impl VisionModel {
                     x.reshape([b, h * w, c])
                 };
                 match out.hidden_states.into_iter().next() {
-                    Some(h) => Tokens { tokens: channels_last(h), has_cls: false, pooled: None },
+                    Some(h) => Tokens {
+                        tokens: channels_last(h),
+                        has_cls: false,
+                        pooled: None,
+                    },
                     None => {
                         let e = out.image_embeddings.permute([0, 2, 3, 1]);
                         let tokens = channels_last(e);
                         let [b, _, c] = tokens.dims();
                         let pooled = tokens.clone().mean_dim(1).reshape([b, c]);
-                        Tokens { tokens, has_cls: false, pooled: Some(pooled) }
+                        Tokens {
+                            tokens,
+                            has_cls: false,
+                            pooled: Some(pooled),
+                        }
                     }
                 }
             }

@@ -48,7 +48,7 @@ pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 /// CLIP processor channel means.
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
 /// CLIP processor channel standard deviations.
-pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_1];
+pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_6, 0.275_777_1];
 
 /// A complete preprocessing recipe.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -90,11 +90,18 @@ impl Preprocess {
             (Mode::Standard, _) => Some((IMAGENET_MEAN, IMAGENET_STD)),
             _ => None,
         };
-        Self { crop, resize, normalize }
+        Self {
+            crop,
+            resize,
+            normalize,
+        }
     }
 
     /// Output `(height, width)` for an input of `(height, width)`, or why there is none.
-    pub fn output_shape(&self, (h, w): (usize, usize)) -> std::result::Result<(usize, usize), String> {
+    pub fn output_shape(
+        &self,
+        (h, w): (usize, usize),
+    ) -> std::result::Result<(usize, usize), String> {
         let (ch, cw) = self.cropped((h, w))?;
         Ok(match self.resize {
             Resize::None => (ch, cw),
@@ -112,7 +119,10 @@ impl Preprocess {
             }
         };
         if ch == 0 || cw == 0 {
-            return Err(format!("image {w}×{h} is too small for crop {:?}", self.crop));
+            return Err(format!(
+                "image {w}×{h} is too small for crop {:?}",
+                self.crop
+            ));
         }
         Ok((ch, cw))
     }
@@ -131,21 +141,35 @@ impl Preprocess {
                 data[c * oh * ow + i] = v;
             }
         }
-        Ok(Pixels { data, height: oh, width: ow })
+        Ok(Pixels {
+            data,
+            height: oh,
+            width: ow,
+        })
     }
 
     /// The 8-bit RGB image after crop and resize, before scaling (what PIL would hold).
-    pub fn apply_u8(&self, rgb: &[u8], (h, w): (usize, usize)) -> std::result::Result<Rgb8, String> {
+    pub fn apply_u8(
+        &self,
+        rgb: &[u8],
+        (h, w): (usize, usize),
+    ) -> std::result::Result<Rgb8, String> {
         let (ch, cw) = self.cropped((h, w))?;
         let mut cropped = Vec::with_capacity(ch * cw * 3);
         for y in 0..ch {
             cropped.extend_from_slice(&rgb[y * w * 3..(y * w + cw) * 3]);
         }
         Ok(match self.resize {
-            Resize::None => Rgb8 { data: cropped, height: ch, width: cw },
-            Resize::Bilinear(s) => {
-                Rgb8 { data: pil_resize_bilinear(&cropped, (cw, ch), 3, (s, s)), height: s, width: s }
-            }
+            Resize::None => Rgb8 {
+                data: cropped,
+                height: ch,
+                width: cw,
+            },
+            Resize::Bilinear(s) => Rgb8 {
+                data: pil_resize_bilinear(&cropped, (cw, ch), 3, (s, s)),
+                height: s,
+                width: s,
+            },
             Resize::Replicate(s) => {
                 let k = s.div_ceil(ch.min(cw));
                 let mut data = Vec::with_capacity(s * s * 3);
@@ -155,7 +179,11 @@ impl Preprocess {
                         data.extend_from_slice(&cropped[i..i + 3]);
                     }
                 }
-                Rgb8 { data, height: s, width: s }
+                Rgb8 {
+                    data,
+                    height: s,
+                    width: s,
+                }
             }
         })
     }
@@ -191,7 +219,11 @@ pub fn read_rgb(path: &Path) -> Result<Rgb8> {
     })?;
     let rgb = img.to_rgb8();
     let (w, h) = rgb.dimensions();
-    Ok(Rgb8 { data: rgb.into_raw(), height: h as usize, width: w as usize })
+    Ok(Rgb8 {
+        data: rgb.into_raw(),
+        height: h as usize,
+        width: w as usize,
+    })
 }
 
 /// Reads only an image file's `(height, width)`.

@@ -40,7 +40,12 @@ pub fn torch_bicubic(input: usize, output: usize) -> Vec<Taps> {
             let real = scale * (i as f64 + 0.5) - 0.5;
             let floor = real.floor();
             let t = real - floor;
-            let w = [cubic(t + 1.0, -0.75), cubic(t, -0.75), cubic(1.0 - t, -0.75), cubic(2.0 - t, -0.75)];
+            let w = [
+                cubic(t + 1.0, -0.75),
+                cubic(t, -0.75),
+                cubic(1.0 - t, -0.75),
+                cubic(2.0 - t, -0.75),
+            ];
             let mut dense = vec![0.0; input];
             for (k, wk) in w.iter().enumerate() {
                 let idx = (floor as i64 - 1 + k as i64).clamp(0, input as i64 - 1) as usize;
@@ -53,7 +58,12 @@ pub fn torch_bicubic(input: usize, output: usize) -> Vec<Taps> {
 
 /// Weights of Pillow's resampling (and of PyTorch's `antialias=True` path) along one axis:
 /// the kernel widens by the downscaling factor and each row is normalized to sum to one.
-fn support_taps(input: usize, output: usize, support: f64, kernel: impl Fn(f64) -> f64) -> Vec<Taps> {
+fn support_taps(
+    input: usize,
+    output: usize,
+    support: f64,
+    kernel: impl Fn(f64) -> f64,
+) -> Vec<Taps> {
     let scale = input as f64 / output as f64;
     let filter_scale = scale.max(1.0);
     let support = support * filter_scale;
@@ -70,7 +80,10 @@ fn support_taps(input: usize, output: usize, support: f64, kernel: impl Fn(f64) 
             if total != 0.0 {
                 weights.iter_mut().for_each(|w| *w /= total);
             }
-            Taps { start: xmin, weights }
+            Taps {
+                start: xmin,
+                weights,
+            }
         })
         .collect()
 }
@@ -87,8 +100,14 @@ pub fn pil_bilinear(input: usize, output: usize) -> Vec<Taps> {
 
 fn compact(dense: Vec<f64>) -> Taps {
     let start = dense.iter().position(|w| *w != 0.0).unwrap_or(0);
-    let end = dense.iter().rposition(|w| *w != 0.0).map_or(start, |e| e + 1);
-    Taps { start, weights: dense[start..end].to_vec() }
+    let end = dense
+        .iter()
+        .rposition(|w| *w != 0.0)
+        .map_or(start, |e| e + 1);
+    Taps {
+        start,
+        weights: dense[start..end].to_vec(),
+    }
 }
 
 /// A dense `output × input` row-major matrix of the taps, in f32.
@@ -113,7 +132,13 @@ fn fixed_point(taps: &[Taps]) -> Vec<(usize, Vec<i32>)> {
             let w = t
                 .weights
                 .iter()
-                .map(|w| if *w < 0.0 { (-0.5 + w * one) as i32 } else { (0.5 + w * one) as i32 })
+                .map(|w| {
+                    if *w < 0.0 {
+                        (-0.5 + w * one) as i32
+                    } else {
+                        (0.5 + w * one) as i32
+                    }
+                })
                 .collect();
             (t.start, w)
         })
@@ -138,7 +163,9 @@ pub fn pil_resize_bilinear(
     // Pillow resamples only the rows the vertical pass will read.
     let (first_row, last_row) = if need_v {
         let first = vertical.first().map_or(0, |t| t.start);
-        let last = vertical.last().map_or(height, |t| t.start + t.weights.len());
+        let last = vertical
+            .last()
+            .map_or(height, |t| t.start + t.weights.len());
         (first, last)
     } else {
         (0, height)
@@ -193,7 +220,10 @@ mod tests {
             for (i, t) in taps.iter().enumerate() {
                 let m = dense_matrix(std::slice::from_ref(t), 5);
                 for (j, w) in m.iter().enumerate() {
-                    assert!((w - if i == j { 1.0 } else { 0.0 }).abs() < 1e-6, "{i} {j} {w}");
+                    assert!(
+                        (w - if i == j { 1.0 } else { 0.0 }).abs() < 1e-6,
+                        "{i} {j} {w}"
+                    );
                 }
             }
         }
@@ -202,7 +232,11 @@ mod tests {
     #[test]
     fn rows_sum_to_one() {
         for (i, o) in [(4, 7), (37, 52), (9, 3), (16, 16)] {
-            for taps in [torch_bicubic(i, o), torch_bicubic_antialias(i, o), pil_bilinear(i, o)] {
+            for taps in [
+                torch_bicubic(i, o),
+                torch_bicubic_antialias(i, o),
+                pil_bilinear(i, o),
+            ] {
                 for t in taps {
                     let s: f64 = t.weights.iter().sum();
                     assert!((s - 1.0).abs() < 1e-12, "{i}->{o}: {s}");

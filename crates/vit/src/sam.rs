@@ -121,7 +121,8 @@ impl SamVisionConfig {
 
     /// MLP width.
     pub fn mlp_width(&self) -> usize {
-        self.mlp_dim.unwrap_or((self.hidden_size as f64 * self.mlp_ratio) as usize)
+        self.mlp_dim
+            .unwrap_or((self.hidden_size as f64 * self.mlp_ratio) as usize)
     }
 
     /// Patch-grid side.
@@ -132,13 +133,17 @@ impl SamVisionConfig {
     /// Checks the values the model cannot run with.
     pub fn validate(&self) -> Result<(), String> {
         check_heads(self.hidden_size, self.num_attention_heads, "sam")?;
-        if self.patch_size == 0 || self.image_size % self.patch_size != 0 {
+        if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
             return Err(format!(
                 "sam: image_size {} is not a multiple of patch_size {}",
                 self.image_size, self.patch_size
             ));
         }
-        if let Some(i) = self.global_attn_indexes.iter().find(|i| **i >= self.num_hidden_layers) {
+        if let Some(i) = self
+            .global_attn_indexes
+            .iter()
+            .find(|i| **i >= self.num_hidden_layers)
+        {
             return Err(format!(
                 "sam: global_attn_indexes holds {i}, but there are {} layers",
                 self.num_hidden_layers
@@ -159,10 +164,16 @@ impl SamVisionConfig {
                     .with_stride([p, p])
                     .init(device),
             },
-            pos_embed: self.use_abs_pos.then(|| Initializer::Zeros.init([1, g, g, d], device)),
-            layers: (0..self.num_hidden_layers).map(|i| self.layer(i, device)).collect(),
+            pos_embed: self
+                .use_abs_pos
+                .then(|| Initializer::Zeros.init([1, g, g, d], device)),
+            layers: (0..self.num_hidden_layers)
+                .map(|i| self.layer(i, device))
+                .collect(),
             neck: Neck {
-                conv1: Conv2dConfig::new([d, out], [1, 1]).with_bias(false).init(device),
+                conv1: Conv2dConfig::new([d, out], [1, 1])
+                    .with_bias(false)
+                    .init(device),
                 layer_norm1: LayerNorm2d::new(out, self.layer_norm_eps, device),
                 conv2: Conv2dConfig::new([out, out], [3, 3])
                     .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -176,16 +187,26 @@ impl SamVisionConfig {
 
     fn layer(&self, index: usize, device: &Device) -> Layer {
         let d = self.hidden_size;
-        let window = if self.global_attn_indexes.contains(&index) { 0 } else { self.window_size };
+        let window = if self.global_attn_indexes.contains(&index) {
+            0
+        } else {
+            self.window_size
+        };
         let side = if window == 0 { self.grid() } else { window };
         let head_dim = d / self.num_attention_heads;
         let rel = || Initializer::Zeros.init([2 * side - 1, head_dim], device);
-        let norm = || LayerNormConfig::new(d).with_epsilon(self.layer_norm_eps).init(device);
+        let norm = || {
+            LayerNormConfig::new(d)
+                .with_epsilon(self.layer_norm_eps)
+                .init(device)
+        };
         let mlp = self.mlp_width();
         Layer {
             layer_norm1: norm(),
             attn: Attention {
-                qkv: LinearConfig::new(d, 3 * d).with_bias(self.qkv_bias).init(device),
+                qkv: LinearConfig::new(d, 3 * d)
+                    .with_bias(self.qkv_bias)
+                    .init(device),
                 proj: LinearConfig::new(d, d).init(device),
                 rel_pos_h: self.use_rel_pos.then(rel),
                 rel_pos_w: self.use_rel_pos.then(rel),
@@ -251,7 +272,10 @@ impl Layer {
         };
         let x = x + y;
         let m = &self.mlp;
-        let z = m.lin2.forward(m.act.forward(m.lin1.forward(self.layer_norm2.forward(x.clone()))));
+        let z = m.lin2.forward(
+            m.act
+                .forward(m.lin1.forward(self.layer_norm2.forward(x.clone()))),
+        );
         x + z
     }
 }
@@ -268,7 +292,9 @@ fn window_partition(x: Tensor<4>, ws: usize) -> (Tensor<4>, usize, usize) {
     if wp > w {
         x = Tensor::cat(vec![x, Tensor::zeros([b, hp, wp - w, c], &device)], 2);
     }
-    let x = x.reshape([b, hp / ws, ws, wp / ws, ws, c]).permute([0, 1, 3, 2, 4, 5]);
+    let x = x
+        .reshape([b, hp / ws, ws, wp / ws, ws, c])
+        .permute([0, 1, 3, 2, 4, 5]);
     (x.reshape([b * (hp / ws) * (wp / ws), ws, ws, c]), hp, wp)
 }
 
@@ -303,7 +329,11 @@ impl Attention {
             .forward(x.reshape([b, h * w, c]))
             .reshape([b, h * w, 3, self.heads, hd])
             .permute([2, 0, 3, 1, 4]);
-        let part = |i: usize| qkv.clone().narrow(0, i, 1).reshape([b, self.heads, h * w, hd]);
+        let part = |i: usize| {
+            qkv.clone()
+                .narrow(0, i, 1)
+                .reshape([b, self.heads, h * w, hd])
+        };
         let (q, k, v) = (part(0), part(1), part(2));
         let bias = match (&self.rel_pos_h, &self.rel_pos_w) {
             (Some(rh), Some(rw)) => Some(rel_pos_bias(q.clone(), rh.val(), rw.val(), h, w)),
@@ -333,7 +363,11 @@ fn rel_pos_bias(q: Tensor<4>, rel_h: Tensor<2>, rel_w: Tensor<2>, h: usize, w: u
     let q = q.reshape([bh, h, w, hd]);
     let rh = gather_rel(rel_h, h).swap_dims(1, 2); // [h, hd, kh]
     let rw = gather_rel(rel_w, w).swap_dims(1, 2); // [w, hd, kw]
-    let by_h = q.clone().swap_dims(0, 1).reshape([h, bh * w, hd]).matmul(rh);
+    let by_h = q
+        .clone()
+        .swap_dims(0, 1)
+        .reshape([h, bh * w, hd])
+        .matmul(rh);
     let by_h = by_h.reshape([h, bh, w, h]).swap_dims(0, 1); // [bh, h, w, kh]
     let by_w = q.permute([2, 0, 1, 3]).reshape([w, bh * h, hd]).matmul(rw);
     let by_w = by_w.reshape([w, bh, h, w]).permute([1, 2, 0, 3]); // [bh, h, w, kw]
@@ -372,7 +406,12 @@ impl LayerNorm2d {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = layer_norm(x.permute([0, 2, 3, 1]), self.weight.val(), Some(self.bias.val()), self.eps);
+        let y = layer_norm(
+            x.permute([0, 2, 3, 1]),
+            self.weight.val(),
+            Some(self.bias.val()),
+            self.eps,
+        );
         y.permute([0, 3, 1, 2])
     }
 }
@@ -393,7 +432,9 @@ pub struct Neck {
 impl Neck {
     /// Maps channels-last tokens `[b, h, w, hidden]` to `[b, out, h, w]`.
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.layer_norm1.forward(self.conv1.forward(x.permute([0, 3, 1, 2])));
+        let x = self
+            .layer_norm1
+            .forward(self.conv1.forward(x.permute([0, 3, 1, 2])));
         self.layer_norm2.forward(self.conv2.forward(x))
     }
 }
@@ -415,7 +456,11 @@ impl SamVisionEncoder {
 
     /// Runs the encoder on pixels `[batch, channels, image_size, image_size]`.
     pub fn forward(&self, pixels: Tensor<4>, layers: &[usize]) -> SamOutput {
-        let mut x = self.patch_embed.projection.forward(pixels).permute([0, 2, 3, 1]);
+        let mut x = self
+            .patch_embed
+            .projection
+            .forward(pixels)
+            .permute([0, 2, 3, 1]);
         if let Some(pos) = &self.pos_embed {
             x = x + pos.val();
         }
@@ -425,6 +470,9 @@ impl SamVisionEncoder {
             x = layer.forward(x);
             kept.offer(i + 1, &x);
         }
-        SamOutput { image_embeddings: self.neck.forward(x), hidden_states: kept.into_vec() }
+        SamOutput {
+            image_embeddings: self.neck.forward(x),
+            hidden_states: kept.into_vec(),
+        }
     }
 }

@@ -7,7 +7,9 @@ use burn::tensor::Device;
 use microprop_vit::{ModelConfig, ModelSpec, NAMED_MODELS, TensorProblem, VitError, load};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 #[test]
@@ -38,7 +40,10 @@ fn fixture_configs_parse_from_hf_config_json() {
 }
 
 /// Copies a fixture checkpoint with `edit` applied to its safetensors header.
-fn edited_checkpoint(name: &str, edit: impl Fn(&mut serde_json::Map<String, serde_json::Value>)) -> tempfile::TempDir {
+fn edited_checkpoint(
+    name: &str,
+    edit: impl Fn(&mut serde_json::Map<String, serde_json::Value>),
+) -> tempfile::TempDir {
     let src = fixture(name);
     let bytes = std::fs::read(src.join("model.safetensors")).unwrap();
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
@@ -46,7 +51,7 @@ fn edited_checkpoint(name: &str, edit: impl Fn(&mut serde_json::Map<String, serd
         serde_json::from_slice(&bytes[8..8 + n]).unwrap();
     edit(&mut header);
     let mut new_header = serde_json::to_vec(&header).unwrap();
-    while new_header.len() % 8 != 0 {
+    while !new_header.len().is_multiple_of(8) {
         new_header.push(b' ');
     }
     let mut out = (new_header.len() as u64).to_le_bytes().to_vec();
@@ -59,7 +64,10 @@ fn edited_checkpoint(name: &str, edit: impl Fn(&mut serde_json::Map<String, serd
 }
 
 fn load_dir(dir: &Path) -> Result<(), VitError> {
-    let spec = ModelSpec::Config { arch: None, path: dir.join("config.json") };
+    let spec = ModelSpec::Config {
+        arch: None,
+        path: dir.join("config.json"),
+    };
     load(&spec, dir, &Device::flex()).map(|_| ())
 }
 
@@ -81,15 +89,21 @@ fn a_renamed_tensor_is_reported_missing_and_unexpected_by_name() {
     println!("{text}");
     assert!(text.contains("encoder.layer.1.norm2.weight"), "{text}");
     let p = problems(err);
-    assert!(p.contains(&TensorProblem::Missing { name: "encoder.layer.1.norm2.weight".into() }));
-    assert!(p.contains(&TensorProblem::Unexpected { name: "encoder.layer.1.norm2.weigth".into() }));
+    assert!(p.contains(&TensorProblem::Missing {
+        name: "encoder.layer.1.norm2.weight".into()
+    }));
+    assert!(p.contains(&TensorProblem::Unexpected {
+        name: "encoder.layer.1.norm2.weigth".into()
+    }));
 }
 
 #[test]
 fn a_misshaped_tensor_is_reported_with_both_shapes() {
     // Claim a different shape for a Linear weight (same byte count, so the file stays valid).
     let dir = edited_checkpoint("sam", |h| {
-        let e = h.get_mut("vision_encoder.layers.0.attn.proj.weight").unwrap();
+        let e = h
+            .get_mut("vision_encoder.layers.0.attn.proj.weight")
+            .unwrap();
         e["shape"] = serde_json::json!([16, 64]);
     });
     let err = load_dir(dir.path()).unwrap_err();
@@ -116,7 +130,8 @@ fn other_towers_in_a_full_checkpoint_are_ignored() {
 
 #[test]
 fn a_config_of_another_family_is_refused_clearly() {
-    let err = ModelConfig::from_json(r#"{"model_type": "vit"}"#, "x/config.json", None).unwrap_err();
+    let err =
+        ModelConfig::from_json(r#"{"model_type": "vit"}"#, "x/config.json", None).unwrap_err();
     assert!(err.to_string().contains("model_type `vit`"), "{err}");
     let err = ModelConfig::from_json(
         r#"{"model_type": "dinov2", "hidden_size": 30, "num_attention_heads": 4}"#,

@@ -13,7 +13,9 @@ use ndarray_npy::read_npy;
 const TOL: f32 = 1e-4;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn npy(dir: &Path, file: &str) -> ArrayD<f32> {
@@ -33,7 +35,10 @@ fn compare<const D: usize>(what: &str, got: Tensor<D>, want: &ArrayD<f32>) {
     assert_eq!(got.dims().to_vec(), want.shape().to_vec(), "{what}: shape");
     let got: Vec<f32> = got.into_data().try_to_vec::<f32>().unwrap();
     let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let err = got.iter().zip(want.iter()).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    let err = got
+        .iter()
+        .zip(want.iter())
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     let rel = err / scale;
     println!("{what}: max abs error {err:.3e}, relative {rel:.3e}");
     assert!(rel <= TOL, "{what}: relative error {rel:.3e} > {TOL:e}");
@@ -41,19 +46,32 @@ fn compare<const D: usize>(what: &str, got: Tensor<D>, want: &ArrayD<f32>) {
 
 fn load_fixture(name: &str) -> (PathBuf, VisionModel) {
     let dir = fixture(name);
-    let spec = ModelSpec::Config { arch: None, path: dir.join("config.json") };
+    let spec = ModelSpec::Config {
+        arch: None,
+        path: dir.join("config.json"),
+    };
     let (_, model) = load(&spec, &dir, &device()).unwrap_or_else(|e| panic!("{name}: {e}"));
     (dir, model)
 }
 
 fn check_dinov2(name: &str, with_hidden: bool) {
     let (dir, model) = load_fixture(name);
-    let VisionModel::Dinov2(m) = &model else { panic!("{name} is not dinov2") };
+    let VisionModel::Dinov2(m) = &model else {
+        panic!("{name} is not dinov2")
+    };
     let input = to_tensor::<4>(&npy(&dir, "input.npy"));
     let out = m.forward(input.clone(), &[2]);
-    compare(&format!("{name} last_hidden"), out.last_hidden_state, &npy(&dir, "last_hidden.npy"));
+    compare(
+        &format!("{name} last_hidden"),
+        out.last_hidden_state,
+        &npy(&dir, "last_hidden.npy"),
+    );
     if with_hidden {
-        compare(&format!("{name} hidden_2"), out.hidden_states[0].clone(), &npy(&dir, "hidden_2.npy"));
+        compare(
+            &format!("{name} hidden_2"),
+            out.hidden_states[0].clone(),
+            &npy(&dir, "hidden_2.npy"),
+        );
     }
     let pooled = model.features(input, FeatureRequest::default()).unwrap();
     compare(&format!("{name} pooler"), pooled, &npy(&dir, "pooler.npy"));
@@ -77,11 +95,21 @@ fn dinov2_swiglu_matches_hf() {
 #[test]
 fn clip_vision_matches_hf() {
     let (dir, model) = load_fixture("clip");
-    let VisionModel::Clip(m) = &model else { panic!("not clip") };
+    let VisionModel::Clip(m) = &model else {
+        panic!("not clip")
+    };
     let input = to_tensor::<4>(&npy(&dir, "input.npy"));
     let out = m.forward(input.clone(), &[2]);
-    compare("clip last_hidden", out.last_hidden_state, &npy(&dir, "last_hidden.npy"));
-    compare("clip hidden_2", out.hidden_states[0].clone(), &npy(&dir, "hidden_2.npy"));
+    compare(
+        "clip last_hidden",
+        out.last_hidden_state,
+        &npy(&dir, "last_hidden.npy"),
+    );
+    compare(
+        "clip hidden_2",
+        out.hidden_states[0].clone(),
+        &npy(&dir, "hidden_2.npy"),
+    );
     let pooled = model.features(input, FeatureRequest::default()).unwrap();
     compare("clip pooler", pooled, &npy(&dir, "pooler.npy"));
 }
@@ -89,11 +117,21 @@ fn clip_vision_matches_hf() {
 #[test]
 fn sam_encoder_matches_hf_with_padded_windows() {
     let (dir, model) = load_fixture("sam");
-    let VisionModel::Sam(m) = &model else { panic!("not sam") };
+    let VisionModel::Sam(m) = &model else {
+        panic!("not sam")
+    };
     let input = to_tensor::<4>(&npy(&dir, "input.npy"));
     let out = m.forward(input.clone(), &[2]);
-    compare("sam embeddings", out.image_embeddings, &npy(&dir, "embeddings.npy"));
-    compare("sam hidden_2", out.hidden_states[0].clone(), &npy(&dir, "hidden_2.npy"));
+    compare(
+        "sam embeddings",
+        out.image_embeddings,
+        &npy(&dir, "embeddings.npy"),
+    );
+    compare(
+        "sam hidden_2",
+        out.hidden_states[0].clone(),
+        &npy(&dir, "hidden_2.npy"),
+    );
     let pooled = model.features(input, FeatureRequest::default()).unwrap();
     compare("sam pooled", pooled, &npy(&dir, "pooled.npy"));
 }
@@ -107,9 +145,15 @@ fn pooling_variants_have_the_expected_widths() {
     assert_eq!(width(req(Pooling::Cls, None)), [2, 32]);
     assert_eq!(width(req(Pooling::Mean, None)), [2, 32]);
     assert_eq!(width(req(Pooling::ClsMean, Some(1))), [2, 64]);
-    assert!(model.features(input.clone(), req(Pooling::Pooler, Some(1))).is_err());
+    assert!(
+        model
+            .features(input.clone(), req(Pooling::Pooler, Some(1)))
+            .is_err()
+    );
     // The CLS of the final tokens is the pooled output.
-    let cls = model.features(input.clone(), req(Pooling::Cls, None)).unwrap();
+    let cls = model
+        .features(input.clone(), req(Pooling::Cls, None))
+        .unwrap();
     compare("dinov2 cls == pooler", cls, &npy(&dir, "pooler.npy"));
     let (dir, sam) = load_fixture("sam");
     let input = to_tensor::<4>(&npy(&dir, "input.npy"));

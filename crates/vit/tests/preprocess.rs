@@ -26,7 +26,11 @@ fn diff(got: &[u8], want: &Array3<u8>) -> (u8, usize) {
 }
 
 fn recipe(crop: Crop, resize: Resize) -> Preprocess {
-    Preprocess { crop, resize, normalize: None }
+    Preprocess {
+        crop,
+        resize,
+        normalize: None,
+    }
 }
 
 #[test]
@@ -74,11 +78,17 @@ fn replication_repeats_each_pixel_then_crops() {
     // A 3×3 two-phase section replicated to 8×8: factor ceil(8/3) = 3.
     let gray = [0u8, 255, 0, 255, 255, 0, 0, 0, 255];
     let rgb: Vec<u8> = gray.iter().flat_map(|v| [*v; 3]).collect();
-    let out = recipe(Crop::None, Resize::Replicate(8)).apply_u8(&rgb, (3, 3)).unwrap();
+    let out = recipe(Crop::None, Resize::Replicate(8))
+        .apply_u8(&rgb, (3, 3))
+        .unwrap();
     assert_eq!((out.height, out.width), (8, 8));
     for y in 0..8 {
         for x in 0..8 {
-            assert_eq!(out.data[(y * 8 + x) * 3], gray[(y / 3) * 3 + x / 3], "({y}, {x})");
+            assert_eq!(
+                out.data[(y * 8 + x) * 3],
+                gray[(y / 3) * 3 + x / 3],
+                "({y}, {x})"
+            );
         }
     }
 }
@@ -86,6 +96,8 @@ fn replication_repeats_each_pixel_then_crops() {
 #[test]
 fn too_small_images_are_refused() {
     let rgb = vec![0u8; 10 * 10 * 3];
-    let err = recipe(Crop::Multiple(14), Resize::None).apply(&rgb, (10, 10)).unwrap_err();
+    let err = recipe(Crop::Multiple(14), Resize::None)
+        .apply(&rgb, (10, 10))
+        .unwrap_err();
     assert!(err.contains("too small"), "{err}");
 }

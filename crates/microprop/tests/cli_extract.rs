@@ -1,0 +1,136 @@
+//! `microprop extract` end to end on the small random-weight checkpoints of the vit crate's
+//! fixtures (CPU backend), checked against transformers' outputs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::microprop;
+use ndarray::{Array2, ArrayD};
+use ndarray_npy::read_npy;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vit/tests/fixtures")
+        .join(name)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn npy_pixels_give_the_hf_pooled_features() {
+    for (name, reference) in [
+        ("dinov2", "pooler.npy"),
+        ("clip", "pooler.npy"),
+        ("sam", "pooled.npy"),
+    ] {
+        let dir = fixture(name);
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("f.npy");
+        let config = dir.join("config.json");
+        let input = dir.join("input.npy");
+        let (ok, _, err) = microprop(&[
+            "extract",
+            "--config",
+            s(&config),
+            "--weights",
+            s(&dir),
+            "--preprocess",
+            "none",
+            "--backend",
+            "cpu",
+            "--batch",
+            "1",
+            "--out",
+            s(&out),
+            s(&input),
+        ]);
+        assert!(ok, "{name}: {err}");
+        let got: Array2<f32> = read_npy(&out).unwrap();
+        let want: ArrayD<f32> = read_npy(dir.join(reference)).unwrap();
+        assert_eq!(got.shape(), want.shape(), "{name}");
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let err = got
+            .iter()
+            .zip(want.iter())
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(err / scale < 1e-4, "{name}: relative error {}", err / scale);
+        let names = std::fs::read_to_string(tmp.path().join("f.names.txt")).unwrap();
+        assert_eq!(names, "input_0\ninput_1\n");
+    }
+}
+
+#[test]
+fn images_of_different_sizes_are_cropped_grouped_and_named() {
+    let dir = fixture("dinov2");
+    let images = fixture("preprocess");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("f.npy");
+    let (ok, _, err) = microprop(&[
+        "extract",
+        "--config",
+        s(&dir.join("config.json")),
+        "--weights",
+        s(&dir.join("model.safetensors")),
+        "--backend",
+        "cpu",
+        "--pool",
+        "cls+mean",
+        "--out",
+        s(&out),
+        s(&images.join("rgb.png")),
+        s(&images.join("gray.png")),
+        s(&images.join("rgba.png")),
+    ]);
+    assert!(ok, "{err}");
+    let got: Array2<f32> = read_npy(&out).unwrap();
+    assert_eq!(got.shape(), [3, 64]);
+    let names = std::fs::read_to_string(tmp.path().join("f.names.txt")).unwrap();
+    assert_eq!(names, "gray\nrgb\nrgba\n");
+}
+
+#[test]
+fn bad_inputs_fail_with_the_name_at_fault() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("f.npy");
+    // A CLIP checkpoint loaded as DINOv2: the tensors that do not fit are named.
+    let clip = fixture("clip");
+    let (ok, _, err) = microprop(&[
+        "extract",
+        "--model",
+        "dinov2-small",
+        "--weights",
+        s(&clip.join("model.safetensors")),
+        "--backend",
+        "cpu",
+        "--out",
+        s(&out),
+        s(&fixture("preprocess/rgb.png")),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("missing tensor `embeddings.cls_token`"),
+        "{err}"
+    );
+    // Pixels of the wrong size for CLIP.
+    let dinov2_input = fixture("dinov2/input.npy");
+    let (ok, _, err) = microprop(&[
+        "extract",
+        "--config",
+        s(&clip.join("config.json")),
+        "--weights",
+        s(&clip),
+        "--preprocess",
+        "none",
+        "--backend",
+        "cpu",
+        "--out",
+        s(&out),
+        s(&dinov2_input),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("input_0") && err.contains("64×64"), "{err}");
+    assert!(!out.exists(), "no output after a failure");
+}
