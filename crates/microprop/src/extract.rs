@@ -114,6 +114,13 @@ fn npy_items(files: &[PathBuf]) -> Result<Vec<Item<'static>>> {
                 .into());
             }
         };
+        if let Some(bad) = array.iter().position(|v| !v.is_finite()) {
+            let message = format!(
+                "value {bad} (row-major) is not finite: {}",
+                array.iter().nth(bad).copied().unwrap_or(f32::NAN)
+            );
+            return Err(input_error(path, message).into());
+        }
         let data: Vec<f32> = array.iter().copied().collect();
         let data = std::sync::Arc::new(data);
         for i in 0..n {

@@ -133,4 +133,29 @@ fn bad_inputs_fail_with_the_name_at_fault() {
     assert!(!ok);
     assert!(err.contains("input_0") && err.contains("64×64"), "{err}");
     assert!(!out.exists(), "no output after a failure");
+    // Non-finite pixel values are refused, naming the file.
+    let nan = tmp.path().join("nan.npy");
+    let mut px = ndarray::Array3::<f32>::zeros((3, 64, 64));
+    px[[1, 2, 3]] = f32::NAN;
+    ndarray_npy::write_npy(&nan, &px).unwrap();
+    let (ok, _, err) = microprop(&[
+        "extract",
+        "--config",
+        s(&clip.join("config.json")),
+        "--weights",
+        s(&clip),
+        "--preprocess",
+        "none",
+        "--backend",
+        "cpu",
+        "--out",
+        s(&out),
+        s(&nan),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("nan.npy") && err.contains("not finite"),
+        "{err}"
+    );
+    assert!(!out.exists(), "no output after a failure");
 }
