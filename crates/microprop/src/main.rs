@@ -48,37 +48,44 @@ enum Command {
     Fit(FitArgs),
     /// Predict the property of new sections with a saved model.
     Predict(PredictArgs),
-    /// One feature vector per image from a frozen foundation model (DINOv2, CLIP, SAM).
+    /// One feature vector per image from a frozen pre-trained model (DINOv2, CLIP, SAM,
+    /// ResNet-50 with MicroNet weights).
     Extract(ExtractArgs),
 }
 
 #[derive(Args)]
 struct ExtractArgs {
     /// Named checkpoint: dinov2-{small,base,large,giant}, clip-vit-{base-patch16,base-patch32,
-    /// large-patch14}, sam-vit-{base,large,huge}.
-    #[arg(long, conflicts_with = "config")]
+    /// large-patch14}, sam-vit-{base,large,huge}, micronet-resnet50, imagenet-resnet50.
+    #[arg(long, conflicts_with_all = ["config", "arch"])]
     model: Option<String>,
-    /// Model family when giving --config (default: the config's `model_type`).
-    #[arg(long, value_parser = ["dinov2", "clip", "sam"])]
+    /// A torchvision architecture for --weights (resnet50, resnet101, resnet152,
+    /// resnext50-32x4d, resnext101-32x8d, resnext101-64x4d, wide-resnet50-2,
+    /// wide-resnet101-2), or the family of --config (dinov2, clip, sam, resnet; default: the
+    /// config's `model_type`).
+    #[arg(long)]
     arch: Option<String>,
-    /// An HF config.json (instead of --model).
+    /// An HF config.json, or a microprop ResNet config (instead of --model).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// model.safetensors, or a directory with it (and config.json). Without it, --model
-    /// is downloaded from the Hugging Face hub (builds with the `hub` feature).
+    /// Weights: model.safetensors or a directory with it (and config.json), or a PyTorch
+    /// state dict (.pth, .pth.tar). Without it, --model is downloaded (builds with the `hub`
+    /// feature) into the Hugging Face or torch cache.
     #[arg(long)]
     weights: Option<PathBuf>,
     /// paper: the paper's crop/resize, pixels in [0, 1]; standard: the same with the model's
     /// mean/std normalization; none: inputs are float32 .npy pixel arrays used as they are.
     #[arg(long, value_enum, default_value = "paper")]
     preprocess: PreprocessArg,
-    /// How fixed-size models (CLIP, SAM) reach their input size: PIL bilinear or pixel replication.
+    /// How fixed-size models (CLIP, SAM, ResNet at 224) reach their input size: PIL bilinear
+    /// or pixel replication.
     #[arg(long, value_enum, default_value = "bilinear")]
     upscale: UpscaleArg,
     /// pooler (the model's own), cls, mean (of patch tokens) or cls+mean.
     #[arg(long, default_value = "pooler")]
     pool: String,
-    /// Take the tokens after this many layers instead of the final output.
+    /// Take the tokens after this many layers (ResNet: the output of stage 1-4) instead of the
+    /// final output.
     #[arg(long)]
     layer: Option<usize>,
     /// Compute backend (default: wgpu when built in, else cpu).
@@ -808,19 +815,12 @@ fn predict(args: PredictArgs) -> Result<()> {
 
 fn extract(args: ExtractArgs) -> Result<()> {
     use microprop::extract::{ExtractSettings, extract_files};
-    use microprop_vit::{Backend, Family, FeatureRequest, Mode, ModelSpec, Pooling, Upscale};
-    let spec = match (&args.model, &args.config) {
-        (Some(name), _) => ModelSpec::Named(name.clone()),
-        (None, Some(path)) => ModelSpec::Config {
-            arch: args.arch.as_deref().and_then(Family::parse),
-            path: path.clone(),
-        },
-        (None, None) => bail!("give --model NAME, or --config CONFIG.json with --weights"),
-    };
+    use microprop_vit::{Backend, FeatureRequest, Mode, ModelSpec, Pooling, Upscale};
+    let spec = model_spec(&args)?;
     let weights = match (&args.weights, &spec) {
         (Some(w), _) => w.clone(),
-        (None, ModelSpec::Named(name)) => hub_weights(name)?,
-        (None, _) => bail!("--config needs --weights"),
+        (None, ModelSpec::Named(name)) if args.model.is_some() => hub_weights(name)?,
+        (None, _) => bail!("--config and --arch need --weights"),
     };
     let pooling = Pooling::parse(&args.pool)
         .with_context(|| format!("--pool {}: use pooler, cls, mean or cls+mean", args.pool))?;
@@ -860,13 +860,60 @@ fn extract(args: ExtractArgs) -> Result<()> {
     Ok(())
 }
 
-#[cfg(feature = "hub")]
-fn hub_weights(name: &str) -> Result<PathBuf> {
-    let repo = microprop_vit::NAMED_MODELS
+/// The model of `--model`, `--config` (with `--arch` as family) or `--arch` alone.
+fn model_spec(args: &ExtractArgs) -> Result<microprop_vit::ModelSpec> {
+    use microprop_vit::{Family, ModelSpec};
+    let family = |arch: &str| {
+        Family::parse(arch).with_context(|| {
+            format!("--arch {arch} with --config: use dinov2, clip, sam or resnet")
+        })
+    };
+    Ok(match (&args.model, &args.config, args.arch.as_deref()) {
+        (Some(name), _, _) => ModelSpec::Named(name.clone()),
+        (None, Some(path), arch) => ModelSpec::Config {
+            arch: arch.map(family).transpose()?,
+            path: path.clone(),
+        },
+        (None, None, Some(arch)) => {
+            if !microprop_vit::resnet::ARCHITECTURES.contains(&arch) {
+                bail!(
+                    "--arch {arch} without --config: use a torchvision architecture ({})",
+                    microprop_vit::resnet::ARCHITECTURES.join(", ")
+                );
+            }
+            ModelSpec::Named(arch.to_string())
+        }
+        (None, None, None) => bail!(
+            "give --model NAME, --arch ARCH with --weights, or --config CONFIG.json with --weights"
+        ),
+    })
+}
+
+/// Where a named model is published (hub repository or URL).
+fn published_at(name: &str) -> Result<&'static str> {
+    microprop_vit::NAMED_MODELS
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, r)| *r)
-        .with_context(|| format!("unknown model `{name}`"))?;
+        .with_context(|| {
+            let names: Vec<&str> = microprop_vit::NAMED_MODELS
+                .iter()
+                .map(|(n, _)| *n)
+                .collect();
+            format!("unknown model `{name}`; known: {}", names.join(", "))
+        })
+}
+
+#[cfg(feature = "hub")]
+fn hub_weights(name: &str) -> Result<PathBuf> {
+    let repo = published_at(name)?;
+    if repo.starts_with("https://") {
+        eprintln!(
+            "fetching {repo} (cache: {})",
+            microprop_vit::hub::torch_checkpoints_dir().display()
+        );
+        return Ok(microprop_vit::hub::fetch_url(repo)?);
+    }
     eprintln!(
         "fetching {repo} from the Hugging Face hub (cache: {})",
         microprop_vit::hub::cache_dir().display()
@@ -880,6 +927,13 @@ fn hub_weights(name: &str) -> Result<PathBuf> {
 
 #[cfg(not(feature = "hub"))]
 fn hub_weights(name: &str) -> Result<PathBuf> {
+    let source = published_at(name)?;
+    if source.starts_with("https://") {
+        bail!(
+            "--weights is required: this build cannot download `{name}` (rebuild with \
+             `--features hub`, or download {source} and pass the file)"
+        );
+    }
     bail!(
         "--weights is required: this build cannot download `{name}` (rebuild with \
          `--features hub`, or download model.safetensors and config.json from \

@@ -159,3 +159,94 @@ fn bad_inputs_fail_with_the_name_at_fault() {
     );
     assert!(!out.exists(), "no output after a failure");
 }
+
+fn max_relative_error(got: &Array2<f32>, want: &ArrayD<f32>) -> f32 {
+    assert_eq!(got.shape(), want.shape());
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let err = got
+        .iter()
+        .zip(want.iter())
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    err / scale
+}
+
+#[test]
+fn a_resnet_state_dict_gives_the_torchvision_features() {
+    let dir = fixture("resnet/tiny");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("f.npy");
+    let (ok, _, err) = microprop(&[
+        "extract",
+        "--config",
+        s(&dir.join("config.json")),
+        "--weights",
+        s(&dir.join("wrapped.pth.tar")),
+        "--preprocess",
+        "none",
+        "--backend",
+        "cpu",
+        "--out",
+        s(&out),
+        s(&dir.join("input.npy")),
+    ]);
+    assert!(ok, "{err}");
+    let got: Array2<f32> = read_npy(&out).unwrap();
+    let want: ArrayD<f32> = read_npy(dir.join("pooled.npy")).unwrap();
+    let rel = max_relative_error(&got, &want);
+    assert!(rel < 1e-4, "relative error {rel}");
+}
+
+#[test]
+fn micronet_resnet50_runs_on_images_with_the_paper_preprocessing() {
+    let images = fixture("preprocess");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("nasa.npy");
+    let (ok, _, err) = microprop(&[
+        "extract",
+        "--model",
+        "micronet-resnet50",
+        "--weights",
+        s(&fixture("resnet/resnet50_constant.pth")),
+        "--backend",
+        "cpu",
+        "--out",
+        s(&out),
+        s(&images.join("gray.png")),
+        s(&images.join("rgb.png")),
+    ]);
+    assert!(ok, "{err}");
+    let got: Array2<f32> = read_npy(&out).unwrap();
+    assert_eq!(got.shape(), [2, 2048]);
+    assert!(got.iter().all(|v| v.is_finite()));
+    let names = std::fs::read_to_string(tmp.path().join("nasa.names.txt")).unwrap();
+    assert_eq!(names, "gray\nrgb\n");
+}
+
+#[test]
+fn resnet_checkpoint_and_argument_errors_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("f.npy");
+    let input = fixture("resnet/tiny/input.npy");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["extract", "--backend", "cpu", "--preprocess", "none"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", s(&out), s(&input)]);
+        microprop(&args)
+    };
+    let missing = fixture("resnet/resnet50_missing_var.pth");
+    let (ok, _, err) = run(&["--arch", "resnet50", "--weights", s(&missing)]);
+    assert!(!ok);
+    assert!(
+        err.contains("missing tensor `layer3.2.bn2.running_var`"),
+        "{err}"
+    );
+
+    let (ok, _, err) = run(&["--arch", "resnet50"]);
+    assert!(!ok);
+    assert!(err.contains("need --weights"), "{err}");
+
+    let (ok, _, err) = run(&["--arch", "dinov2", "--weights", s(&missing)]);
+    assert!(!ok);
+    assert!(err.contains("torchvision architecture"), "{err}");
+    assert!(!out.exists(), "no output is written on failure");
+}

@@ -90,15 +90,15 @@ pub fn check_shape(config: &ModelConfig, name: &str, (h, w): (usize, usize)) -> 
             "input is {h}×{w}; {} takes {s}×{s}",
             config.describe()
         )),
-        None if h % config.patch_size() != 0
-            || w % config.patch_size() != 0
+        None if h % config.size_multiple() != 0
+            || w % config.size_multiple() != 0
             || h == 0
             || w == 0 =>
         {
             bad(format!(
                 "input is {h}×{w}; {} needs sides that are positive multiples of {}",
                 config.describe(),
-                config.patch_size()
+                config.size_multiple()
             ))
         }
         _ => Ok(()),

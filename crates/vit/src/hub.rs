@@ -1,6 +1,7 @@
-//! Downloading checkpoints from the Hugging Face hub into its standard cache
-//! (`$HF_HUB_CACHE`, `$HF_HOME/hub` or `~/.cache/huggingface/hub`), where the Python
-//! libraries find them too.
+//! Downloading checkpoints into the caches the Python libraries use too: Hugging Face hub
+//! repositories into `$HF_HUB_CACHE`, `$HF_HOME/hub` or `~/.cache/huggingface/hub`, and
+//! PyTorch state dicts published at a URL into torch's `$TORCH_HOME/hub/checkpoints`
+//! (default `~/.cache/torch/hub/checkpoints`), as `torch.hub.load_state_dict_from_url` does.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -73,10 +74,53 @@ pub fn fetch(repo: &str, revision: &str, files: &[&str]) -> Result<PathBuf> {
     Ok(snapshot)
 }
 
+/// Where `torch.hub` keeps state dicts downloaded from URLs.
+pub fn torch_checkpoints_dir() -> PathBuf {
+    let torch_home = std::env::var_os("TORCH_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("torch")))
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default();
+            home.join(".cache").join("torch")
+        });
+    torch_home.join("hub").join("checkpoints")
+}
+
+/// The file name a URL is cached under (its last path segment).
+pub fn url_file_name(url: &str) -> Result<String> {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    match path.rsplit('/').next() {
+        Some(name) if !name.is_empty() && path.contains("://") => Ok(name.to_string()),
+        _ => Err(hub_error(url, "not a URL that ends in a file name".into())),
+    }
+}
+
+/// The local copy of the file at `url` in torch's checkpoint cache, downloading it when
+/// missing (unless `HF_HUB_OFFLINE=1`).
+pub fn fetch_url(url: &str) -> Result<PathBuf> {
+    let target = torch_checkpoints_dir().join(url_file_name(url)?);
+    if target.is_file() {
+        return Ok(target);
+    }
+    if std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1") {
+        return Err(hub_error(
+            url,
+            format!("{} is not cached and HF_HUB_OFFLINE=1", target.display()),
+        ));
+    }
+    download(url, &target)?;
+    Ok(target)
+}
+
 fn request(url: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
     let req = ureq::get(url);
+    let to_hf = url.starts_with("https://huggingface.co/");
     match std::env::var("HF_TOKEN") {
-        Ok(token) if !token.is_empty() => req.header("Authorization", format!("Bearer {token}")),
+        Ok(token) if to_hf && !token.is_empty() => {
+            req.header("Authorization", format!("Bearer {token}"))
+        }
         _ => req,
     }
 }
@@ -128,6 +172,20 @@ fn io(path: &Path, source: std::io::Error) -> VitError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_cached_under_their_file_name() {
+        assert_eq!(
+            url_file_name(crate::model::MICRONET_RESNET50_URL).unwrap(),
+            "resnet50_pretrained_microscopynet_v1.1.pth.tar"
+        );
+        assert_eq!(
+            url_file_name("https://example.org/a/b.pth?download=1").unwrap(),
+            "b.pth"
+        );
+        assert!(url_file_name("https://example.org/dir/").is_err());
+        assert!(url_file_name("weights.pth").is_err());
+    }
 
     #[test]
     fn finds_a_cached_snapshot_through_its_ref() {

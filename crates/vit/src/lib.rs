@@ -1,6 +1,7 @@
 //! Frozen pre-trained vision models that turn a micrograph into one feature vector:
-//! DINOv2, CLIP's vision tower and SAM's image encoder, on burn (CPU or wgpu), loading
-//! Hugging Face checkpoints as they are published.
+//! DINOv2, CLIP's vision tower, SAM's image encoder and torchvision's ResNet-50 (MicroNet
+//! weights), on burn (CPU or wgpu), loading checkpoints as they are published
+//! (Hugging Face safetensors, PyTorch state dicts).
 //!
 //! ```no_run
 //! use microprop_vit::{Backend, FeatureRequest, ModelSpec, load};
@@ -23,6 +24,7 @@ pub mod load;
 pub mod model;
 pub mod preprocess;
 pub mod resample;
+pub mod resnet;
 pub mod sam;
 
 /// The burn framework, re-exported so that callers build tensors with the same version.

@@ -1,12 +1,14 @@
-//! Loading Hugging Face / PyTorch checkpoints (safetensors) into the models, with a full
-//! report of every tensor that does not fit.
+//! Loading checkpoints (safetensors, or PyTorch `.pth` / `.pt` / `.pth.tar` state dicts) into
+//! the models, with a full report of every tensor that does not fit.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::store::{
+    ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+};
 use burn::tensor::{DType, Tensor};
 use serde::Deserialize;
 
@@ -121,13 +123,78 @@ pub fn read_header(path: &Path) -> Result<BTreeMap<String, HeaderEntry>> {
     Ok(out)
 }
 
+/// Reads the tensor names, dtypes and shapes of a PyTorch checkpoint (no tensor data).
+/// Nested dictionaries give dotted names (`state_dict.conv1.weight`).
+pub fn read_pytorch_header(path: &Path) -> Result<BTreeMap<String, HeaderEntry>> {
+    let reader = pytorch_reader::PytorchReader::new(path).map_err(|e| VitError::WeightsFile {
+        path: path.to_path_buf(),
+        message: format!("not a readable PyTorch checkpoint: {e}"),
+    })?;
+    Ok(reader
+        .tensors()
+        .iter()
+        .map(|(name, t)| {
+            let dtype = format!("{:?}", t.dtype()).to_uppercase();
+            let shape = t.shape().to_vec();
+            (name.clone(), HeaderEntry { dtype, shape })
+        })
+        .collect())
+}
+
+/// Container format of a weights file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Hugging Face safetensors.
+    Safetensors,
+    /// `torch.save` output (zip, legacy or tar).
+    Pytorch,
+}
+
+impl Format {
+    /// Tells the format from the file's first bytes: safetensors opens with a little-endian
+    /// header length followed by `{`.
+    pub fn detect(path: &Path) -> Result<Self> {
+        let mut head = [0u8; 9];
+        let mut file = std::fs::File::open(path).map_err(|source| VitError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let n = file.read(&mut head).map_err(|source| VitError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(if n == 9 && head[8] == b'{' {
+            Self::Safetensors
+        } else {
+            Self::Pytorch
+        })
+    }
+
+    fn header(self, path: &Path) -> Result<BTreeMap<String, HeaderEntry>> {
+        match self {
+            Self::Safetensors => read_header(path),
+            Self::Pytorch => read_pytorch_header(path),
+        }
+    }
+}
+
 /// How a model family's tensors sit in a checkpoint.
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
     /// Prefixes the model's tensors may carry (tried in order; `""` = none).
     pub prefixes: &'static [&'static str],
-    /// Checkpoint tensors (after the prefix) that are buffers the model recomputes.
+    /// Checkpoint tensors (after the prefix) that are buffers the model recomputes or does
+    /// not use; `*.name` matches `name` in any module.
     pub ignored: &'static [&'static str],
+}
+
+impl Layout {
+    fn ignores(&self, name: &str) -> bool {
+        self.ignored.iter().any(|i| match i.strip_prefix('*') {
+            Some(suffix) => name.ends_with(suffix),
+            None => *i == name,
+        })
+    }
 }
 
 /// Compares a checkpoint's header with the model's parameters; returns the prefix in use.
@@ -175,7 +242,7 @@ pub fn check(
             continue;
         };
         let root = rest.split('.').next().unwrap_or("");
-        if roots.contains(root) && !known.contains(rest) && !layout.ignored.contains(&rest) {
+        if roots.contains(root) && !known.contains(rest) && !layout.ignores(rest) {
             problems.push(TensorProblem::Unexpected { name: name.clone() });
         }
     }
@@ -186,14 +253,16 @@ pub fn check(
     }
 }
 
-/// Loads `path` (safetensors) into `model`, after checking every tensor name and shape.
-pub fn load_safetensors<M: Module + ModuleSnapshot>(
+/// Loads `path` (safetensors or a PyTorch state dict) into `model`, after checking every
+/// tensor name and shape.
+pub fn load_weights<M: Module + ModuleSnapshot>(
     mut model: M,
     path: &Path,
     layout: &Layout,
     what: &str,
 ) -> Result<M> {
-    let header = read_header(path)?;
+    let format = Format::detect(path)?;
+    let header = format.header(path)?;
     let expected = expected_tensors(&model);
     let weights_error = |problems| VitError::Weights {
         path: path.to_path_buf(),
@@ -201,20 +270,30 @@ pub fn load_safetensors<M: Module + ModuleSnapshot>(
         problems,
     };
     let prefix = check(&header, &expected, layout).map_err(weights_error)?;
-    let mut store = SafetensorsStore::from_file(PathBuf::from(path))
-        .with_from_adapter(PyTorchToBurnAdapter)
-        .skip_enum_variants(true)
-        .allow_partial(true)
-        .validate(false);
-    if !prefix.is_empty() {
-        store = store.with_key_remapping(format!("^{}", regex_escape(&prefix)), "");
-    }
-    let result = model
-        .load_from(&mut store)
-        .map_err(|e| VitError::WeightsFile {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+    let remap = (!prefix.is_empty()).then(|| format!("^{}", regex_escape(&prefix)));
+    let result = match format {
+        Format::Safetensors => {
+            let mut store = SafetensorsStore::from_file(PathBuf::from(path))
+                .with_from_adapter(PyTorchToBurnAdapter)
+                .skip_enum_variants(true)
+                .allow_partial(true)
+                .validate(false);
+            if let Some(pattern) = &remap {
+                store = store.with_key_remapping(pattern, "");
+            }
+            apply(&mut model, &mut store, path)?
+        }
+        Format::Pytorch => {
+            let mut store = PytorchStore::from_file(path)
+                .map_indices_contiguous(false)
+                .allow_partial(true)
+                .validate(false);
+            if let Some(pattern) = &remap {
+                store = store.with_key_remapping(pattern, "");
+            }
+            apply(&mut model, &mut store, path)?
+        }
+    };
     let mut problems: Vec<TensorProblem> = result
         .missing
         .iter()
@@ -229,11 +308,26 @@ pub fn load_safetensors<M: Module + ModuleSnapshot>(
     if !problems.is_empty() {
         return Err(weights_error(problems));
     }
-    let needs_cast = header.values().any(|h| h.dtype != "F32");
+    let needs_cast = expected.iter().any(|e| {
+        header
+            .get(&format!("{prefix}{}", e.name))
+            .is_some_and(|h| h.dtype != "F32")
+    });
     Ok(if needs_cast {
         model.map(&mut CastToF32)
     } else {
         model
+    })
+}
+
+fn apply<M: ModuleSnapshot, S: ModuleStore>(
+    model: &mut M,
+    store: &mut S,
+    path: &Path,
+) -> Result<burn::store::ApplyResult> {
+    model.load_from(store).map_err(|e| VitError::WeightsFile {
+        path: path.to_path_buf(),
+        message: e.to_string(),
     })
 }
 

@@ -1,5 +1,5 @@
 //! One entry point over the model families: configs, named checkpoints, loading and the
-//! feature vector of a batch.
+//! feature vector of a batch. This is where a feature vector is made.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +10,8 @@ use serde::Deserialize;
 use crate::clip::{ClipVisionConfig, ClipVisionModel};
 use crate::dinov2::{Dinov2Config, Dinov2Model};
 use crate::error::{Result, VitError};
-use crate::load::{Layout, load_safetensors, weights_file};
+use crate::load::{Layout, load_weights, weights_file};
+use crate::resnet::{ResNet, ResNetConfig, global_average};
 use crate::sam::{SamVisionConfig, SamVisionEncoder};
 
 /// Model family.
@@ -23,17 +24,25 @@ pub enum Family {
     Clip,
     /// SAM image encoder.
     Sam,
+    /// torchvision bottleneck ResNet (CNN).
+    Resnet,
 }
 
 impl Family {
-    /// Parses `dinov2`, `clip` or `sam`.
+    /// Parses `dinov2`, `clip`, `sam` or `resnet`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "dinov2" => Some(Self::Dinov2),
             "clip" => Some(Self::Clip),
             "sam" => Some(Self::Sam),
+            "resnet" => Some(Self::Resnet),
             _ => None,
         }
+    }
+
+    /// Whether checkpoints of this family come with a Hugging Face `config.json`.
+    fn has_hf_config(self) -> bool {
+        self != Self::Resnet
     }
 
     fn layout(self) -> Layout {
@@ -50,11 +59,30 @@ impl Family {
                 prefixes: &["vision_encoder.", ""],
                 ignored: &[],
             },
+            // Training scripts save `{"state_dict": ...}` and DataParallel adds `module.`.
+            Self::Resnet => Layout {
+                prefixes: &[
+                    "",
+                    "module.",
+                    "state_dict.",
+                    "state_dict.module.",
+                    "model.",
+                    "model.module.",
+                ],
+                ignored: &["*.num_batches_tracked"],
+            },
         }
     }
 }
 
-/// The released checkpoints microprop knows by name, with their hub repositories.
+/// URL of the MicroNet ResNet-50 state dict (NASA `pretrained-microscopy-models`, v1.1).
+pub const MICRONET_RESNET50_URL: &str = "https://nasa-public-data.s3.amazonaws.com/microscopy_segmentation_models/resnet50_pretrained_microscopynet_v1.1.pth.tar";
+
+/// URL of torchvision's ImageNet ResNet-50 state dict (`IMAGENET1K_V1`).
+pub const IMAGENET_RESNET50_URL: &str = "https://download.pytorch.org/models/resnet50-0676ba61.pth";
+
+/// The released checkpoints microprop knows by name, with where they are published: a
+/// Hugging Face hub repository, or the URL of a PyTorch state dict.
 pub const NAMED_MODELS: &[(&str, &str)] = &[
     ("dinov2-small", "facebook/dinov2-small"),
     ("dinov2-base", "facebook/dinov2-base"),
@@ -66,6 +94,8 @@ pub const NAMED_MODELS: &[(&str, &str)] = &[
     ("sam-vit-base", "facebook/sam-vit-base"),
     ("sam-vit-large", "facebook/sam-vit-large"),
     ("sam-vit-huge", "facebook/sam-vit-huge"),
+    ("micronet-resnet50", MICRONET_RESNET50_URL),
+    ("imagenet-resnet50", IMAGENET_RESNET50_URL),
 ];
 
 /// A model's configuration, by family.
@@ -77,11 +107,25 @@ pub enum ModelConfig {
     Clip(ClipVisionConfig),
     /// SAM image encoder.
     Sam(SamVisionConfig),
+    /// torchvision bottleneck ResNet.
+    Resnet(ResNetConfig),
 }
 
 impl ModelConfig {
-    /// The configuration of a named checkpoint (see [`NAMED_MODELS`]).
+    /// The configuration of a named checkpoint (see [`NAMED_MODELS`]) or of a torchvision
+    /// architecture (see [`crate::resnet::ARCHITECTURES`]).
     pub fn named(name: &str) -> Option<Self> {
+        if let Some(arch) = name
+            .strip_prefix("micronet-")
+            .or_else(|| name.strip_prefix("imagenet-"))
+        {
+            return (arch == "resnet50")
+                .then(|| ResNetConfig::named(arch).map(Self::Resnet))
+                .flatten();
+        }
+        if let Some(c) = ResNetConfig::named(name) {
+            return Some(Self::Resnet(c));
+        }
         if let Some(size) = name.strip_prefix("dinov2-") {
             return Dinov2Config::named(size).map(Self::Dinov2);
         }
@@ -113,9 +157,10 @@ impl ModelConfig {
                 "dinov2" => Family::Dinov2,
                 "clip" | "clip_vision_model" => Family::Clip,
                 "sam" | "sam_vision_model" => Family::Sam,
+                "resnet" => Family::Resnet,
                 other => {
                     return Err(bad(format!(
-                        "model_type `{other}` is not one of dinov2, clip, sam (pass --arch)"
+                        "model_type `{other}` is not one of dinov2, clip, sam, resnet (pass --arch)"
                     )));
                 }
             },
@@ -126,6 +171,12 @@ impl ModelConfig {
             Family::Dinov2 => Self::Dinov2(serde_json::from_value(inner).map_err(parse_err)?),
             Family::Clip => Self::Clip(serde_json::from_value(inner).map_err(parse_err)?),
             Family::Sam => Self::Sam(serde_json::from_value(inner).map_err(parse_err)?),
+            Family::Resnet => Self::Resnet(serde_json::from_value(inner).map_err(|e| {
+                bad(format!(
+                    "{e} (a torchvision-layout ResNet config: layers, groups, width_per_group, \
+                     stem_channels, planes, num_channels, batch_norm_eps)"
+                ))
+            })?),
         };
         config.validate().map_err(bad)?;
         Ok(config)
@@ -146,6 +197,7 @@ impl ModelConfig {
             Self::Dinov2(_) => Family::Dinov2,
             Self::Clip(_) => Family::Clip,
             Self::Sam(_) => Family::Sam,
+            Self::Resnet(_) => Family::Resnet,
         }
     }
 
@@ -155,33 +207,44 @@ impl ModelConfig {
             Self::Dinov2(c) => c.validate(),
             Self::Clip(c) => c.validate(),
             Self::Sam(c) => c.validate(),
+            Self::Resnet(c) => c.validate(),
         }
     }
 
-    /// Patch size.
-    pub fn patch_size(&self) -> usize {
+    /// Input sides must be multiples of this (the patch size; 1 for a CNN).
+    pub fn size_multiple(&self) -> usize {
         match self {
             Self::Dinov2(c) => c.patch_size,
             Self::Clip(c) => c.patch_size,
             Self::Sam(c) => c.patch_size,
+            Self::Resnet(_) => 1,
         }
     }
 
-    /// The input side the model requires, or `None` for any multiple of the patch size.
+    /// The input side the model requires, or `None` for any multiple of [`Self::size_multiple`].
     pub fn fixed_input(&self) -> Option<usize> {
         match self {
-            Self::Dinov2(_) => None,
+            Self::Dinov2(_) | Self::Resnet(_) => None,
             Self::Clip(c) => Some(c.image_size),
             Self::Sam(c) => Some(c.image_size),
         }
     }
 
-    /// Number of transformer layers.
+    /// The side images are resized to by the paper's preprocessing (`None`: kept as cropped).
+    pub fn input_size(&self) -> Option<usize> {
+        match self {
+            Self::Resnet(_) => Some(224),
+            other => other.fixed_input(),
+        }
+    }
+
+    /// Number of transformer layers, or of ResNet stages.
     pub fn layers(&self) -> usize {
         match self {
             Self::Dinov2(c) => c.num_hidden_layers,
             Self::Clip(c) => c.num_hidden_layers,
             Self::Sam(c) => c.num_hidden_layers,
+            Self::Resnet(c) => c.layers.len(),
         }
     }
 
@@ -200,6 +263,7 @@ impl ModelConfig {
                 "sam image encoder (hidden {}, {} layers)",
                 c.hidden_size, c.num_hidden_layers
             ),
+            Self::Resnet(c) => c.describe(),
         }
     }
 
@@ -209,6 +273,7 @@ impl ModelConfig {
             Self::Dinov2(c) => VisionModel::Dinov2(c.init(device)),
             Self::Clip(c) => VisionModel::Clip(c.init(device)),
             Self::Sam(c) => VisionModel::Sam(c.init(device)),
+            Self::Resnet(c) => VisionModel::Resnet(c.init(device)),
         }
     }
 }
@@ -246,7 +311,7 @@ impl ModelSpec {
                         names.join(", ")
                     ))
                 })?;
-                if !beside.is_file() {
+                if !beside.is_file() || !preset.family().has_hf_config() {
                     return Ok(preset);
                 }
                 let config = ModelConfig::from_file(&beside, Some(preset.family()))?;
@@ -267,10 +332,12 @@ pub enum VisionModel {
     Clip(ClipVisionModel),
     /// SAM image encoder.
     Sam(SamVisionEncoder),
+    /// torchvision bottleneck ResNet.
+    Resnet(ResNet),
 }
 
-/// Builds the model of `spec` and loads its weights (a safetensors file or a directory with
-/// `model.safetensors`, and optionally `config.json`).
+/// Builds the model of `spec` and loads its weights: a safetensors file or a directory with
+/// `model.safetensors` (and optionally `config.json`), or a PyTorch state dict (`.pth`).
 pub fn load(
     spec: &ModelSpec,
     weights: &Path,
@@ -281,9 +348,10 @@ pub fn load(
     let layout = config.family().layout();
     let what = config.describe();
     let model = match config.init(device) {
-        VisionModel::Dinov2(m) => VisionModel::Dinov2(load_safetensors(m, &file, &layout, &what)?),
-        VisionModel::Clip(m) => VisionModel::Clip(load_safetensors(m, &file, &layout, &what)?),
-        VisionModel::Sam(m) => VisionModel::Sam(load_safetensors(m, &file, &layout, &what)?),
+        VisionModel::Dinov2(m) => VisionModel::Dinov2(load_weights(m, &file, &layout, &what)?),
+        VisionModel::Clip(m) => VisionModel::Clip(load_weights(m, &file, &layout, &what)?),
+        VisionModel::Sam(m) => VisionModel::Sam(load_weights(m, &file, &layout, &what)?),
+        VisionModel::Resnet(m) => VisionModel::Resnet(load_weights(m, &file, &layout, &what)?),
     };
     Ok((config, model))
 }
@@ -293,7 +361,7 @@ pub fn load(
 #[serde(rename_all = "kebab-case")]
 pub enum Pooling {
     /// The model's own pooled output: DINOv2 normalized CLS, CLIP `pooler_output`,
-    /// SAM global average of the neck output.
+    /// SAM global average of the neck output, ResNet global average pooling.
     #[default]
     Pooler,
     /// The CLS token.
@@ -322,7 +390,8 @@ impl Pooling {
 pub struct FeatureRequest {
     /// Pooling of the tokens.
     pub pooling: Pooling,
-    /// Take the tokens after this many layers instead of the final output.
+    /// Take the tokens after this many layers (ResNet: the output of stage 1–4) instead of
+    /// the final output.
     pub layer: Option<usize>,
 }
 
@@ -341,12 +410,13 @@ impl VisionModel {
             Self::Dinov2(_) => Family::Dinov2,
             Self::Clip(_) => Family::Clip,
             Self::Sam(_) => Family::Sam,
+            Self::Resnet(_) => Family::Resnet,
         }
     }
 
     /// Runs the model on pixels `[batch, 3, h, w]` and pools one vector per image.
     pub fn features(&self, pixels: Tensor<4>, request: FeatureRequest) -> Result<Tensor<2>> {
-        let t = self.tokens(pixels, request.layer);
+        let t = self.tokens(pixels, request.layer)?;
         let cls = || -> Result<Tensor<2>> {
             if !t.has_cls {
                 return Err(VitError::Unsupported(format!(
@@ -378,14 +448,15 @@ impl VisionModel {
         }
     }
 
-    /// Final (or layer-`layer`) tokens `[batch, tokens, dim]`, CLS first where the model has one.
-    pub fn patch_tokens(&self, pixels: Tensor<4>, layer: Option<usize>) -> Tensor<3> {
-        self.tokens(pixels, layer).tokens
+    /// Final (or layer-`layer`) tokens `[batch, tokens, dim]`, CLS first where the model has
+    /// one; a CNN's feature-map positions in row-major order.
+    pub fn patch_tokens(&self, pixels: Tensor<4>, layer: Option<usize>) -> Result<Tensor<3>> {
+        Ok(self.tokens(pixels, layer)?.tokens)
     }
 
-    fn tokens(&self, pixels: Tensor<4>, layer: Option<usize>) -> Tokens {
+    fn tokens(&self, pixels: Tensor<4>, layer: Option<usize>) -> Result<Tokens> {
         let layers: Vec<usize> = layer.into_iter().collect();
-        match self {
+        Ok(match self {
             Self::Dinov2(m) => {
                 let out = m.forward(pixels, &layers);
                 let [b, _, d] = out.last_hidden_state.dims();
@@ -447,6 +518,28 @@ impl VisionModel {
                     }
                 }
             }
-        }
+            Self::Resnet(m) => {
+                if let Some(stage) = layer
+                    && !(1..=4).contains(&stage)
+                {
+                    return Err(VitError::Unsupported(format!(
+                        "--layer {stage}: a ResNet has stages 1 to 4"
+                    )));
+                }
+                let out = m.forward(pixels, &layers);
+                let map = out
+                    .stage_outputs
+                    .into_iter()
+                    .next()
+                    .unwrap_or(out.last_feature_map);
+                let pooled = global_average(map.clone());
+                let [b, c, h, w] = map.dims();
+                Tokens {
+                    tokens: map.reshape([b, c, h * w]).swap_dims(1, 2),
+                    has_cls: false,
+                    pooled: Some(pooled),
+                }
+            }
+        })
     }
 }

@@ -74,15 +74,15 @@ pub enum Upscale {
 impl Preprocess {
     /// The recipe for a model: `Paper` or `Standard` mode.
     pub fn for_model(config: &ModelConfig, mode: Mode, upscale: Upscale) -> Self {
-        let (crop, resize) = match (config.family(), config.fixed_input()) {
-            (_, None) => (Crop::Multiple(config.patch_size()), Resize::None),
+        let (crop, resize) = match (config.family(), config.input_size()) {
+            (_, None) => (Crop::Multiple(config.size_multiple()), Resize::None),
             (family, Some(size)) => match upscale {
                 Upscale::Replicate => (Crop::None, Resize::Replicate(size)),
                 // The paper's SAM notebook crops to a multiple of 14 (it calls SAM's patch 14).
                 Upscale::Bilinear if family == Family::Sam => {
                     (Crop::Square(14), Resize::Bilinear(size))
                 }
-                Upscale::Bilinear => (Crop::Square(config.patch_size()), Resize::Bilinear(size)),
+                Upscale::Bilinear => (Crop::Square(config.size_multiple()), Resize::Bilinear(size)),
             },
         };
         let normalize = match (mode, config.family()) {

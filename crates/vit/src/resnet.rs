@@ -1,0 +1,338 @@
+//! ResNet with bottleneck blocks (He et al. 2016), laid out as torchvision's `ResNet` so that
+//! state-dict tensor names (`layer3.2.bn2.running_var`) map one to one onto module paths.
+//! ResNet-50 with MicroNet weights is the paper's microstructure-aware CNN baseline.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use serde::Deserialize;
+
+/// Output channels of a bottleneck block per unit of its stage's `planes`.
+pub const EXPANSION: usize = 4;
+
+/// Shape of a torchvision bottleneck ResNet (ResNet-50/101/152, ResNeXt, Wide ResNet).
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResNetConfig {
+    /// Always `resnet` in a config file (torchvision layout, not Hugging Face's `ResNetModel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_type: Option<String>,
+    /// Bottleneck blocks in each of the four stages.
+    #[serde(default = "d_layers")]
+    pub layers: [usize; 4],
+    /// Groups of the 3×3 convolutions (32 or 64 for ResNeXt).
+    #[serde(default = "d_groups")]
+    pub groups: usize,
+    /// Channels per group of the 3×3 convolutions at 64 planes (128 for Wide ResNet).
+    #[serde(default = "d_width_per_group")]
+    pub width_per_group: usize,
+    /// Output channels of the 7×7 stem convolution.
+    #[serde(default = "d_stem")]
+    pub stem_channels: usize,
+    /// `planes` of the four stages; a block outputs `4 × planes` channels.
+    #[serde(default = "d_planes")]
+    pub planes: [usize; 4],
+    /// Input channels.
+    #[serde(default = "d_channels")]
+    pub num_channels: usize,
+    /// BatchNorm epsilon.
+    #[serde(default = "d_eps")]
+    pub batch_norm_eps: f64,
+}
+
+fn d_layers() -> [usize; 4] {
+    [3, 4, 6, 3]
+}
+fn d_groups() -> usize {
+    1
+}
+fn d_width_per_group() -> usize {
+    64
+}
+fn d_stem() -> usize {
+    64
+}
+fn d_planes() -> [usize; 4] {
+    [64, 128, 256, 512]
+}
+fn d_channels() -> usize {
+    3
+}
+fn d_eps() -> f64 {
+    1e-5
+}
+
+impl Default for ResNetConfig {
+    fn default() -> Self {
+        Self {
+            model_type: None,
+            layers: d_layers(),
+            groups: d_groups(),
+            width_per_group: d_width_per_group(),
+            stem_channels: d_stem(),
+            planes: d_planes(),
+            num_channels: d_channels(),
+            batch_norm_eps: d_eps(),
+        }
+    }
+}
+
+/// The torchvision architectures by name (`resnet50`, `resnext50-32x4d`, `wide-resnet50-2`, ...).
+pub const ARCHITECTURES: &[&str] = &[
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50-32x4d",
+    "resnext101-32x8d",
+    "resnext101-64x4d",
+    "wide-resnet50-2",
+    "wide-resnet101-2",
+];
+
+impl ResNetConfig {
+    /// A torchvision architecture from [`ARCHITECTURES`].
+    pub fn named(arch: &str) -> Option<Self> {
+        let (layers, groups, width_per_group) = match arch {
+            "resnet50" => ([3, 4, 6, 3], 1, 64),
+            "resnet101" => ([3, 4, 23, 3], 1, 64),
+            "resnet152" => ([3, 8, 36, 3], 1, 64),
+            "resnext50-32x4d" => ([3, 4, 6, 3], 32, 4),
+            "resnext101-32x8d" => ([3, 4, 23, 3], 32, 8),
+            "resnext101-64x4d" => ([3, 4, 23, 3], 64, 4),
+            "wide-resnet50-2" => ([3, 4, 6, 3], 1, 128),
+            "wide-resnet101-2" => ([3, 4, 23, 3], 1, 128),
+            _ => return None,
+        };
+        Some(Self {
+            layers,
+            groups,
+            width_per_group,
+            ..Self::default()
+        })
+    }
+
+    /// Checks the values the model cannot run with.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("groups", self.groups),
+            ("width_per_group", self.width_per_group),
+            ("stem_channels", self.stem_channels),
+            ("num_channels", self.num_channels),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("resnet: {name} must be positive"));
+        }
+        if self.layers.contains(&0) || self.planes.iter().any(|&p| self.width(p) == 0) {
+            return Err(format!(
+                "resnet: every stage needs blocks and width (layers {:?}, planes {:?}, width_per_group {})",
+                self.layers, self.planes, self.width_per_group
+            ));
+        }
+        if !self.batch_norm_eps.is_finite() || self.batch_norm_eps <= 0.0 {
+            return Err(format!(
+                "resnet: batch_norm_eps {} must be positive and finite",
+                self.batch_norm_eps
+            ));
+        }
+        Ok(())
+    }
+
+    /// Channels of the pooled feature vector (2048 for ResNet-50).
+    pub fn feature_dim(&self) -> usize {
+        self.planes[3] * EXPANSION
+    }
+
+    /// Width of a block's 3×3 convolution, as torchvision computes it.
+    fn width(&self, planes: usize) -> usize {
+        planes * self.width_per_group / 64 * self.groups
+    }
+
+    /// The model in words, for messages.
+    pub fn describe(&self) -> String {
+        let depth = 2 + 3 * self.layers.iter().sum::<usize>();
+        let kind = match (self.groups, self.width_per_group) {
+            (1, 64) => "resnet".to_string(),
+            (1, w) => format!("wide resnet (width {w})"),
+            (g, w) => format!("resnext ({g}×{w}d)"),
+        };
+        format!("{kind}-{depth} (torchvision layout)")
+    }
+
+    /// Builds the model with lazily initialized convolution weights.
+    pub fn init(&self, device: &Device) -> ResNet {
+        let mut inplanes = self.stem_channels;
+        let mut stage = |i: usize| -> Vec<Bottleneck> {
+            let stride = if i == 0 { 1 } else { 2 };
+            let planes = self.planes[i];
+            (0..self.layers[i])
+                .map(|b| {
+                    let block =
+                        self.block(inplanes, planes, if b == 0 { stride } else { 1 }, device);
+                    inplanes = planes * EXPANSION;
+                    block
+                })
+                .collect()
+        };
+        let layer1 = stage(0);
+        let layer2 = stage(1);
+        let layer3 = stage(2);
+        let layer4 = stage(3);
+        ResNet {
+            conv1: conv(self.num_channels, self.stem_channels, 7, 2, 1, device),
+            bn1: self.batch_norm(self.stem_channels, device),
+            maxpool: MaxPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .init(),
+            layer1,
+            layer2,
+            layer3,
+            layer4,
+        }
+    }
+
+    fn block(&self, inplanes: usize, planes: usize, stride: usize, device: &Device) -> Bottleneck {
+        let width = self.width(planes);
+        let out = planes * EXPANSION;
+        let downsample = (stride != 1 || inplanes != out).then(|| {
+            (
+                conv(inplanes, out, 1, stride, 1, device),
+                self.batch_norm(out, device),
+            )
+        });
+        Bottleneck {
+            conv1: conv(inplanes, width, 1, 1, 1, device),
+            bn1: self.batch_norm(width, device),
+            conv2: conv(width, width, 3, stride, self.groups, device),
+            bn2: self.batch_norm(width, device),
+            conv3: conv(width, out, 1, 1, 1, device),
+            bn3: self.batch_norm(out, device),
+            downsample,
+        }
+    }
+
+    fn batch_norm(&self, channels: usize, device: &Device) -> BatchNorm {
+        BatchNormConfig::new(channels)
+            .with_epsilon(self.batch_norm_eps)
+            .init(device)
+    }
+}
+
+/// A bias-free `k × k` convolution with torchvision's padding (`k / 2`).
+fn conv(
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    groups: usize,
+    device: &Device,
+) -> Conv2d {
+    let p = k / 2;
+    Conv2dConfig::new([cin, cout], [k, k])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .with_groups(groups)
+        .with_bias(false)
+        .init(device)
+}
+
+/// torchvision `ResNet` without its classifier (`fc`).
+#[derive(Module, Debug)]
+pub struct ResNet {
+    /// 7×7 stride-2 stem convolution.
+    pub conv1: Conv2d,
+    /// Stem BatchNorm.
+    pub bn1: BatchNorm,
+    /// 3×3 stride-2 max pooling.
+    pub maxpool: MaxPool2d,
+    /// Stage 1 (stride 1).
+    pub layer1: Vec<Bottleneck>,
+    /// Stage 2 (stride 2).
+    pub layer2: Vec<Bottleneck>,
+    /// Stage 3 (stride 2).
+    pub layer3: Vec<Bottleneck>,
+    /// Stage 4 (stride 2).
+    pub layer4: Vec<Bottleneck>,
+}
+
+/// torchvision's `Bottleneck`: 1×1, 3×3 (with the stride), 1×1, plus the shortcut.
+#[derive(Module, Debug)]
+pub struct Bottleneck {
+    /// 1×1 reduction.
+    pub conv1: Conv2d,
+    /// BatchNorm after `conv1`.
+    pub bn1: BatchNorm,
+    /// 3×3 convolution carrying the stride and the groups.
+    pub conv2: Conv2d,
+    /// BatchNorm after `conv2`.
+    pub bn2: BatchNorm,
+    /// 1×1 expansion.
+    pub conv3: Conv2d,
+    /// BatchNorm after `conv3`.
+    pub bn3: BatchNorm,
+    /// Projection shortcut (`downsample.0` conv, `downsample.1` BatchNorm) where shapes change.
+    pub downsample: Option<(Conv2d, BatchNorm)>,
+}
+
+impl Bottleneck {
+    /// `[b, c, h, w]` → `[b, 4·planes, h/stride, w/stride]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let shortcut = match &self.downsample {
+            Some((conv, bn)) => bn.forward(conv.forward(x.clone())),
+            None => x.clone(),
+        };
+        let y = relu(self.bn1.forward(self.conv1.forward(x)));
+        let y = relu(self.bn2.forward(self.conv2.forward(y)));
+        let y = self.bn3.forward(self.conv3.forward(y));
+        relu(y + shortcut)
+    }
+}
+
+/// The feature maps of a forward pass.
+#[derive(Debug, Clone)]
+pub struct ResNetOutput {
+    /// Output of the last stage, `[b, 4·planes, h/32, w/32]`.
+    pub last_feature_map: Tensor<4>,
+    /// Global average of `last_feature_map`, `[b, 4·planes]` (torchvision's `avgpool` + flatten).
+    pub pooled: Tensor<2>,
+    /// Outputs of the requested stages (1–4), in request order.
+    pub stage_outputs: Vec<Tensor<4>>,
+}
+
+impl ResNet {
+    /// Runs the network on `[b, c, h, w]` pixels, keeping the outputs of `stages` (1–4).
+    pub fn forward(&self, pixels: Tensor<4>, stages: &[usize]) -> ResNetOutput {
+        let x = relu(self.bn1.forward(self.conv1.forward(pixels)));
+        let mut x = self.maxpool.forward(x);
+        let mut kept = Vec::new();
+        for (i, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
+            .into_iter()
+            .enumerate()
+        {
+            for block in stage {
+                x = block.forward(x);
+            }
+            if stages.contains(&(i + 1)) {
+                kept.push((i + 1, x.clone()));
+            }
+        }
+        let stage_outputs = stages
+            .iter()
+            .filter_map(|s| kept.iter().find(|(k, _)| k == s).map(|(_, t)| t.clone()))
+            .collect();
+        ResNetOutput {
+            pooled: global_average(x.clone()),
+            last_feature_map: x,
+            stage_outputs,
+        }
+    }
+}
+
+/// Mean over the spatial axes: `[b, c, h, w]` → `[b, c]`.
+pub fn global_average(x: Tensor<4>) -> Tensor<2> {
+    let [b, c, h, w] = x.dims();
+    x.reshape([b, c, h * w]).mean_dim(2).reshape([b, c])
+}
