@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""PyTorch reference timing of a DINOv2 forward pass (Hugging Face `Dinov2Model`, random weights, no download).
+"""PyTorch reference timing of a forward pass, random weights, no download: DINOv2 (Hugging Face
+`Dinov2Model`, `pooler_output`) or ResNet-50 (torchvision `resnet50` with `fc = Identity()`, eval mode:
+the pooled 2048 features).
 
-    pip install torch transformers
+    pip install torch transformers torchvision
     python3 scripts/bench_vit_torch.py --model dinov2-small --size 224 --batch 1 --threads 2 [--device cuda]
+    python3 scripts/bench_vit_torch.py --model resnet50 --size 224 --batch 8 --threads 2
 
-Times `model(pixel_values).pooler_output` under torch.inference_mode() on torch.rand(batch, 3, size, size)
-and prints one JSON line with the median seconds per batch.
+Times the forward pass under torch.inference_mode() on torch.rand(batch, 3, size, size) and prints one
+JSON line with the median seconds per batch.
 """
 import argparse
 import json
@@ -13,7 +16,6 @@ import statistics
 import time
 
 import torch
-from transformers import Dinov2Config, Dinov2Model
 
 CONFIGS = {  # facebook/dinov2-small and -base
     "dinov2-small": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6),
@@ -24,7 +26,7 @@ COMMON = dict(patch_size=14, image_size=518, mlp_ratio=4, layerscale_value=1.0, 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", choices=sorted(CONFIGS), default="dinov2-small")
+    ap.add_argument("--model", choices=sorted(CONFIGS) + ["resnet50"], default="dinov2-small")
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
@@ -37,7 +39,16 @@ def main():
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     dev = torch.device(a.device)
-    model = Dinov2Model(Dinov2Config(**CONFIGS[a.model], **COMMON)).eval().to(dev)
+    if a.model == "resnet50":
+        import torchvision
+        net = torchvision.models.resnet50()
+        net.fc = torch.nn.Identity()
+        net = net.eval().to(dev)
+        forward = net
+    else:
+        from transformers import Dinov2Config, Dinov2Model
+        net = Dinov2Model(Dinov2Config(**CONFIGS[a.model], **COMMON)).eval().to(dev)
+        forward = lambda x: net(pixel_values=x).pooler_output  # noqa: E731
     x = torch.rand(a.batch, 3, a.size, a.size, device=dev)
 
     def sync():
@@ -46,7 +57,7 @@ def main():
 
     def once():
         t0 = time.perf_counter()
-        model(pixel_values=x).pooler_output
+        forward(x)
         sync()
         return time.perf_counter() - t0
 

@@ -1,5 +1,6 @@
-//! `cargo xtask bench vit`: DINOv2 forward passes on burn's CPU backend (or wgpu) against
-//! PyTorch (`scripts/bench_vit_torch.py`) with the same shapes, in the same run.
+//! `cargo xtask bench vit` / `bench resnet`: DINOv2 and ResNet-50 forward passes on burn's CPU
+//! backend (or wgpu) against PyTorch (`scripts/bench_vit_torch.py`: transformers' `Dinov2Model`,
+//! torchvision's `resnet50`) with the same shapes, in the same run.
 
 use std::process::Command;
 use std::time::Instant;
@@ -76,13 +77,18 @@ fn time_torch(
 }
 
 /// Runs the benchmark; prints one table row per model, batch and thread count.
-pub fn run(python: &str, backend: &str, seconds: f64) -> Result<()> {
+pub fn run(python: &str, backend: &str, seconds: f64, models: &[&str]) -> Result<()> {
     let backend = Backend::parse(backend).context("--backend: cpu or wgpu")?;
     let device = backend.device()?;
-    let torch = python_has(python, "torch") && python_has(python, "transformers");
+    let library = if models.iter().any(|m| m.starts_with("resnet")) {
+        "torchvision"
+    } else {
+        "transformers"
+    };
+    let torch = python_has(python, "torch") && python_has(python, library);
     if !torch {
         eprintln!(
-            "torch/transformers not found for `{python}`: ratios skipped (pip install torch transformers)"
+            "torch/{library} not found for `{python}`: ratios skipped (pip install torch {library})"
         );
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -102,7 +108,7 @@ pub fn run(python: &str, backend: &str, seconds: f64) -> Result<()> {
         "{:<14} {:>5} {:>7} {:>12} {:>12} {:>12} {:>12} {:>7}",
         "model", "batch", "threads", "rust s", "rust img/s", "torch s", "torch img/s", "ratio"
     );
-    for name in ["dinov2-small", "dinov2-base"] {
+    for &name in models {
         for batch in [1usize, 8] {
             for &threads in &thread_counts {
                 let pool = rayon::ThreadPoolBuilder::new()

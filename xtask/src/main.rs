@@ -144,6 +144,18 @@ enum Bench {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
+    /// ResNet-50 (the MicroNet CNN) at 224², batch 1 and 8, vs torchvision (1 thread and all cores).
+    Resnet {
+        /// Python interpreter with torch and torchvision for the reference.
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// cpu (burn Flex) or wgpu (then against PyTorch CUDA).
+        #[arg(long, default_value = "cpu")]
+        backend: String,
+        /// Seconds of timed runs per row (at least 3 runs).
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
     /// NLM denoising (h = 10, 7, 21) on 512² and 1024² images vs cv2.fastNlMeansDenoising.
     Segment {
         /// Timed runs per image and side (the minimum is reported).
@@ -225,7 +237,15 @@ fn main() -> Result<()> {
                     backend,
                     seconds,
                 },
-        } => bench_vit::run(&python, &backend, seconds),
+        } => bench_vit::run(&python, &backend, seconds, &["dinov2-small", "dinov2-base"]),
+        Task::Bench {
+            what:
+                Bench::Resnet {
+                    python,
+                    backend,
+                    seconds,
+                },
+        } => bench_vit::run(&python, &backend, seconds, &["resnet50"]),
     }
 }
 
