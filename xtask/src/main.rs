@@ -133,29 +133,9 @@ enum Bench {
         python: String,
     },
     /// DINOv2 ViT-S/14 and ViT-B/14 at 224², batch 1 and 8, vs PyTorch (1 thread and all cores).
-    Vit {
-        /// Python interpreter with torch and transformers for the reference.
-        #[arg(long, default_value = "python3")]
-        python: String,
-        /// cpu (burn Flex) or wgpu (then against PyTorch CUDA).
-        #[arg(long, default_value = "cpu")]
-        backend: String,
-        /// Seconds of timed runs per row (at least 3 runs).
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-    },
+    Vit(ModelBench),
     /// ResNet-50 (the MicroNet CNN) at 224², batch 1 and 8, vs torchvision (1 thread and all cores).
-    Resnet {
-        /// Python interpreter with torch and torchvision for the reference.
-        #[arg(long, default_value = "python3")]
-        python: String,
-        /// cpu (burn Flex) or wgpu (then against PyTorch CUDA).
-        #[arg(long, default_value = "cpu")]
-        backend: String,
-        /// Seconds of timed runs per row (at least 3 runs).
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-    },
+    Resnet(ModelBench),
     /// NLM denoising (h = 10, 7, 21) on 512² and 1024² images vs cv2.fastNlMeansDenoising.
     Segment {
         /// Timed runs per image and side (the minimum is reported).
@@ -165,6 +145,20 @@ enum Bench {
         #[arg(long, default_value = "python3")]
         python: String,
     },
+}
+
+/// Options of the model benchmarks (`bench vit`, `bench resnet`).
+#[derive(clap::Args)]
+struct ModelBench {
+    /// Python interpreter with torch and transformers / torchvision for the reference.
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// cpu (burn Flex) or wgpu (then against PyTorch CUDA).
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    /// Seconds of timed runs per row (at least 3 runs).
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
 }
 
 fn main() -> Result<()> {
@@ -231,21 +225,16 @@ fn main() -> Result<()> {
                 },
         } => bench_homogenization::run(samples, size, &python),
         Task::Bench {
-            what:
-                Bench::Vit {
-                    python,
-                    backend,
-                    seconds,
-                },
-        } => bench_vit::run(&python, &backend, seconds, &["dinov2-small", "dinov2-base"]),
+            what: Bench::Vit(b),
+        } => bench_vit::run(
+            &b.python,
+            &b.backend,
+            b.seconds,
+            &["dinov2-small", "dinov2-base"],
+        ),
         Task::Bench {
-            what:
-                Bench::Resnet {
-                    python,
-                    backend,
-                    seconds,
-                },
-        } => bench_vit::run(&python, &backend, seconds, &["resnet50"]),
+            what: Bench::Resnet(b),
+        } => bench_vit::run(&b.python, &b.backend, b.seconds, &["resnet50"]),
     }
 }
 

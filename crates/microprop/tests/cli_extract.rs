@@ -50,13 +50,8 @@ fn npy_pixels_give_the_hf_pooled_features() {
         assert!(ok, "{name}: {err}");
         let got: Array2<f32> = read_npy(&out).unwrap();
         let want: ArrayD<f32> = read_npy(dir.join(reference)).unwrap();
-        assert_eq!(got.shape(), want.shape(), "{name}");
-        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let err = got
-            .iter()
-            .zip(want.iter())
-            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-        assert!(err / scale < 1e-4, "{name}: relative error {}", err / scale);
+        let rel = max_relative_error(&got, &want);
+        assert!(rel < 1e-4, "{name}: relative error {rel}");
         let names = std::fs::read_to_string(tmp.path().join("f.names.txt")).unwrap();
         assert_eq!(names, "input_0\ninput_1\n");
     }

@@ -3,14 +3,15 @@
 //!
 //! Error measure: max |rust − hf| over all values, divided by max |hf| (the reference's scale).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
+use common::compare;
 use microprop_vit::{FeatureRequest, ModelSpec, Pooling, VisionModel, load};
 use ndarray::ArrayD;
 use ndarray_npy::read_npy;
-
-const TOL: f32 = 1e-4;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,19 +30,6 @@ fn device() -> Device {
 fn to_tensor<const D: usize>(a: &ArrayD<f32>) -> Tensor<D> {
     let data = TensorData::new(a.iter().copied().collect::<Vec<_>>(), a.shape().to_vec());
     Tensor::from_data(data, &device())
-}
-
-fn compare<const D: usize>(what: &str, got: Tensor<D>, want: &ArrayD<f32>) {
-    assert_eq!(got.dims().to_vec(), want.shape().to_vec(), "{what}: shape");
-    let got: Vec<f32> = got.into_data().try_to_vec::<f32>().unwrap();
-    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let err = got
-        .iter()
-        .zip(want.iter())
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    let rel = err / scale;
-    println!("{what}: max abs error {err:.3e}, relative {rel:.3e}");
-    assert!(rel <= TOL, "{what}: relative error {rel:.3e} > {TOL:e}");
 }
 
 fn load_fixture(name: &str) -> (PathBuf, VisionModel) {

@@ -4,10 +4,13 @@
 //!
 //! Error measure: max |rust − torch| over all values, divided by max |torch|.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
+use common::compare;
 use microprop_vit::load::expected_tensors;
 use microprop_vit::preprocess::read_rgb;
 use microprop_vit::resnet::ARCHITECTURES;
@@ -17,8 +20,6 @@ use microprop_vit::{
 };
 use ndarray::{Array2, ArrayD};
 use ndarray_npy::read_npy;
-
-const TOL: f32 = 1e-4;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -92,19 +93,6 @@ fn formula_checkpoint(config: &ModelConfig, path: &Path, skip: &str) {
 
 fn tensor4(values: Vec<f32>, shape: [usize; 4]) -> Tensor<4> {
     Tensor::from_data(TensorData::new(values, shape), &device())
-}
-
-fn compare<const D: usize>(what: &str, got: Tensor<D>, want: &ArrayD<f32>) {
-    assert_eq!(got.dims().to_vec(), want.shape().to_vec(), "{what}: shape");
-    let got: Vec<f32> = got.into_data().try_to_vec::<f32>().unwrap();
-    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let err = got
-        .iter()
-        .zip(want.iter())
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    let rel = err / scale;
-    println!("{what}: max abs error {err:.3e}, relative {rel:.3e} (scale {scale:.3e})");
-    assert!(rel <= TOL, "{what}: relative error {rel:.3e} > {TOL:e}");
 }
 
 #[test]
