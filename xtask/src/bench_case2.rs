@@ -6,10 +6,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use microprop::case2::Case2;
-use microprop::study::{paper_protocol, run_features};
+use microprop::config::{MaxPcs, Protocol};
+use microprop::evaluate::{Evaluation, evaluate};
 use microprop_regression::RegressorKind;
-use microprop_regression::select::Candidate;
 use ndarray_npy::WriteNpyExt;
 
 use crate::{output_field, project_root, python_has, run_reference};
@@ -17,19 +16,29 @@ use crate::{output_field, project_root, python_has, run_reference};
 /// Runs the benchmark and prints times, the ratio and both results.
 pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
     let dir = crate::reproduce::case2_dir(data)?;
-    let study = Case2::load(&dir)?;
-    let x = study.features("dino_l")?;
-    let cv = paper_protocol(vec![Candidate {
-        kind: RegressorKind::Svr,
-        grid: (1..=50).collect(),
-    }])?;
-    let time = |threads: usize| -> Result<(f64, microprop::study::ResultRow)> {
+    let config = crate::reproduce::case2_config(&dir, &["dino_l".to_string()])?;
+    let data = microprop::dataset::Dataset::load(&config.data)?;
+    let (x, _) = microprop::study::design_matrix(
+        &config,
+        &data,
+        &config.features[0],
+        config.aggregation[0],
+        false,
+        None,
+    )?;
+    let protocol = Protocol::NestedCv {
+        outer: 10,
+        inner: 5,
+        seed: 42,
+        max_pcs: MaxPcs::All(50),
+    };
+    let time = |threads: usize| -> Result<(f64, Evaluation)> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()?;
         let t = Instant::now();
-        let rows =
-            pool.install(|| run_features("dino_l", &x, &study.hardness, false, &cv, &|| {}))?;
+        let (rows, _) =
+            pool.install(|| evaluate(&x, &data.target, &[RegressorKind::Svr], &protocol, false))?;
         Ok((t.elapsed().as_secs_f64(), rows[0].clone()))
     };
     let (all, row) = time(rayon::current_num_threads())?;
@@ -40,9 +49,9 @@ pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
     println!(
         "  microprop: {all:.2} s ({} threads), {one:.2} s (1 thread) — MAPE {:.3} ± {:.3}, PCs {}, folds {:?}",
         rayon::current_num_threads(),
-        row.mape_mean,
-        row.mape_std,
-        row.pcs_mode,
+        row.test_mape,
+        row.test_mape_err,
+        row.pcs,
         row.fold_pcs
     );
     if !python_has(python, "sklearn") {
@@ -54,7 +63,7 @@ pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let (xp, yp) = (tmp.path().join("x.npy"), tmp.path().join("y.npy"));
     x.write_npy(std::fs::File::create(&xp)?)?;
-    study.hardness.write_npy(std::fs::File::create(&yp)?)?;
+    data.target.write_npy(std::fs::File::create(&yp)?)?;
     let script = project_root().join("scripts/case2_sklearn_reference.py");
     let text = run_reference(
         Command::new(python)

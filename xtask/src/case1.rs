@@ -3,24 +3,29 @@
 use std::path::Path;
 use std::time::Instant;
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
-use microprop::config::StudyConfig;
+use microprop::config::{FeatureSet, StudyConfig};
+use microprop::extract::ModelOptions;
+use microprop::features::Extractor;
 use microprop::synth::{Labels, Settings, synthesize};
+use microprop_vit::{Backend, Family, ModelConfig, NAMED_MODELS, Upscale};
 
 /// The paper's data-set size.
 pub const FULL_N: usize = 5900;
 
-/// Foundation models of the paper whose features case 1 also compares.
-const VIT_MODELS: &[&str] = &[
-    "DINOv2 (facebook/dinov2-small, -base, -large, -giant)",
-    "CLIP (openai/clip-vit-base-patch16, -base-patch32, -large-patch14)",
-    "SAM (facebook/sam-vit-huge)",
-];
-
 /// Generates (or completes) the data, writes `study.json`, runs it and writes the report.
-pub fn case1(n: usize, size: usize, seed: u64, weights: Option<&Path>, out: &Path) -> Result<()> {
+pub fn case1(
+    n: usize,
+    size: usize,
+    seed: u64,
+    weights: Option<&Path>,
+    backend: Option<Backend>,
+    out: &Path,
+) -> Result<()> {
     let start = Instant::now();
-    report_skipped_models(weights);
+    let models = find_models(weights);
     let data = out.join("data");
     let mut settings = Settings::new(seed, size);
     settings.labels = Labels::E11;
@@ -38,8 +43,11 @@ pub fn case1(n: usize, size: usize, seed: u64, weights: Option<&Path>, out: &Pat
     );
     let mut config = StudyConfig::case1(Path::new("data"));
     config.cache = Some("cache".into());
+    for (name, path) in &models {
+        config.features.push(model_set(name, path, backend)?);
+    }
     let config_path = out.join("study.json");
-    crate::report::write_atomic(
+    crate::write_atomic(
         &config_path,
         serde_json::to_string_pretty(&config)?.as_bytes(),
     )?;
@@ -74,24 +82,147 @@ pub fn case1(n: usize, size: usize, seed: u64, weights: Option<&Path>, out: &Pat
     Ok(())
 }
 
-/// Says which ViT models are not part of this run, and why.
-fn report_skipped_models(weights: Option<&Path>) {
-    let why = match weights {
-        Some(w) => format!(
-            "this build has no ViT extractor yet (the burn ViT crate, issue #8), so the \
-             checkpoints in {} are not used",
-            w.display()
-        ),
-        None => {
-            "no --weights DIR given, and this build has no ViT extractor yet (issue #8)".to_string()
-        }
-    };
-    println!("ViT features skipped ({why}):");
-    for m in VIT_MODELS {
-        println!("  - {m}");
+/// The checkpoint of a named model in `dir`: a sub-directory named like the model, or (for
+/// models published as a PyTorch file) that file under its published name or the model's.
+fn checkpoint_in(dir: &Path, name: &str, source: &str) -> Option<PathBuf> {
+    let sub = dir.join(name);
+    if sub.join("model.safetensors").is_file() {
+        return Some(sub);
     }
-    println!(
-        "  Once the ViT crate lands: download each checkpoint from the Hugging Face hub \
-         (config.json + model.safetensors) into DIR/<model name>/ and pass --weights DIR."
-    );
+    let mut files = vec![
+        dir.join(format!("{name}.pth")),
+        dir.join(format!("{name}.pth.tar")),
+        dir.join(format!("{name}.safetensors")),
+    ];
+    if let Some(file) = source
+        .strip_prefix("https://")
+        .and_then(|u| u.rsplit('/').next())
+    {
+        files.insert(0, dir.join(file));
+        files.push(sub.join(file));
+    }
+    files.into_iter().find(|f| f.is_file())
+}
+
+/// Which named checkpoints are in `--weights DIR`; prints what was looked for and found.
+fn find_models(weights: Option<&Path>) -> Vec<(String, PathBuf)> {
+    let Some(dir) = weights else {
+        println!(
+            "foundation models: none (no --weights DIR). Put checkpoints in DIR/<model>/ \
+             (config.json + model.safetensors from the Hugging Face hub), or the MicroNet \
+             .pth in DIR, and pass --weights DIR to add their rows:"
+        );
+        for (name, source) in NAMED_MODELS {
+            println!("  - {name}: {}", where_to_get(source));
+        }
+        return Vec::new();
+    };
+    println!("foundation models: looking in {}", dir.display());
+    let mut found = Vec::new();
+    for (name, source) in NAMED_MODELS {
+        match checkpoint_in(dir, name, source) {
+            Some(path) => {
+                println!("  found {name}: {}", path.display());
+                found.push((name.to_string(), path));
+            }
+            None => println!(
+                "  not found {name} (looked for {}/{name}/model.safetensors{}); get it from {}",
+                dir.display(),
+                if source.starts_with("https://") {
+                    " or the .pth"
+                } else {
+                    ""
+                },
+                where_to_get(source)
+            ),
+        }
+    }
+    found
+}
+
+fn where_to_get(source: &str) -> String {
+    if source.starts_with("https://") {
+        source.to_string()
+    } else {
+        format!("https://huggingface.co/{source}")
+    }
+}
+
+/// The feature set of one model with the paper's case-1 preprocessing of binary 51 × 51
+/// sections: values × 255, RGB; DINOv2 cropped top-left to a multiple of the patch (42 × 42)
+/// and not resized; CLIP, SAM and the CNN by pixel replication to their input size.
+fn model_set(name: &str, path: &Path, backend: Option<Backend>) -> Result<FeatureSet> {
+    let mut options = ModelOptions::named(name, Some(std::path::absolute(path)?));
+    options.upscale = Upscale::Replicate;
+    options.backend = backend;
+    let family = ModelConfig::named(name).map(|c| c.family());
+    let extractor = if family == Some(Family::Resnet) {
+        Extractor::Cnn(options)
+    } else {
+        Extractor::Vit(options)
+    };
+    Ok(FeatureSet::single(name, extractor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `reproduce case1 --weights DIR` end to end on a small data set with the tiny
+    /// random-weight checkpoints of `scripts/make_vit_fixtures.py` laid out as a user would
+    /// (DIR/dinov2-small/, DIR/clip-vit-base-patch16/, DIR/sam-vit-base/): every found model
+    /// gets its rows beside two-point, in the tables and the figures.
+    #[test]
+    fn case1_with_foundation_models_on_tiny_checkpoints() {
+        let tmp = tempfile::tempdir().unwrap();
+        let weights = tmp.path().join("weights");
+        let fixtures = crate::project_root().join("crates/vit/tests/fixtures");
+        for (fixture, name) in [
+            ("dinov2", "dinov2-small"),
+            ("clip", "clip-vit-base-patch16"),
+            ("sam", "sam-vit-base"),
+        ] {
+            let dir = weights.join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            for f in ["config.json", "model.safetensors"] {
+                std::fs::copy(fixtures.join(fixture).join(f), dir.join(f)).unwrap();
+            }
+        }
+        let out = tmp.path().join("out");
+        case1(30, 16, 0, Some(&weights), None, &out).unwrap();
+        let results: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
+                .unwrap();
+        let rows = results["rows"].as_array().unwrap();
+        for set in [
+            "twopoint",
+            "dinov2-small",
+            "clip-vit-base-patch16",
+            "sam-vit-base",
+        ] {
+            let n = rows.iter().filter(|r| r["features"] == set).count();
+            assert_eq!(n, 4, "{set}: 2 aggregations × 2 models");
+        }
+        for r in rows {
+            assert!(r["mape_mean"].as_f64().unwrap().is_finite(), "{r}");
+        }
+        assert!(
+            out.join("figures/parity_sam-vit-base_mean_pr.png")
+                .is_file()
+        );
+        assert!(
+            out.join("figures/pca_clip-vit-base-patch16_concat.png")
+                .is_file()
+        );
+        let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+        assert!(report.contains("ViT dinov2-small"), "{report}");
+        // A second run computes nothing.
+        case1(30, 16, 0, Some(&weights), None, &out).unwrap();
+        let results: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
+                .unwrap();
+        for f in results["outcome"]["features"].as_array().unwrap() {
+            assert_eq!(f["computed"], 0, "{f}");
+        }
+    }
 }

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use microprop::case2::{Case2, FEATURE_SETS};
+use microprop::config::CASE2_FEATURE_SETS;
 
 /// The paper's repository folder holding the case-2 data (raw file access).
 const RAW_BASE: &str = "https://raw.githubusercontent.com/materials-informatics-az/MicroPropViT/main/Experimental_case_study";
@@ -29,10 +29,11 @@ pub fn case2_cache() -> Result<PathBuf> {
 /// Fetches `data.xlsx`, then every image's feature files and segmented image.
 fn download_case2(dir: &Path) -> Result<()> {
     fetch(dir, "data.xlsx")?;
-    let study = Case2::load(dir)?;
+    let table = microprop::table::Table::read(&dir.join("data.xlsx"))?;
+    let names: Vec<String> = table.names("Image_Name")?.into_iter().flatten().collect();
     let mut files: Vec<String> = Vec::new();
-    for name in &study.names {
-        for set in FEATURE_SETS.iter().filter(|s| **s != "twopoint") {
+    for name in &names {
+        for set in CASE2_FEATURE_SETS.iter().filter(|s| **s != "twopoint") {
             files.push(format!("Features/{name}_{set}.npy"));
         }
         files.push(format!("Binary_Images/{name}.mat"));
@@ -67,5 +68,5 @@ fn fetch(dir: &Path, relative: &str) -> Result<()> {
         .into_reader()
         .read_to_end(&mut bytes)
         .with_context(|| format!("reading {url}"))?;
-    crate::report::write_atomic(&target, &bytes)
+    crate::write_atomic(&target, &bytes)
 }

@@ -6,8 +6,6 @@ mod bench_segment;
 mod bench_vit;
 mod case1;
 mod download;
-mod figures;
-mod report;
 mod reproduce;
 
 use std::path::{Path, PathBuf};
@@ -75,9 +73,13 @@ enum Case {
         /// Data-set seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Directory of ViT checkpoints (one folder per model).
+        /// Directory of checkpoints: DIR/<model>/ (config.json + model.safetensors, e.g.
+        /// dinov2-large/, clip-vit-base-patch16/, sam-vit-huge/) and the MicroNet .pth.
         #[arg(long)]
         weights: Option<PathBuf>,
+        /// Backend of the foundation models (default: wgpu when built in, else cpu).
+        #[arg(long, value_enum)]
+        backend: Option<microprop_vit::Backend>,
         /// Output directory (data/, cache/, study.json, report.md, figures/, ...).
         #[arg(long, default_value = "out/case1")]
         out: PathBuf,
@@ -177,6 +179,7 @@ fn main() -> Result<()> {
                     size,
                     seed,
                     weights,
+                    backend,
                     out,
                 },
         } => case1::case1(
@@ -184,20 +187,21 @@ fn main() -> Result<()> {
             size,
             seed,
             weights.as_deref(),
+            backend,
             &out,
         ),
         Task::Reproduce {
             case: Case::Case2 { data, out, sets },
         } => {
             let sets = if sets.is_empty() {
-                microprop::case2::FEATURE_SETS
+                microprop::config::CASE2_FEATURE_SETS
                     .iter()
                     .map(|s| s.to_string())
                     .collect()
             } else {
                 sets
             };
-            reproduce::case2(data, &out, &sets).map(|_| ())
+            reproduce::case2(data, &out, &sets)
         }
         Task::Bench {
             what:
@@ -425,6 +429,14 @@ fn python_has(python: &str, module: &str) -> bool {
         .args(["-c", &format!("import {module}")])
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// Writes a file through a temporary file in the same directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    microprop::output::write_buffered(path, |w| {
+        std::io::Write::write_all(w, bytes).map_err(|e| e.to_string())
+    })?;
+    Ok(())
 }
 
 fn project_root() -> PathBuf {

@@ -1,12 +1,21 @@
-//! `cargo xtask reproduce case2`: the paper's case study 2 from its published data.
+//! `cargo xtask reproduce case2`: the paper's case study 2 from its published data, as a
+//! study config run through `microprop::study::run_study` (what `microprop study` runs).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
-use microprop::case2::{Case2, FEATURE_SETS};
-use microprop::progress::Progress;
-use microprop::study::{ResultRow, paper_candidates, paper_protocol, run_features};
+use anyhow::{Context, Result};
+use microprop::config::StudyConfig;
+use microprop::evaluate::Evaluation;
+
+/// The paper's reported numbers (Figures 8 and 9): (features, model, compositions, MAPE).
+const PAPER: &[(&str, &str, bool, &str)] = &[
+    ("dino_l", "svr", false, "13.5 (34 PCs)"),
+    ("twopoint", "svr", false, "17.9"),
+    ("Nasa", "svr", false, "17.2"),
+    ("dino_l", "svr", true, "12.6 (49 PCs)"),
+    ("sam", "svr", true, "outlier fold 54.69, std 12.93"),
+];
 
 /// Where the case-2 data is: `--data`, else `../shared/data/case2`, else the download cache.
 pub fn case2_dir(data: Option<PathBuf>) -> Result<PathBuf> {
@@ -20,72 +29,111 @@ pub fn case2_dir(data: Option<PathBuf>) -> Result<PathBuf> {
     crate::download::case2_cache()
 }
 
-/// Runs every feature set × {images, images + compositions} × {LR, PR, SVR}.
-pub fn case2(data: Option<PathBuf>, out: &Path, sets: &[String]) -> Result<Vec<ResultRow>> {
+/// The case-2 study config for `sets`, with absolute data paths and the cache in `out/cache`.
+pub fn case2_config(dir: &Path, sets: &[String]) -> Result<StudyConfig> {
+    let dir = std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let mut config = StudyConfig::case2(&dir, &sets)?;
+    config.cache = Some("cache".into());
+    Ok(config)
+}
+
+/// Writes `out/study.json` for every feature set × {images, images + compositions} ×
+/// {LR, PR, SVR}, runs it as `microprop study` does, writes the report and prints the table.
+pub fn case2(data: Option<PathBuf>, out: &Path, sets: &[String]) -> Result<()> {
+    let start = Instant::now();
     let dir = case2_dir(data)?;
-    let study = Case2::load(&dir).with_context(|| format!("loading {}", dir.display()))?;
+    let config = case2_config(&dir, sets)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let config_path = out.join("study.json");
+    crate::write_atomic(
+        &config_path,
+        serde_json::to_string_pretty(&config)?.as_bytes(),
+    )?;
+    // Read it back, as `microprop study study.json` would.
+    let config = StudyConfig::read(&config_path)?;
+    println!("case 2: data from {}", dir.display());
+    let outcome = microprop::study::run_study(&config, out)?;
+    let seconds = start.elapsed().as_secs_f64();
+    microprop::report::write_report(out, &outcome, seconds)?;
+    let y = &outcome.data.target;
     println!(
-        "case 2: {} samples from {} (hardness {:.1}–{:.1} HV)",
-        study.names.len(),
-        dir.display(),
-        study.hardness.iter().cloned().fold(f64::INFINITY, f64::min),
-        study.hardness.iter().cloned().fold(0.0, f64::max)
+        "{} samples (hardness {:.1}–{:.1} HV); mean predictor: MAPE {:.3} %",
+        outcome.data.len(),
+        y.iter().copied().fold(f64::INFINITY, f64::min),
+        y.iter().copied().fold(0.0, f64::max),
+        outcome.baseline.test_mape
     );
-    for s in sets {
-        if !FEATURE_SETS.contains(&s.as_str()) {
-            bail!(
-                "unknown feature set `{s}` (known: {})",
-                FEATURE_SETS.join(", ")
+    print_table(&outcome.rows);
+    println!(
+        "wrote {} ({seconds:.0} s); the study alone: microprop study {} --out {}",
+        out.join("report.md").display(),
+        config_path.display(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// The paper's layout: one line per feature set, LR/PR/SVR without and with compositions.
+fn print_table(rows: &[Evaluation]) {
+    println!("MAPE (%), mean ± std over the 10 outer folds (most common PCs):");
+    println!("| features | LR | PR | SVR | LR + comp. | PR + comp. | SVR + comp. |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut sets: Vec<&str> = Vec::new();
+    for r in rows {
+        if !sets.contains(&r.features.as_str()) {
+            sets.push(&r.features);
+        }
+    }
+    for set in sets {
+        let mut line = format!("| {set} |");
+        for composition in [false, true] {
+            for model in ["lr", "pr", "svr"] {
+                let cell = rows
+                    .iter()
+                    .find(|r| r.features == set && r.model == model && r.composition == composition)
+                    .map_or("–".into(), |r| {
+                        format!("{:.3} ± {:.3} ({})", r.test_mape, r.test_mape_err, r.pcs)
+                    });
+                line.push_str(&format!(" {cell} |"));
+            }
+        }
+        println!("{line}");
+    }
+    for (set, model, composition, paper) in PAPER {
+        if let Some(r) = rows
+            .iter()
+            .find(|r| r.features == *set && r.model == *model && r.composition == *composition)
+        {
+            println!(
+                "  paper: {set} {}{}: {paper}; here {:.3} ({} PCs)",
+                model.to_uppercase(),
+                if *composition { " + compositions" } else { "" },
+                r.test_mape,
+                r.pcs
             );
         }
     }
-    let cv = paper_protocol(paper_candidates())?;
-    let mut rows = Vec::new();
-    for set in sets {
-        let t = Instant::now();
-        let x = study
-            .features(set)
-            .with_context(|| format!("features `{set}`"))?;
-        for composition in [false, true] {
-            let x = if composition {
-                study.with_compositions(&x)
-            } else {
-                x.clone()
-            };
-            let label = format!("{set}{}", if composition { " + comp" } else { "" });
-            let progress = Progress::new(&label, cv.outer.n_splits());
-            let r = run_features(set, &x, &study.hardness, composition, &cv, &|| {
-                progress.tick()
-            })?;
-            progress.finish();
-            for row in &r {
-                println!(
-                    "  {label:<18} {:<4} MAPE {:7.3} ± {:6.3}  PCs {:>2}  folds {:?}",
-                    row.model, row.mape_mean, row.mape_std, row.pcs_mode, row.fold_pcs
-                );
-            }
-            rows.extend(r);
-        }
-        println!("  ({set}: {:.1} s)", t.elapsed().as_secs_f64());
-    }
-    crate::report::write_case2(out, &rows, &study)?;
-    Ok(rows)
 }
 
-/// Writes `x.npy` (features, optionally with compositions) and `y.npy` (HV) into `out`.
+/// Writes `x.npy` (features, optionally with compositions) and `y.npy` (HV) into `out`:
+/// the matrix the study evaluates, made by the study pipeline.
 pub fn export(data: Option<PathBuf>, set: &str, composition: bool, out: &Path) -> Result<()> {
     use ndarray_npy::WriteNpyExt;
-    let study = Case2::load(&case2_dir(data)?)?;
-    let x = study.features(set)?;
-    let x = if composition {
-        study.with_compositions(&x)
-    } else {
-        x
-    };
+    let dir = case2_dir(data)?;
+    let config = case2_config(&dir, &[set.to_string()])?;
+    let data = microprop::dataset::Dataset::load(&config.data)?;
+    let (x, _) = microprop::study::design_matrix(
+        &config,
+        &data,
+        &config.features[0],
+        config.aggregation[0],
+        composition,
+        None,
+    )?;
     std::fs::create_dir_all(out)?;
     x.write_npy(std::fs::File::create(out.join("x.npy"))?)?;
-    study
-        .hardness
+    data.target
         .write_npy(std::fs::File::create(out.join("y.npy"))?)?;
     println!(
         "wrote {} ({} × {}) and y.npy",

@@ -23,6 +23,10 @@ pub struct StudyConfig {
     /// How sections are combined (every one is run).
     #[serde(default = "default_aggregation")]
     pub aggregation: Vec<Aggregation>,
+    /// Run every feature set without (`false`) and/or with (`true`) the extra columns
+    /// appended (default: `[true]`; the paper's case 2 runs both).
+    #[serde(default = "default_with_extra")]
+    pub with_extra_columns: Vec<bool>,
     /// Models (`lr`, `pr`, `svr`).
     pub models: Vec<RegressorKind>,
     /// How models are evaluated.
@@ -39,14 +43,63 @@ fn default_aggregation() -> Vec<Aggregation> {
     vec![Aggregation::Concat]
 }
 
-/// A named extractor.
+fn default_with_extra() -> Vec<bool> {
+    vec![true]
+}
+
+/// A named feature set: one extractor, or several fused (their blocks side by side).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureSet {
     /// Name in reports and file names (letters, digits, `-`, `_`).
     pub name: String,
-    /// The extractor and its settings.
-    pub extractor: Extractor,
+    /// The extractor(s): `"extractor": {...}` or `"extractors": [{...}, ...]`.
+    #[serde(alias = "extractor", deserialize_with = "one_or_many")]
+    pub extractors: Vec<Extractor>,
+    /// Fused blocks are standardized column by column (inside every training split) unless
+    /// this is `raw`.
+    #[serde(default)]
+    pub blocks: Blocks,
+}
+
+/// How the blocks of a fused feature set are weighed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Blocks {
+    /// Every column standardized (zero mean, unit variance on the training split) before PCA.
+    #[default]
+    Standardized,
+    /// Columns as extracted.
+    Raw,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<Extractor>, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    if v.is_array() {
+        serde_json::from_value::<Vec<Extractor>>(v).map_err(serde::de::Error::custom)
+    } else {
+        serde_json::from_value::<Extractor>(v)
+            .map(|e| vec![e])
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl FeatureSet {
+    /// A feature set of one extractor.
+    pub fn single(name: &str, extractor: Extractor) -> Self {
+        Self {
+            name: name.to_string(),
+            extractors: vec![extractor],
+            blocks: Blocks::default(),
+        }
+    }
+
+    /// Whether the columns are standardized because blocks are fused.
+    pub fn standardizes_blocks(&self) -> bool {
+        self.extractors.len() > 1 && self.blocks == Blocks::Standardized
+    }
 }
 
 /// Evaluation protocols of the paper.
@@ -183,6 +236,11 @@ impl StudyConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         config.data = config.data.resolved(base);
         config.cache = config.cache.map(|c| base.join(c));
+        for set in &mut config.features {
+            for e in &mut set.extractors {
+                *e = e.resolved(base);
+            }
+        }
         config.validate().map_err(bad)?;
         Ok(config)
     }
@@ -203,6 +261,25 @@ impl StudyConfig {
                     f.name
                 ));
             }
+        }
+        for f in &self.features {
+            if f.extractors.is_empty() {
+                return Err(format!("feature set `{}` lists no extractor", f.name));
+            }
+            for e in &f.extractors {
+                e.validate()
+                    .map_err(|err| format!("feature set `{}`: {err}", f.name))?;
+            }
+        }
+        let all_precomputed = self
+            .features
+            .iter()
+            .all(|f| f.extractors.iter().all(Extractor::is_precomputed));
+        if self.data.sections.is_empty() && !all_precomputed {
+            return Err("data.sections is empty, but a feature set extracts from sections".into());
+        }
+        if self.with_extra_columns.is_empty() {
+            return Err("with_extra_columns must list false, true or both".into());
         }
         let mut names: Vec<&str> = self.features.iter().map(|f| f.name.as_str()).collect();
         names.sort();
@@ -241,10 +318,12 @@ impl StudyConfig {
         Ok(())
     }
 
-    /// Whether columns are standardized before PCA.
-    pub fn standardize(&self) -> bool {
-        self.standardize
-            .unwrap_or(!self.data.extra_columns.is_empty())
+    /// Whether the columns of `set` are standardized before PCA, with or without the extra
+    /// columns appended: as configured, else when extra columns are appended; always for
+    /// fused standardized blocks.
+    pub fn standardize(&self, set: &FeatureSet, with_extra: bool) -> bool {
+        let extra = with_extra && !self.data.extra_columns.is_empty();
+        self.standardize.unwrap_or(extra) || set.standardizes_blocks()
     }
 }
 
@@ -271,11 +350,12 @@ impl StudyConfig {
                 allow_missing: false,
                 mat_variable: "a".into(),
             },
-            features: vec![FeatureSet {
-                name: "twopoint".into(),
-                extractor: Extractor::TwoPoint(TwoPointSpec::periodic_auto()),
-            }],
+            features: vec![FeatureSet::single(
+                "twopoint",
+                Extractor::TwoPoint(TwoPointSpec::periodic_auto()),
+            )],
             aggregation: vec![Aggregation::Concat, Aggregation::Mean],
+            with_extra_columns: default_with_extra(),
             models: vec![RegressorKind::Linear, RegressorKind::Polynomial],
             protocol: Protocol::Holdout {
                 test_size: tenth(),
@@ -287,6 +367,116 @@ impl StudyConfig {
             standardize: None,
             cache: None,
         }
+    }
+}
+
+/// The feature sets of the paper's case study 2: the authors' ViT and CNN features
+/// (`Features/<name>_<set>.npy`) and two-point features computed here.
+pub const CASE2_FEATURE_SETS: [&str; 10] = [
+    "clip_b16", "clip_b32", "clip_l14", "dino_s", "dino_b", "dino_l", "dino_g", "sam", "Nasa",
+    "twopoint",
+];
+
+/// The composition columns of case 2's `data.xlsx`, in order.
+pub const CASE2_COMPOSITIONS: [&str; 22] = [
+    "Al", "W", "Ta", "Ti", "Cr", "Ni", "Mo", "Hf", "C", "Co", "B", "V", "Si", "Fe", "Nb", "Zr",
+    "Re", "Cb", "Ce", "Mn", "S", "P",
+];
+
+impl StudyConfig {
+    /// The paper's case study 2 on its published data directory (`data.xlsx`, `Features/`,
+    /// `Binary_Images/`): the listed feature sets (the precomputed ones from `Features/`,
+    /// `twopoint` as the MATLAB toolbox's cross-correlation of `Binary_Images`), each without
+    /// and with the 22 compositions; LR, PR and SVR under nested cross-validation.
+    pub fn case2(data: &Path, sets: &[&str]) -> Result<Self> {
+        use crate::features::TwoPointSpec;
+        use crate::precomputed::PrecomputedSpec;
+        use crate::table::{Target, TargetColumn};
+        let features = sets
+            .iter()
+            .map(|&set| {
+                if !CASE2_FEATURE_SETS.contains(&set) {
+                    return Err(Error::Setting {
+                        name: "features",
+                        reason: format!(
+                            "unknown case-2 feature set `{set}` (known: {})",
+                            CASE2_FEATURE_SETS.join(", ")
+                        ),
+                    });
+                }
+                let extractor = if set == "twopoint" {
+                    Extractor::TwoPoint(TwoPointSpec {
+                        correlation: "cross".into(),
+                        pairs: vec![(255, 0)],
+                        periodic: false,
+                        cutoff: crate::features::CutoffSpec::Name("half".into()),
+                        crop: Some(159),
+                        order: "F".into(),
+                        segment: false,
+                        allow_absent_phase: false,
+                    })
+                } else {
+                    Extractor::Precomputed(PrecomputedSpec {
+                        path: data.join("Features"),
+                        pattern: Some(format!("{{name}}_{set}.npy")),
+                    })
+                };
+                Ok(FeatureSet::single(set, extractor))
+            })
+            .collect::<Result<_>>()?;
+        let uses_images = sets.contains(&"twopoint");
+        Ok(StudyConfig {
+            name: "Case study 2: Vickers hardness of 149 superalloys".into(),
+            data: DataSpec {
+                sections: if uses_images {
+                    vec![data.join("Binary_Images")]
+                } else {
+                    Vec::new()
+                },
+                table: data.join("data.xlsx"),
+                name_column: "Image_Name".into(),
+                target: Target {
+                    name: "hardness".into(),
+                    unit: "HV".into(),
+                    columns: vec![
+                        TargetColumn {
+                            column: "Vickers Hardness (HV)".into(),
+                            unit: None,
+                            scale: None,
+                        },
+                        TargetColumn {
+                            column: "Vickers Hardness (Gpa)".into(),
+                            unit: Some("GPa".into()),
+                            scale: None,
+                        },
+                    ],
+                },
+                extra_columns: CASE2_COMPOSITIONS.iter().map(|c| c.to_string()).collect(),
+                color_column: None,
+                allow_missing: false,
+                mat_variable: "a".into(),
+            },
+            features,
+            aggregation: vec![Aggregation::Concat],
+            with_extra_columns: vec![false, true],
+            models: vec![
+                RegressorKind::Linear,
+                RegressorKind::Polynomial,
+                RegressorKind::Svr,
+            ],
+            protocol: Protocol::NestedCv {
+                outer: ten(),
+                inner: five(),
+                seed: forty_two(),
+                max_pcs: MaxPcs::PerModel(BTreeMap::from([
+                    ("lr".to_string(), 50),
+                    ("pr".to_string(), 12),
+                    ("svr".to_string(), 50),
+                ])),
+            },
+            standardize: None,
+            cache: None,
+        })
     }
 }
 
@@ -307,7 +497,7 @@ mod tests {
         config.validate().unwrap();
         assert_eq!(config.protocol.max_pcs().of(RegressorKind::Polynomial), 12);
         assert!(
-            config.standardize(),
+            config.standardize(&config.features[0], true),
             "extra columns turn standardization on"
         );
     }
@@ -317,7 +507,7 @@ mod tests {
         let c = StudyConfig::case1(Path::new("data"));
         let text = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<StudyConfig>(&text).unwrap(), c);
-        assert!(!c.standardize());
+        assert!(!c.standardize(&c.features[0], true));
     }
 
     #[test]

@@ -18,9 +18,11 @@ use crate::table::{Table, Target};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
-    /// One entry per section of a sample: a directory of images (`.png .tif .bmp .jpg .npy
+    /// One entry per section of a sample (none when every feature set is precomputed): a
+    /// directory of images (`.png .tif .bmp .jpg .npy
     /// .mat`, named by file stem) or a `.npy` stack `(n, h, w)` (rows named by
     /// `<stack>.names.txt` beside it, else by row index `0, 1, …`).
+    #[serde(default)]
     pub sections: Vec<PathBuf>,
     /// Property table (`.csv`, `.parquet`, `.xlsx`).
     pub table: PathBuf,
@@ -291,13 +293,10 @@ impl std::fmt::Display for Unmatched {
 
 impl Dataset {
     /// Reads the table and the section sources, and joins them by name.
+    ///
+    /// With no section source (studies of precomputed features only) every table row with a
+    /// target is a sample.
     pub fn load(spec: &DataSpec) -> Result<Self> {
-        if spec.sections.is_empty() {
-            return Err(Error::Setting {
-                name: "data.sections",
-                reason: "no section source given".into(),
-            });
-        }
         let table = Table::read(&spec.table)?;
         let sources: Vec<Source> = spec
             .sections

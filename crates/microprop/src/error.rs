@@ -58,12 +58,12 @@ pub enum Error {
     #[error(transparent)]
     Regression(#[from] microprop_regression::Error),
     /// A study configuration that failed.
-    #[error("study {what}: {source}")]
+    #[error("study {what}: {error}")]
     Study {
         /// Which configuration.
         what: String,
         /// What went wrong.
-        source: microprop_regression::Error,
+        error: microprop_regression::Error,
     },
     /// A property table that cannot be used.
     #[error("{path}: {detail}")]

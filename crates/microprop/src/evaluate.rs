@@ -3,7 +3,7 @@
 
 use microprop_reduction::{Pca, StandardScaler};
 use microprop_regression::metrics::{mape, r2};
-use microprop_regression::select::{Candidate, NestedCv};
+use microprop_regression::select::{Candidate, NestedCv, Projection};
 use microprop_regression::split::{KFold, Split, train_test_split};
 use microprop_regression::{Fitted, Regressor, RegressorKind};
 use ndarray::{Array1, Array2, Axis};
@@ -12,7 +12,39 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{MaxPcs, Protocol};
 use crate::error::{Error, Result};
-use crate::study::ScaledPca;
+
+/// `[StandardScaler] → PCA`, fitted on each training split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScaledPca {
+    /// Standardize the columns before PCA (used when compositions are appended).
+    pub scale: bool,
+}
+
+impl Projection for ScaledPca {
+    fn project(
+        &self,
+        train: &Array2<f64>,
+        test: &Array2<f64>,
+        max_k: usize,
+    ) -> microprop_regression::Result<(Array2<f64>, Array2<f64>)> {
+        let err =
+            |e: microprop_reduction::Error| microprop_regression::Error::Projection(e.to_string());
+        let (train, test) = if self.scale {
+            let sc = StandardScaler::fit(train).map_err(err)?;
+            (
+                sc.transform(train).map_err(err)?,
+                sc.transform(test).map_err(err)?,
+            )
+        } else {
+            (train.clone(), test.clone())
+        };
+        let pca = Pca::params().n_components(max_k).fit(&train).map_err(err)?;
+        Ok((
+            pca.transform(&train).map_err(err)?,
+            pca.transform(&test).map_err(err)?,
+        ))
+    }
+}
 
 /// A fitted `[StandardScaler] → PCA`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +96,8 @@ pub struct Evaluation {
     pub features: String,
     /// Aggregation name.
     pub aggregation: String,
+    /// Whether the extra (e.g. composition) columns were appended.
+    pub composition: bool,
     /// Model name (`lr`, `pr`, `svr`).
     pub model: String,
     /// Components used (hold-out: chosen on validation; nested CV: most common).
@@ -217,6 +251,7 @@ fn holdout(
     Ok(Evaluation {
         features: String::new(),
         aggregation: String::new(),
+        composition: false,
         model: kind.name().into(),
         pcs: k,
         test_mape: mape(&y_te, &pred_te)?,
@@ -281,6 +316,7 @@ fn nested(
             Ok(Evaluation {
                 features: String::new(),
                 aggregation: String::new(),
+                composition: false,
                 model: kind.name().into(),
                 pcs: microprop_regression::select::notebook_mode(
                     &r.folds.iter().map(|f| f.k).collect::<Vec<_>>(),

@@ -1,65 +1,409 @@
-//! Foundation-model features of images: the library side of `microprop extract`.
+//! Foundation-model features: the options shared by `microprop extract` and by the `vit` /
+//! `cnn` extractors of study configs, checkpoint identity, and turning files or sections into
+//! model inputs.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use microprop_vit::preprocess::{Pixels, image_shape, read_rgb};
 use microprop_vit::{
-    Backend, Extractor, FeatureRequest, Item, Mode, ModelSpec, Preprocess, Upscale, VitError,
+    Backend, Extractor, Family, FeatureRequest, Item, Mode, ModelConfig, ModelSpec, Pooling,
+    Preprocess, Upscale, VitError,
 };
 use ndarray::{Array2, ArrayD};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::inputs::stem;
 use crate::progress::Progress;
 
-/// Everything `microprop extract` needs besides its inputs.
-#[derive(Debug, Clone)]
-pub struct ExtractSettings {
-    /// The model.
-    pub spec: ModelSpec,
-    /// Weights file or directory.
-    pub weights: PathBuf,
-    /// Preprocessing mode.
-    pub mode: Mode,
-    /// Upscaling rule for fixed-size models.
+/// Which model, which weights and how images reach it: the options of `microprop extract`
+/// and of the `vit` / `cnn` extractors in study configs (one definition for both).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct ModelOptions {
+    /// Named checkpoint: dinov2-{small,base,large,giant}, clip-vit-{base-patch16,base-patch32,
+    /// large-patch14}, sam-vit-{base,large,huge}, micronet-resnet50, imagenet-resnet50.
+    #[arg(long, conflicts_with = "config")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// A torchvision architecture (resnet50, resnet101, resnet152, resnext50-32x4d,
+    /// resnext101-32x8d, resnext101-64x4d, wide-resnet50-2, wide-resnet101-2), or the family of
+    /// `config` (dinov2, clip, sam, resnet; default: the config's `model_type`).
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// An HF config.json, or a microprop ResNet config (instead of a named model).
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<PathBuf>,
+    /// Weights: model.safetensors or a directory with it (and config.json), or a PyTorch
+    /// state dict (.pth, .pth.tar). Without it, a named model is downloaded (builds with the
+    /// `hub` feature) into the Hugging Face or torch cache.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<PathBuf>,
+    /// paper: the paper's crop/resize, pixels in [0, 1]; standard: the same with the model's
+    /// mean/std normalization; none: inputs are float32 .npy pixel arrays used as they are.
+    #[arg(long, value_enum, default_value_t)]
+    #[serde(default)]
+    pub preprocess: Mode,
+    /// How fixed-size models (CLIP, SAM, ResNet at 224) reach their input size: PIL bilinear
+    /// or pixel replication (the paper's case-1 binary sections).
+    #[arg(long, value_enum, default_value_t)]
+    #[serde(default)]
     pub upscale: Upscale,
-    /// Pooling and layer.
-    pub request: FeatureRequest,
-    /// Compute backend.
-    pub backend: Backend,
+    /// pooler (the model's own), cls, mean (of patch tokens) or cls+mean.
+    #[arg(long, value_enum, default_value_t)]
+    #[serde(default)]
+    pub pool: Pooling,
+    /// Take the tokens after this many layers (ResNet: the output of stage 1-4) instead of the
+    /// final output.
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    /// Compute backend (default: wgpu when built in, else cpu).
+    #[arg(long, value_enum)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Backend>,
     /// Images per forward pass.
+    #[arg(long, default_value_t = default_batch())]
+    #[serde(default = "default_batch")]
     pub batch: usize,
 }
 
-/// Features of `files` (images, or `.npy` pixel arrays with `Mode::None`), one row per image,
-/// with row names.
+fn default_batch() -> usize {
+    8
+}
+
+impl ModelOptions {
+    /// Options for a named checkpoint with every other option at its default.
+    pub fn named(model: &str, weights: Option<PathBuf>) -> Self {
+        Self {
+            model: Some(model.to_string()),
+            arch: None,
+            config: None,
+            weights,
+            preprocess: Mode::default(),
+            upscale: Upscale::default(),
+            pool: Pooling::default(),
+            layer: None,
+            backend: None,
+            batch: default_batch(),
+        }
+    }
+
+    /// The model: `model`, `config` (with `arch` as family) or `arch` alone.
+    pub fn spec(&self) -> Result<ModelSpec> {
+        let setting = |name: &'static str, reason: String| Error::Setting { name, reason };
+        let family = |arch: &str| {
+            Family::parse(arch).ok_or_else(|| {
+                setting(
+                    "arch",
+                    format!("`{arch}` with a config: use dinov2, clip, sam or resnet"),
+                )
+            })
+        };
+        Ok(match (&self.model, &self.config, self.arch.as_deref()) {
+            (Some(_), Some(_), _) => {
+                return Err(setting(
+                    "model",
+                    "give a named model or a config, not both".into(),
+                ));
+            }
+            (Some(name), None, _) => {
+                if !microprop_vit::NAMED_MODELS.iter().any(|(n, _)| n == name) {
+                    return Err(setting("model", unknown_model(name)));
+                }
+                ModelSpec::Named(name.clone())
+            }
+            (None, Some(path), arch) => ModelSpec::Config {
+                arch: arch.map(family).transpose()?,
+                path: path.clone(),
+            },
+            (None, None, Some(arch)) => {
+                if !microprop_vit::resnet::ARCHITECTURES.contains(&arch) {
+                    return Err(setting(
+                        "arch",
+                        format!(
+                            "`{arch}` without a config: use a torchvision architecture ({})",
+                            microprop_vit::resnet::ARCHITECTURES.join(", ")
+                        ),
+                    ));
+                }
+                ModelSpec::Named(arch.to_string())
+            }
+            (None, None, None) => {
+                return Err(setting(
+                    "model",
+                    "give a named model, an arch with weights, or a config with weights".into(),
+                ));
+            }
+        })
+    }
+
+    /// The weights: as given, else (named models, `hub` builds) the download cache.
+    pub fn weights_path(&self) -> Result<PathBuf> {
+        match (&self.weights, &self.model) {
+            (Some(w), _) => Ok(w.clone()),
+            (None, Some(name)) => hub_weights(name),
+            (None, None) => Err(Error::Setting {
+                name: "weights",
+                reason: "an arch or config needs its weights file".into(),
+            }),
+        }
+    }
+
+    /// The backend: as given, else the build's default.
+    pub fn backend(&self) -> Backend {
+        self.backend.unwrap_or(Backend::DEFAULT)
+    }
+
+    /// Pooling and layer.
+    pub fn request(&self) -> FeatureRequest {
+        FeatureRequest {
+            pooling: self.pool,
+            layer: self.layer,
+        }
+    }
+
+    /// The same options with relative paths taken from `base`.
+    pub fn resolved(&self, base: &Path) -> Self {
+        let mut o = self.clone();
+        o.weights = o.weights.map(|w| base.join(w));
+        o.config = o.config.map(|c| base.join(c));
+        o
+    }
+
+    /// Short description for reports.
+    pub fn describe(&self) -> String {
+        let model = match (&self.model, &self.arch, &self.config) {
+            (Some(m), ..) => m.clone(),
+            (None, Some(a), Some(c)) => format!("{a} ({})", c.display()),
+            (None, None, Some(c)) => c.display().to_string(),
+            (None, Some(a), None) => a.clone(),
+            (None, None, None) => "?".into(),
+        };
+        let mut s = format!(
+            "{model}, {} preprocessing, {} upscaling, {} pooling",
+            mode_name(self.preprocess),
+            upscale_name(self.upscale),
+            serde_json::to_value(self.pool)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        );
+        if let Some(l) = self.layer {
+            s.push_str(&format!(", layer {l}"));
+        }
+        s
+    }
+}
+
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Paper => "paper",
+        Mode::Standard => "standard",
+        Mode::None => "no",
+    }
+}
+
+fn upscale_name(u: Upscale) -> &'static str {
+    match u {
+        Upscale::Bilinear => "bilinear",
+        Upscale::Replicate => "replicate",
+    }
+}
+
+fn unknown_model(name: &str) -> String {
+    let names: Vec<&str> = microprop_vit::NAMED_MODELS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    format!("unknown model `{name}`; known: {}", names.join(", "))
+}
+
+/// Where a named model is published (hub repository or URL).
+pub fn published_at(name: &str) -> Result<&'static str> {
+    microprop_vit::NAMED_MODELS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, r)| *r)
+        .ok_or_else(|| Error::Setting {
+            name: "model",
+            reason: unknown_model(name),
+        })
+}
+
+#[cfg(feature = "hub")]
+fn hub_weights(name: &str) -> Result<PathBuf> {
+    let repo = published_at(name)?;
+    if repo.starts_with("https://") {
+        tracing::warn!(
+            "fetching {repo} (cache: {})",
+            microprop_vit::hub::torch_checkpoints_dir().display()
+        );
+        return Ok(microprop_vit::hub::fetch_url(repo)?);
+    }
+    tracing::warn!(
+        "fetching {repo} from the Hugging Face hub (cache: {})",
+        microprop_vit::hub::cache_dir().display()
+    );
+    Ok(microprop_vit::hub::fetch(
+        repo,
+        "main",
+        microprop_vit::hub::MODEL_FILES,
+    )?)
+}
+
+#[cfg(not(feature = "hub"))]
+fn hub_weights(name: &str) -> Result<PathBuf> {
+    let source = published_at(name)?;
+    let reason = if source.starts_with("https://") {
+        format!(
+            "required for `{name}`: this build cannot download it (rebuild with `--features \
+             hub`, or download {source} and give the file)"
+        )
+    } else {
+        format!(
+            "required for `{name}`: this build cannot download it (rebuild with `--features \
+             hub`, or download model.safetensors and config.json from \
+             https://huggingface.co/{source} and give their directory)"
+        )
+    };
+    Err(Error::Setting {
+        name: "weights",
+        reason,
+    })
+}
+
+/// A loaded model with its preprocessing, ready to turn inputs into feature vectors.
+pub struct Loaded {
+    /// The model and its device.
+    pub extractor: Extractor,
+    /// How images reach it (`None`: ready pixel arrays).
+    pub recipe: Option<Preprocess>,
+    /// Pooling and layer.
+    pub request: FeatureRequest,
+    /// The weights file or directory it came from.
+    pub weights: PathBuf,
+}
+
+impl Loaded {
+    /// Loads the model of `options` on its backend.
+    pub fn new(options: &ModelOptions) -> Result<Self> {
+        let spec = options.spec()?;
+        let weights = options.weights_path()?;
+        let device = options.backend().device()?;
+        let (config, model) = microprop_vit::load(&spec, &weights, &device)?;
+        tracing::info!("loaded {} from {}", config.describe(), weights.display());
+        if let Some(layer) = options.layer
+            && layer > config.layers()
+        {
+            return Err(Error::Setting {
+                name: "layer",
+                reason: format!(
+                    "{layer}: {} has {} layers",
+                    config.describe(),
+                    config.layers()
+                ),
+            });
+        }
+        let recipe = match options.preprocess {
+            Mode::None => None,
+            mode => Some(Preprocess::for_model(&config, mode, options.upscale)),
+        };
+        Ok(Self {
+            extractor: Extractor {
+                model,
+                config,
+                device,
+                batch: options.batch.max(1),
+            },
+            recipe,
+            request: options.request(),
+            weights,
+        })
+    }
+
+    /// The model's configuration.
+    pub fn config(&self) -> &ModelConfig {
+        &self.extractor.config
+    }
+
+    /// Runs the model over `items` in shape groups of at most `batch`; `done` receives each
+    /// finished batch as (item indices, vectors), so callers can store results as they come.
+    pub fn run(
+        &self,
+        items: &[Item<'_>],
+        mut done: impl FnMut(&[usize], Vec<Vec<f32>>) -> Result<()>,
+    ) -> Result<()> {
+        let mut groups: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+        for (i, item) in items.iter().enumerate() {
+            microprop_vit::check_shape(&self.extractor.config, &item.name, item.shape)?;
+            groups.entry(item.shape).or_default().push(i);
+        }
+        for indices in groups.values() {
+            for chunk in indices.chunks(self.extractor.batch) {
+                let batch: Vec<Item<'_>> = chunk
+                    .iter()
+                    .map(|&i| Item {
+                        name: items[i].name.clone(),
+                        shape: items[i].shape,
+                        load: Box::new(move || (items[i].load)()),
+                    })
+                    .collect();
+                let vectors = self.extractor.run(&batch, self.request, |_| {})?;
+                done(chunk, vectors)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The model input of an image file (or, with `preprocess: none`, a float32 `.npy`).
+    pub fn file_item(&self, path: &Path, name: String) -> Result<Vec<Item<'static>>> {
+        match self.recipe {
+            None => npy_items(path),
+            Some(recipe) => {
+                let (h, w) = image_shape(path)?;
+                let shape = recipe
+                    .output_shape((h, w))
+                    .map_err(|m| input_error(path, m))?;
+                let path = path.to_path_buf();
+                Ok(vec![Item {
+                    name,
+                    shape,
+                    load: Box::new(move || {
+                        let rgb = read_rgb(&path)?;
+                        recipe
+                            .apply(&rgb.data, (rgb.height, rgb.width))
+                            .map_err(|m| input_error(&path, m))
+                    }),
+                }])
+            }
+        }
+    }
+}
+
+/// Features of `files` (images, or `.npy` pixel arrays with `preprocess: none`), one row per
+/// image, with row names.
 pub fn extract_files(
-    settings: &ExtractSettings,
+    options: &ModelOptions,
     files: &[PathBuf],
 ) -> Result<(Array2<f32>, Vec<String>)> {
-    let device = settings.backend.device()?;
-    let (config, model) = microprop_vit::load(&settings.spec, &settings.weights, &device)?;
-    tracing::info!(
-        "loaded {} from {}",
-        config.describe(),
-        settings.weights.display()
-    );
-    let extractor = Extractor {
-        model,
-        config: config.clone(),
-        device,
-        batch: settings.batch,
-    };
-    let items = match settings.mode {
-        Mode::None => npy_items(files)?,
-        mode => {
-            let recipe = Preprocess::for_model(&config, mode, settings.upscale);
-            image_items(files, recipe)?
-        }
-    };
+    let loaded = Loaded::new(options)?;
+    let mut items = Vec::new();
+    for f in files {
+        items.extend(loaded.file_item(f, stem(f))?);
+    }
     let progress = Progress::new("extract", items.len());
-    let rows = extractor.run(&items, settings.request, |n| {
-        (0..n).for_each(|_| progress.tick())
+    let mut rows: Vec<Vec<f32>> = vec![Vec::new(); items.len()];
+    loaded.run(&items, |idx, vectors| {
+        for (&i, v) in idx.iter().zip(vectors) {
+            rows[i] = v;
+            progress.tick();
+        }
+        Ok(())
     })?;
     progress.finish();
     let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
@@ -73,81 +417,86 @@ pub fn extract_files(
     Ok((features, names))
 }
 
-fn image_items(files: &[PathBuf], recipe: Preprocess) -> Result<Vec<Item<'static>>> {
-    files
-        .iter()
-        .map(|path| {
-            let (h, w) = image_shape(path)?;
-            let shape = recipe
-                .output_shape((h, w))
-                .map_err(|m| input_error(path, m))?;
-            let path = path.clone();
-            Ok(Item {
-                name: stem(&path),
-                shape,
-                load: Box::new(move || {
-                    let rgb = read_rgb(&path)?;
-                    recipe
-                        .apply(&rgb.data, (rgb.height, rgb.width))
-                        .map_err(|m| input_error(&path, m))
-                }),
-            })
-        })
-        .collect()
-}
-
 /// `.npy` float32 arrays `(3, H, W)` or `(N, 3, H, W)`, used as pixel values as they are.
-fn npy_items(files: &[PathBuf]) -> Result<Vec<Item<'static>>> {
+fn npy_items(path: &Path) -> Result<Vec<Item<'static>>> {
+    let array: ArrayD<f32> = ndarray_npy::read_npy(path)
+        .map_err(|e| input_error(path, format!("not a float32 .npy array: {e}")))?;
+    let shape = array.shape().to_vec();
+    let (n, h, w) = match shape.as_slice() {
+        [3, h, w] => (1, *h, *w),
+        [n, 3, h, w] => (*n, *h, *w),
+        other => {
+            return Err(input_error(
+                path,
+                format!("shape {other:?} is not (3, H, W) or (N, 3, H, W)"),
+            )
+            .into());
+        }
+    };
+    if let Some(bad) = array.iter().position(|v| !v.is_finite()) {
+        let message = format!(
+            "value {bad} (row-major) is not finite: {}",
+            array.iter().nth(bad).copied().unwrap_or(f32::NAN)
+        );
+        return Err(input_error(path, message).into());
+    }
+    let data: Vec<f32> = array.iter().copied().collect();
+    let data = std::sync::Arc::new(data);
     let mut items = Vec::new();
-    for path in files {
-        let array: ArrayD<f32> = ndarray_npy::read_npy(path)
-            .map_err(|e| input_error(path, format!("not a float32 .npy array: {e}")))?;
-        let shape = array.shape().to_vec();
-        let (n, h, w) = match shape.as_slice() {
-            [3, h, w] => (1, *h, *w),
-            [n, 3, h, w] => (*n, *h, *w),
-            other => {
-                return Err(input_error(
-                    path,
-                    format!("shape {other:?} is not (3, H, W) or (N, 3, H, W)"),
-                )
-                .into());
-            }
+    for i in 0..n {
+        let name = if shape.len() == 3 {
+            stem(path)
+        } else {
+            format!("{}_{i}", stem(path))
         };
-        if let Some(bad) = array.iter().position(|v| !v.is_finite()) {
-            let message = format!(
-                "value {bad} (row-major) is not finite: {}",
-                array.iter().nth(bad).copied().unwrap_or(f32::NAN)
-            );
-            return Err(input_error(path, message).into());
-        }
-        let data: Vec<f32> = array.iter().copied().collect();
-        let data = std::sync::Arc::new(data);
-        for i in 0..n {
-            let name = if shape.len() == 3 {
-                stem(path)
-            } else {
-                format!("{}_{i}", stem(path))
-            };
-            let data = data.clone();
-            items.push(Item {
-                name,
-                shape: (h, w),
-                load: Box::new(move || {
-                    let len = 3 * h * w;
-                    Ok(Pixels {
-                        data: data[i * len..(i + 1) * len].to_vec(),
-                        height: h,
-                        width: w,
-                    })
-                }),
-            });
-        }
+        let data = data.clone();
+        items.push(Item {
+            name,
+            shape: (h, w),
+            load: Box::new(move || {
+                let len = 3 * h * w;
+                Ok(Pixels {
+                    data: data[i * len..(i + 1) * len].to_vec(),
+                    height: h,
+                    width: w,
+                })
+            }),
+        });
     }
     Ok(items)
 }
 
-fn input_error(path: &Path, message: String) -> VitError {
+/// Gray 8-bit pixels of a label image: binary 0/1 sections are scaled by 255 (the paper's
+/// case 1), other labels must fit in 0..=255.
+pub fn labels_to_gray(labels: &microprop_correlations::Labels, name: &str) -> Result<Vec<u8>> {
+    let max = labels.iter().copied().max().unwrap_or(0);
+    if max > 255 {
+        return Err(input_error(
+            Path::new(name),
+            format!(
+                "label {max} does not fit an 8-bit image (labels 0..=255 are shown to image models)"
+            ),
+        )
+        .into());
+    }
+    let scale: u16 = if max <= 1 { 255 } else { 1 };
+    Ok(labels.iter().map(|&v| (v * scale) as u8).collect())
+}
+
+/// Model input from gray pixels (`h × w`, replicated to RGB), through `recipe`.
+pub fn gray_pixels(
+    gray: &[u8],
+    (h, w): (usize, usize),
+    recipe: &Preprocess,
+    name: &str,
+) -> Result<Pixels> {
+    let rgb: Vec<u8> = gray.iter().flat_map(|&v| [v, v, v]).collect();
+    recipe
+        .apply(&rgb, (h, w))
+        .map_err(|m| input_error(Path::new(name), m).into())
+}
+
+pub(crate) fn input_error(path: &Path, message: String) -> VitError {
     VitError::Input {
         path: path.display().to_string(),
         message,

@@ -1,16 +1,22 @@
 //! Feature extraction with an on-disk cache, and aggregation of sections into samples.
 //!
 //! Every section's feature vector is cached as `<cache>/<extractor key>/<content hash>.npy`
-//! (float64, written atomically), keyed by the xxh3-128 hash of the section's bytes and of the
-//! extractor's settings. An interrupted run therefore resumes where it stopped, and changing
-//! a setting never reuses stale features.
+//! (float64, written atomically). The content hash is xxh3-128 of the section's bytes; the
+//! extractor key is xxh3-128 of everything else that changes the vector: the extractor kind
+//! and settings, the checkpoint's content hash (see [`crate::checkpoint`]), preprocessing,
+//! upscaling, pooling, layer and backend. An interrupted run therefore resumes where it
+//! stopped, and changing anything never reuses stale features. Where a ViT or CNN feature
+//! vector is made: [`crate::extract::Loaded::run`]; a two-point vector:
+//! [`crate::correlate::features_of_labels`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use microprop_correlations::segment::Segmenter;
 use microprop_correlations::{Cutoff, Order, TwoPoint};
+use microprop_vit::Item;
 use ndarray::{Array1, Array2, Axis, concatenate};
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use rayon::prelude::*;
@@ -19,20 +25,14 @@ use serde::{Deserialize, Serialize};
 use crate::correlate::{CorrelateSettings, Kind, features_of_labels};
 use crate::dataset::Section;
 use crate::error::{Error, Result};
+use crate::extract::{Loaded, ModelOptions, gray_pixels, input_error, labels_to_gray};
 use crate::output::write_buffered;
+use crate::precomputed::PrecomputedSpec;
 use crate::progress::Progress;
 use crate::segment::read_labels_maybe_segmented;
 
 /// Bumped whenever an extractor's output for the same settings changes.
-const FEATURE_FORMAT: u32 = 1;
-
-/// How a section becomes a feature vector.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Extractor {
-    /// Two-point correlations of the segmented section.
-    TwoPoint(TwoPointSpec),
-}
+const FEATURE_FORMAT: u32 = 2;
 
 /// Settings of two-point features (see `microprop correlate`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,6 +167,20 @@ impl TwoPointSpec {
     }
 }
 
+/// How a section (or, for `precomputed`, a sample) becomes a feature vector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Extractor {
+    /// Two-point correlations of the segmented section.
+    TwoPoint(TwoPointSpec),
+    /// A frozen vision transformer (DINOv2, CLIP, SAM): the options of `microprop extract`.
+    Vit(ModelOptions),
+    /// A torchvision ResNet (the MicroNet CNN): the options of `microprop extract`.
+    Cnn(ModelOptions),
+    /// Features a user already has, one vector per sample.
+    Precomputed(PrecomputedSpec),
+}
+
 impl Extractor {
     /// Short description for reports.
     pub fn describe(&self) -> String {
@@ -185,78 +199,190 @@ impl Extractor {
                 },
                 s.crop.map_or(String::new(), |c| format!(", crop {c}")),
             ),
+            Extractor::Vit(o) => format!("ViT {}", o.describe()),
+            Extractor::Cnn(o) => format!("CNN {}", o.describe()),
+            Extractor::Precomputed(p) => p.describe(),
         }
     }
 
-    /// Hex key of these settings (and the reading options), naming the cache folder.
-    pub fn key(&self, mat_variable: &str) -> String {
+    /// Whether vectors come per sample from files the user has (not from sections).
+    pub fn is_precomputed(&self) -> bool {
+        matches!(self, Extractor::Precomputed(_))
+    }
+
+    /// The model options of a `vit` or `cnn` extractor.
+    pub fn model(&self) -> Option<&ModelOptions> {
+        match self {
+            Extractor::Vit(o) | Extractor::Cnn(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The same extractor with relative paths taken from `base`.
+    pub fn resolved(&self, base: &Path) -> Self {
+        match self {
+            Extractor::Vit(o) => Extractor::Vit(o.resolved(base)),
+            Extractor::Cnn(o) => Extractor::Cnn(o.resolved(base)),
+            Extractor::Precomputed(p) => Extractor::Precomputed(p.resolved(base)),
+            other => other.clone(),
+        }
+    }
+
+    /// Checks the settings that can be checked without reading anything.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Extractor::TwoPoint(s) => s.settings("a").map(|_| ()),
+            Extractor::Vit(o) | Extractor::Cnn(o) => {
+                let family = match o.spec()? {
+                    microprop_vit::ModelSpec::Named(name) => {
+                        microprop_vit::ModelConfig::named(&name).map(|c| c.family())
+                    }
+                    microprop_vit::ModelSpec::Config { arch, .. } => arch,
+                };
+                let cnn = matches!(self, Extractor::Cnn(_));
+                if let Some(f) = family {
+                    family_matches(cnn, f, &format!("{f:?}").to_lowercase())?;
+                }
+                if o.layer.is_some() && o.pool == microprop_vit::Pooling::Pooler {
+                    return Err(Error::Setting {
+                        name: "pool",
+                        reason: "an intermediate layer has no pooler: use cls, mean or cls+mean"
+                            .into(),
+                    });
+                }
+                if o.batch == 0 {
+                    return Err(Error::Setting {
+                        name: "batch",
+                        reason: "0 (must be at least 1)".into(),
+                    });
+                }
+                Ok(())
+            }
+            Extractor::Precomputed(_) => Ok(()),
+        }
+    }
+
+    /// Hex key of everything that changes a vector besides the section's content: the
+    /// settings (less the weights' location and the batch size), the checkpoint's content
+    /// hash, the backend, and the reading options.
+    pub fn key(&self, mat_variable: &str, checkpoint: Option<&str>) -> String {
+        let settings = match self {
+            Extractor::Vit(o) | Extractor::Cnn(o) => {
+                let mut o = o.clone();
+                o.weights = None;
+                o.config = None;
+                o.batch = 0;
+                o.backend = Some(o.backend());
+                serde_json::to_value(&o).unwrap_or_default()
+            }
+            other => serde_json::to_value(other).unwrap_or_default(),
+        };
+        let kind = match self {
+            Extractor::TwoPoint(_) => "two_point",
+            Extractor::Vit(_) => "vit",
+            Extractor::Cnn(_) => "cnn",
+            Extractor::Precomputed(_) => "precomputed",
+        };
         let json = serde_json::json!({
-            "format": FEATURE_FORMAT, "extractor": self, "mat_variable": mat_variable
+            "format": FEATURE_FORMAT, "kind": kind, "settings": settings,
+            "checkpoint": checkpoint, "mat_variable": mat_variable
         });
         format!(
             "{:032x}",
             xxhash_rust::xxh3::xxh3_128(json.to_string().as_bytes())
         )
     }
+
+    /// The checkpoint's content hash (`vit` and `cnn`), remembered in `memo_dir`.
+    pub fn checkpoint(&self, memo_dir: Option<&Path>) -> Result<Option<String>> {
+        match self.model() {
+            Some(o) => {
+                let weights = o.weights_path()?;
+                Ok(Some(crate::checkpoint::identity(o, &weights, memo_dir)?))
+            }
+            None => Ok(None),
+        }
+    }
 }
 
-/// Feature vectors of one section, computed now.
-struct Computer {
-    settings: CorrelateSettings,
+/// What an extractor produced: per-section matrices, or one per-sample matrix.
+#[derive(Debug, Clone)]
+pub enum Block {
+    /// One matrix (samples × features) per section source, to be aggregated.
+    Sections(Vec<Array2<f64>>),
+    /// One row per sample (precomputed), used as it is whatever the aggregation.
+    Samples(Array2<f64>),
 }
 
-impl Computer {
-    fn new(extractor: &Extractor, mat_variable: &str) -> Result<Self> {
-        match extractor {
-            Extractor::TwoPoint(spec) => Ok(Self {
-                settings: spec.settings(mat_variable)?,
-            }),
+impl Block {
+    /// The sample rows under `agg`.
+    pub fn aggregated(&self, agg: Aggregation) -> Result<Array2<f64>> {
+        match self {
+            Block::Sections(m) => agg.apply(m),
+            Block::Samples(m) => Ok(m.clone()),
         }
     }
 
-    fn compute(&self, section: &Section) -> Result<Vec<f64>> {
-        let label = section.label();
-        let labels = match section.labels() {
-            Some(l) => match &self.settings.segment {
-                Some(s) => crate::segment::segment_labels(&l, s, &label)?,
-                None => l,
-            },
-            None => read_labels_maybe_segmented(
-                &label,
-                self.settings.segment.as_ref(),
-                &self.settings.mat_variable,
-            )?,
-        };
-        features_of_labels(&labels, &label, &self.settings)
+    /// Features per section source (or per sample, once).
+    pub fn dims(&self) -> Vec<usize> {
+        match self {
+            Block::Sections(m) => m.iter().map(|m| m.ncols()).collect(),
+            Block::Samples(m) => vec![m.ncols()],
+        }
     }
 }
 
-/// Feature matrices of every section source, and how many vectors came from the cache.
+/// One extractor's features of a data set, and how many vectors came from the cache.
 #[derive(Debug, Clone)]
 pub struct Extracted {
-    /// One matrix (samples × features) per section source.
-    pub per_source: Vec<Array2<f64>>,
+    /// The features.
+    pub block: Block,
     /// Distinct sections whose vectors were computed in this run.
     pub computed: usize,
     /// Distinct sections whose vectors came from the cache.
     pub cached: usize,
     /// Distinct section contents (identical sections share one vector).
     pub unique: usize,
+    /// The checkpoint's content hash (`vit`, `cnn`).
+    pub checkpoint: Option<String>,
 }
 
-/// Extracts the features of `sections[s][i]`, through the cache when one is given.
-///
-/// Sections with identical content are computed once.
+/// Extracts the features of `sections[s][i]` (sample `names[i]`), through the cache when one
+/// is given. Sections with identical content are computed once; a model is loaded only when
+/// some vector is not in the cache.
 pub fn extract(
     sections: &[Vec<Section>],
+    names: &[String],
     extractor: &Extractor,
     mat_variable: &str,
     cache: Option<&Path>,
     label: &str,
 ) -> Result<Extracted> {
-    let computer = Computer::new(extractor, mat_variable)?;
+    extractor.validate()?;
+    if let Extractor::Precomputed(p) = extractor {
+        let m = p.read(names)?;
+        return Ok(Extracted {
+            block: Block::Samples(m),
+            computed: 0,
+            cached: 0,
+            unique: names.len(),
+            checkpoint: None,
+        });
+    }
+    if sections.is_empty() {
+        return Err(Error::Setting {
+            name: "data.sections",
+            reason: format!("{label}: this extractor needs sections"),
+        });
+    }
+    let checkpoint = extractor.checkpoint(cache)?;
     let dir = match cache {
-        Some(c) => Some(prepare_cache(c, extractor, mat_variable)?),
+        Some(c) => Some(prepare_cache(
+            c,
+            extractor,
+            mat_variable,
+            checkpoint.as_deref(),
+        )?),
         None => None,
     };
     let all: Vec<&Section> = sections.iter().flatten().collect();
@@ -264,56 +390,249 @@ pub fn extract(
         .par_iter()
         .map(|s| Ok(xxhash_rust::xxh3::xxh3_128(&s.content()?)))
         .collect::<Result<_>>()?;
-    let mut unique: BTreeMap<u128, usize> = BTreeMap::new();
-    for (i, h) in hashes.iter().enumerate() {
-        unique.entry(*h).or_insert(i);
+    // Unique contents, in order of the source they first appear in.
+    let mut first: BTreeMap<u128, usize> = BTreeMap::new();
+    let mut per_source: Vec<Vec<(u128, usize)>> = vec![Vec::new(); sections.len()];
+    let mut offset = 0;
+    for (s, source) in sections.iter().enumerate() {
+        for i in offset..offset + source.len() {
+            if let std::collections::btree_map::Entry::Vacant(e) = first.entry(hashes[i]) {
+                e.insert(i);
+                per_source[s].push((hashes[i], i));
+            }
+        }
+        offset += source.len();
     }
-    let unique: Vec<(u128, usize)> = unique.into_iter().collect();
-    let progress = Progress::new(label, unique.len());
+    let computer = Computer::new(extractor, mat_variable);
     let computed = AtomicUsize::new(0);
-    let vectors: Vec<(u128, Vec<f64>)> = unique
-        .par_iter()
-        .map(|&(hash, i)| {
-            let r = one(all[i], hash, &computer, dir.as_deref(), &computed);
+    let vectors: Mutex<HashMap<u128, Vec<f64>>> = Mutex::new(HashMap::new());
+    let store = |hash: u128, v: Vec<f64>| {
+        vectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(hash, v);
+    };
+    for (s, unique) in per_source.iter().enumerate() {
+        if unique.is_empty() {
+            continue;
+        }
+        let what = if sections.len() > 1 {
+            format!("{label} [section {}]", s + 1)
+        } else {
+            label.to_string()
+        };
+        let progress = Progress::new(&what, unique.len());
+        let missing: Vec<(u128, usize)> = unique
+            .par_iter()
+            .filter_map(|&(hash, i)| {
+                let path = dir.as_deref().map(|d| entry_path(d, hash));
+                match path.as_deref().and_then(read_cached) {
+                    Some(v) => {
+                        store(hash, v);
+                        progress.tick();
+                        None
+                    }
+                    None => Some((hash, i)),
+                }
+            })
+            .collect();
+        let save = |hash: u128, v: Vec<f64>| -> Result<()> {
+            if let Some(d) = dir.as_deref() {
+                let array = Array1::from(v.clone());
+                write_buffered(&entry_path(d, hash), |w| {
+                    array.write_npy(w).map_err(|e| e.to_string())
+                })?;
+            }
+            computed.fetch_add(1, Ordering::Relaxed);
+            store(hash, v);
             progress.tick();
-            r.map(|v| (hash, v))
-        })
-        .collect::<Result<_>>()?;
-    progress.finish();
-    let by_hash: HashMap<u128, Vec<f64>> = vectors.into_iter().collect();
-    let mut rows = hashes.iter().map(|h| by_hash[h].clone());
-    let mut per_source = Vec::new();
+            Ok(())
+        };
+        computer.compute(&missing, &all, &save)?;
+        progress.finish();
+    }
+    let by_hash = vectors.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut rows = hashes
+        .iter()
+        .map(|h| by_hash.get(h).cloned().unwrap_or_default());
+    let mut matrices = Vec::new();
     for source in sections {
         let part: Vec<Vec<f64>> = rows.by_ref().take(source.len()).collect();
-        per_source.push(stack(source, part)?);
+        matrices.push(stack(source, part)?);
     }
     let computed = computed.into_inner();
     Ok(Extracted {
-        per_source,
+        block: Block::Sections(matrices),
         computed,
-        cached: unique.len() - computed,
-        unique: unique.len(),
+        cached: first.len() - computed,
+        unique: first.len(),
+        checkpoint,
     })
 }
 
-fn one(
-    section: &Section,
-    hash: u128,
-    computer: &Computer,
-    dir: Option<&Path>,
-    computed: &AtomicUsize,
-) -> Result<Vec<f64>> {
-    let path = dir.map(|d| d.join(format!("{hash:032x}.npy")));
-    if let Some(v) = path.as_deref().and_then(read_cached) {
-        return Ok(v);
+fn entry_path(dir: &Path, hash: u128) -> PathBuf {
+    dir.join(format!("{hash:032x}.npy"))
+}
+
+/// Computes vectors on demand: two-point statistics in parallel, models batched (loaded on
+/// first use).
+enum Computer<'a> {
+    TwoPoint(std::result::Result<CorrelateSettings, String>),
+    Model(&'a ModelOptions, String, bool),
+    None,
+}
+
+impl<'a> Computer<'a> {
+    fn new(extractor: &'a Extractor, mat_variable: &str) -> Self {
+        match extractor {
+            Extractor::TwoPoint(spec) => {
+                Computer::TwoPoint(spec.settings(mat_variable).map_err(|e| e.to_string()))
+            }
+            Extractor::Vit(o) => Computer::Model(o, mat_variable.to_string(), false),
+            Extractor::Cnn(o) => Computer::Model(o, mat_variable.to_string(), true),
+            Extractor::Precomputed(_) => Computer::None,
+        }
     }
-    let v = computer.compute(section)?;
-    computed.fetch_add(1, Ordering::Relaxed);
-    if let Some(path) = path {
-        let array = Array1::from(v.clone());
-        write_buffered(&path, |w| array.write_npy(w).map_err(|e| e.to_string()))?;
+
+    fn compute(
+        &self,
+        missing: &[(u128, usize)],
+        all: &[&Section],
+        save: &(dyn Fn(u128, Vec<f64>) -> Result<()> + Sync),
+    ) -> Result<()> {
+        if missing.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Computer::TwoPoint(settings) => {
+                let settings = settings.as_ref().map_err(|e| Error::Setting {
+                    name: "two_point",
+                    reason: e.clone(),
+                })?;
+                missing.par_iter().try_for_each(|&(hash, i)| {
+                    let v = two_point(all[i], settings)?;
+                    save(hash, v)
+                })
+            }
+            Computer::Model(options, mat_variable, cnn) => {
+                let loaded = Loaded::new(options)?;
+                check_family(*cnn, &loaded)?;
+                let items: Vec<Item<'_>> = missing
+                    .iter()
+                    .map(|&(_, i)| section_item(all[i], &loaded, mat_variable))
+                    .collect::<Result<_>>()?;
+                loaded.run(&items, |idx, vectors| {
+                    for (&k, v) in idx.iter().zip(vectors) {
+                        save(missing[k].0, v.into_iter().map(f64::from).collect())?;
+                    }
+                    Ok(())
+                })
+            }
+            Computer::None => Ok(()),
+        }
     }
-    Ok(v)
+}
+
+/// A `vit` extractor must load a transformer and a `cnn` one a ResNet.
+fn check_family(cnn: bool, loaded: &Loaded) -> Result<()> {
+    family_matches(cnn, loaded.config().family(), &loaded.config().describe())
+}
+
+fn family_matches(cnn: bool, family: microprop_vit::Family, what: &str) -> Result<()> {
+    let is_cnn = family == microprop_vit::Family::Resnet;
+    if cnn != is_cnn {
+        return Err(Error::Setting {
+            name: "kind",
+            reason: format!(
+                "{} is a {}: use \"kind\": \"{}\"",
+                what,
+                if is_cnn { "CNN" } else { "vision transformer" },
+                if is_cnn { "cnn" } else { "vit" }
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn two_point(section: &Section, settings: &CorrelateSettings) -> Result<Vec<f64>> {
+    let label = section.label();
+    let labels = match section.labels() {
+        Some(l) => match &settings.segment {
+            Some(s) => crate::segment::segment_labels(&l, s, &label)?,
+            None => l,
+        },
+        None => {
+            read_labels_maybe_segmented(&label, settings.segment.as_ref(), &settings.mat_variable)?
+        }
+    };
+    features_of_labels(&labels, &label, settings)
+}
+
+fn is_image(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        matches!(
+            e.to_ascii_lowercase().as_str(),
+            "png" | "tif" | "tiff" | "bmp" | "jpg" | "jpeg"
+        )
+    })
+}
+
+/// The model input of one section: an image file as an image; label arrays (`.npy`, `.mat`,
+/// stack rows) as gray images (binary 0/1 scaled to 0/255), through the model's recipe.
+fn section_item<'s>(section: &'s Section, loaded: &Loaded, mat_variable: &str) -> Result<Item<'s>> {
+    let name = section.label().display().to_string();
+    if let Section::File(path) = section
+        && (is_image(path) || loaded.recipe.is_none())
+    {
+        let mut items = loaded.file_item(path, name.clone())?;
+        if items.len() != 1 {
+            return Err(
+                input_error(path, format!("{} images in one section file", items.len())).into(),
+            );
+        }
+        return Ok(items.remove(0));
+    }
+    let Some(recipe) = loaded.recipe else {
+        return Err(input_error(
+            &section.label(),
+            "`preprocess: none` takes float32 (3, H, W) .npy files".into(),
+        )
+        .into());
+    };
+    let shape_of = |l: &microprop_correlations::Labels| -> Result<(usize, usize)> {
+        match l.shape() {
+            [h, w] => Ok((*h, *w)),
+            other => Err(input_error(
+                &section.label(),
+                format!("a 2-D section is needed, not shape {other:?}"),
+            )
+            .into()),
+        }
+    };
+    let labels = match section.labels() {
+        Some(l) => l,
+        None => microprop_correlations::read_labels(section.label(), mat_variable)?,
+    };
+    let (h, w) = shape_of(&labels)?;
+    let shape = recipe
+        .output_shape((h, w))
+        .map_err(|m| input_error(&section.label(), m))?;
+    let mat_variable = mat_variable.to_string();
+    Ok(Item {
+        name: name.clone(),
+        shape,
+        load: Box::new(move || {
+            let labels = match section.labels() {
+                Some(l) => l,
+                None => microprop_correlations::read_labels(section.label(), &mat_variable)
+                    .map_err(|e| input_error(&section.label(), e.to_string()))?,
+            };
+            let gray = labels_to_gray(&labels, &name)
+                .map_err(|e| input_error(&section.label(), e.to_string()))?;
+            gray_pixels(&gray, (h, w), &recipe, &name)
+                .map_err(|e| input_error(&section.label(), e.to_string()))
+        }),
+    })
 }
 
 /// A cached vector, or `None` when absent or unreadable (then it is recomputed).
@@ -329,8 +648,13 @@ fn read_cached(path: &Path) -> Option<Vec<f64>> {
 }
 
 /// Creates `<cache>/<key>/` with `extractor.json` describing it.
-fn prepare_cache(cache: &Path, extractor: &Extractor, mat_variable: &str) -> Result<PathBuf> {
-    let dir = cache.join(extractor.key(mat_variable));
+fn prepare_cache(
+    cache: &Path,
+    extractor: &Extractor,
+    mat_variable: &str,
+    checkpoint: Option<&str>,
+) -> Result<PathBuf> {
+    let dir = cache.join(extractor.key(mat_variable, checkpoint));
     let fail = |e: std::io::Error| Error::Write {
         path: dir.clone(),
         detail: e.to_string(),
@@ -339,7 +663,7 @@ fn prepare_cache(cache: &Path, extractor: &Extractor, mat_variable: &str) -> Res
     let about = dir.join("extractor.json");
     if !about.is_file() {
         let json = serde_json::json!({ "extractor": extractor, "mat_variable": mat_variable,
-            "format": FEATURE_FORMAT });
+            "checkpoint": checkpoint, "format": FEATURE_FORMAT });
         let text = serde_json::to_string_pretty(&json).unwrap_or_default();
         write_buffered(&about, |w| {
             std::io::Write::write_all(w, text.as_bytes()).map_err(|e| e.to_string())

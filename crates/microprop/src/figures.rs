@@ -109,7 +109,8 @@ pub struct BarChart {
 
 impl Figure for BarChart {
     fn size(&self) -> (u32, u32) {
-        (1200, 700)
+        // Room for every group's bars and label: at least 130 px a group.
+        ((self.groups.len() as u32 * 130 + 240).max(1200), 760)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -132,10 +133,10 @@ impl Figure for BarChart {
             .fold(0.0, f64::max)
             * 1.3;
         let n = self.groups.len().max(1);
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, (FAMILY, 28))
+        let area = titled(root, &self.title, 26)?;
+        let mut chart = ChartBuilder::on(&area)
             .margin(20)
-            .x_label_area_size(70)
+            .x_label_area_size(90)
             .y_label_area_size(70)
             .build_cartesian_2d(0.0..n as f64, 0.0..top.max(1.0))?;
         chart
@@ -146,10 +147,22 @@ impl Figure for BarChart {
             .label_style((FAMILY, 16))
             .draw()?;
         let style =
-            TextStyle::from((FAMILY, 18).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+            TextStyle::from((FAMILY, 16).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        let (x0, _) = chart.backend_coord(&(0.0, 0.0));
+        let (x1, _) = chart.backend_coord(&(1.0, 0.0));
+        let group_px = (x1 - x0).unsigned_abs().saturating_sub(8);
         for (g, (name, _)) in self.groups.iter().enumerate() {
             let (px, py) = chart.backend_coord(&(g as f64 + 0.5, 0.0));
-            root.draw(&Text::new(name.clone(), (px, py + 10), style.clone()))?;
+            let lines = wrap(name, group_px, |t| {
+                root.estimate_text_size(t, &style).map_or(u32::MAX, |s| s.0)
+            });
+            for (i, line) in lines.iter().enumerate() {
+                root.draw(&Text::new(
+                    line.clone(),
+                    (px, py + 8 + 20 * i as i32),
+                    style.clone(),
+                ))?;
+            }
         }
         let width = 0.8 / series.len().max(1) as f64;
         for (s_idx, name) in series.iter().enumerate() {
@@ -197,6 +210,57 @@ pub struct ParitySeries {
     pub predicted: Vec<f64>,
 }
 
+/// Draws `title` centred at the top of `area`, wrapped into as many lines as its width needs,
+/// and returns the area below it.
+fn titled<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    size: u32,
+) -> std::result::Result<DrawingArea<DB, Shift>, Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let (w, _) = area.dim_in_pixel();
+    let style = TextStyle::from((FAMILY, size).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    let lines = wrap(title, w.saturating_sub(40), |t| {
+        area.estimate_text_size(t, &style).map_or(u32::MAX, |s| s.0)
+    });
+    let line_h = size + size / 3;
+    for (i, line) in lines.iter().enumerate() {
+        area.draw(&Text::new(
+            line.clone(),
+            ((w / 2) as i32, (10 + i as u32 * line_h) as i32),
+            style.clone(),
+        ))?;
+    }
+    let used = 10 + lines.len() as u32 * line_h + 6;
+    Ok(area.split_vertically(used).1)
+}
+
+/// `text` broken at spaces into lines no wider than `width` (a word longer than the width
+/// gets a line of its own).
+fn wrap(text: &str, width: u32, measure: impl Fn(&str) -> u32) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let candidate = if line.is_empty() {
+            word.to_string()
+        } else {
+            format!("{line} {word}")
+        };
+        if !line.is_empty() && measure(&candidate) > width {
+            lines.push(std::mem::take(&mut line));
+            line = word.to_string();
+        } else {
+            line = candidate;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// Predicted against true values, with the identity line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parity {
@@ -228,8 +292,8 @@ impl Figure for Parity {
         } else {
             format!(" ({})", self.unit)
         };
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, (FAMILY, 22))
+        let area = titled(root, &self.title, 22)?;
+        let mut chart = ChartBuilder::on(&area)
             .margin(20)
             .x_label_area_size(60)
             .y_label_area_size(70)
@@ -302,8 +366,8 @@ impl Figure for PcaScatter {
         let yr = padded_range(self.points.iter().map(|p| p.1)).ok_or("no finite scores")?;
         let cr = padded_range(self.points.iter().map(|p| p.2)).unwrap_or(0.0..1.0);
         let (lo, hi) = (cr.start, cr.end);
+        let main = titled(&main, &self.title, 22)?;
         let mut chart = ChartBuilder::on(&main)
-            .caption(&self.title, (FAMILY, 22))
             .margin(20)
             .x_label_area_size(60)
             .y_label_area_size(80)
@@ -370,8 +434,8 @@ impl Figure for Scree {
     {
         root.fill(&WHITE)?;
         let n = self.ratios.len();
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, (FAMILY, 22))
+        let area = titled(root, &self.title, 22)?;
+        let mut chart = ChartBuilder::on(&area)
             .margin(20)
             .x_label_area_size(60)
             .y_label_area_size(70)

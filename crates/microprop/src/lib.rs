@@ -1,14 +1,15 @@
 //! microprop: learn microstructure–property relationships from images.
 //!
 //! This crate ties the leaf crates together and holds the `microprop` command-line tool:
-//! datasets joined to property tables ([`dataset`], [`table`]), cached feature extraction and
-//! aggregation ([`features`]; two-point vectors are made in [`correlate`]), evaluation
+//! datasets joined to property tables ([`dataset`], [`table`]), cached feature extraction,
+//! fusion and aggregation ([`features`]; two-point vectors are made in [`correlate`], ViT and
+//! CNN vectors in [`extract`], precomputed ones read in [`precomputed`]), evaluation
 //! ([`evaluate`]: where features are regressed), studies ([`config`], [`study`]), reports
 //! ([`report`], [`figures`]) and saved models ([`model`]).
 
 #![warn(missing_docs)]
 
-pub mod case2;
+pub mod checkpoint;
 pub mod config;
 pub mod correlate;
 pub mod dataset;
@@ -21,6 +22,7 @@ pub mod homogenize;
 pub mod inputs;
 pub mod model;
 pub mod output;
+pub mod precomputed;
 pub mod progress;
 pub mod report;
 pub mod segment;

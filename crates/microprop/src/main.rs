@@ -55,64 +55,14 @@ enum Command {
 
 #[derive(Args)]
 struct ExtractArgs {
-    /// Named checkpoint: dinov2-{small,base,large,giant}, clip-vit-{base-patch16,base-patch32,
-    /// large-patch14}, sam-vit-{base,large,huge}, micronet-resnet50, imagenet-resnet50.
-    #[arg(long, conflicts_with_all = ["config", "arch"])]
-    model: Option<String>,
-    /// A torchvision architecture for --weights (resnet50, resnet101, resnet152,
-    /// resnext50-32x4d, resnext101-32x8d, resnext101-64x4d, wide-resnet50-2,
-    /// wide-resnet101-2), or the family of --config (dinov2, clip, sam, resnet; default: the
-    /// config's `model_type`).
-    #[arg(long)]
-    arch: Option<String>,
-    /// An HF config.json, or a microprop ResNet config (instead of --model).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Weights: model.safetensors or a directory with it (and config.json), or a PyTorch
-    /// state dict (.pth, .pth.tar). Without it, --model is downloaded (builds with the `hub`
-    /// feature) into the Hugging Face or torch cache.
-    #[arg(long)]
-    weights: Option<PathBuf>,
-    /// paper: the paper's crop/resize, pixels in [0, 1]; standard: the same with the model's
-    /// mean/std normalization; none: inputs are float32 .npy pixel arrays used as they are.
-    #[arg(long, value_enum, default_value = "paper")]
-    preprocess: PreprocessArg,
-    /// How fixed-size models (CLIP, SAM, ResNet at 224) reach their input size: PIL bilinear
-    /// or pixel replication.
-    #[arg(long, value_enum, default_value = "bilinear")]
-    upscale: UpscaleArg,
-    /// pooler (the model's own), cls, mean (of patch tokens) or cls+mean.
-    #[arg(long, default_value = "pooler")]
-    pool: String,
-    /// Take the tokens after this many layers (ResNet: the output of stage 1-4) instead of the
-    /// final output.
-    #[arg(long)]
-    layer: Option<usize>,
-    /// Compute backend (default: wgpu when built in, else cpu).
-    #[arg(long, value_parser = ["wgpu", "cpu"])]
-    backend: Option<String>,
-    /// Images per forward pass.
-    #[arg(long, default_value_t = 8)]
-    batch: usize,
+    #[command(flatten)]
+    options: microprop::extract::ModelOptions,
     /// Output: float32 .npy (images × features), with FILE.names.txt beside it.
     #[arg(long)]
     out: PathBuf,
     /// Images (files or directories), or .npy arrays with --preprocess none.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum PreprocessArg {
-    Paper,
-    Standard,
-    None,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum UpscaleArg {
-    Bilinear,
-    Replicate,
 }
 
 #[derive(Args)]
@@ -146,6 +96,10 @@ struct FitArgs {
     /// Model (default: the config's first).
     #[arg(long, value_enum)]
     model: Option<ModelArg>,
+    /// Append the config's extra columns: true or false (default: the config's first
+    /// `with_extra_columns`).
+    #[arg(long)]
+    with_extra_columns: Option<bool>,
     /// Feature cache (default: the config's `cache`, else `cache/` beside the model file).
     #[arg(long)]
     cache: Option<PathBuf>,
@@ -159,9 +113,15 @@ struct PredictArgs {
     /// Model file written by `microprop fit`.
     model: PathBuf,
     /// Sections: files or directories (one-section models), or one directory or `.npy`
-    /// stack per section source, in the model's order.
+    /// stack per section source, in the model's order. For models of precomputed features
+    /// only: the features (an (n, d) .npy with its .names.txt, or a directory read with the
+    /// model's pattern), one per precomputed block.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
+    /// Features of a precomputed block for the new samples (repeat for several blocks, in
+    /// order; default: the paths the model was fitted with).
+    #[arg(long)]
+    precomputed: Vec<PathBuf>,
     /// Where to write the predictions (CSV: name, prediction).
     #[arg(long, default_value = "predictions.csv")]
     out: PathBuf,
@@ -729,6 +689,7 @@ fn fit(args: FitArgs) -> Result<()> {
             ModelArg::Pr => RegressorKind::Polynomial,
             ModelArg::Svr => RegressorKind::Svr,
         }),
+        with_extra_columns: args.with_extra_columns,
     };
     let cache = args.cache.or(config.cache.clone()).unwrap_or_else(|| {
         args.out
@@ -758,24 +719,30 @@ fn fit(args: FitArgs) -> Result<()> {
 fn predict(args: PredictArgs) -> Result<()> {
     use microprop::dataset::Source;
     let model = SavedModel::load(&args.model)?;
-    let sources: Vec<Source> = if model.sections == 1 {
-        vec![Source::open_all(&args.inputs)?]
+    let (names, sections, precomputed) = if model.precomputed_only() {
+        let names = precomputed_names(&args.inputs[0])?;
+        (names, Vec::new(), args.inputs.clone())
     } else {
-        if args.inputs.len() != model.sections {
-            bail!(
-                "{} takes {} section sources per sample (one directory or .npy stack each, in \
-                 training order); {} given",
-                args.model.display(),
-                model.sections,
-                args.inputs.len()
-            );
-        }
-        args.inputs
-            .iter()
-            .map(|p| Source::open(p))
-            .collect::<microprop::Result<_>>()?
+        let sources: Vec<Source> = if model.sections == 1 {
+            vec![Source::open_all(&args.inputs)?]
+        } else {
+            if args.inputs.len() != model.sections {
+                bail!(
+                    "{} takes {} section sources per sample (one directory or .npy stack each, \
+                     in training order); {} given",
+                    args.model.display(),
+                    model.sections,
+                    args.inputs.len()
+                );
+            }
+            args.inputs
+                .iter()
+                .map(|p| Source::open(p))
+                .collect::<microprop::Result<_>>()?
+        };
+        let (names, sections) = microprop::dataset::join_sources(&sources)?;
+        (names, sections, args.precomputed.clone())
     };
-    let (names, sections) = microprop::dataset::join_sources(&sources)?;
     let extra = match (&args.table, model.extra_columns.is_empty()) {
         (_, true) => ndarray::Array2::zeros((names.len(), 0)),
         (Some(t), false) => {
@@ -786,7 +753,13 @@ fn predict(args: PredictArgs) -> Result<()> {
             model.extra_columns.join(", ")
         ),
     };
-    let pred = model.predict(&sections, &extra, args.cache.as_deref())?;
+    let pred = model.predict(
+        &names,
+        &sections,
+        &precomputed,
+        &extra,
+        args.cache.as_deref(),
+    )?;
     let unit = if model.unit.is_empty() {
         String::new()
     } else {
@@ -813,42 +786,25 @@ fn predict(args: PredictArgs) -> Result<()> {
     Ok(())
 }
 
+/// Sample names of precomputed features: the `.names.txt` of a matrix, or the stems of a
+/// directory's `.npy` files with the model's pattern removed.
+fn precomputed_names(path: &std::path::Path) -> Result<Vec<String>> {
+    if path.is_dir() {
+        bail!(
+            "{}: give an (n, d) .npy with its .names.txt for a model of precomputed features",
+            path.display()
+        );
+    }
+    let names_file = microprop::output::names_path(path);
+    let text = std::fs::read_to_string(&names_file)
+        .with_context(|| format!("reading {}", names_file.display()))?;
+    Ok(text.lines().map(|l| l.trim().to_string()).collect())
+}
+
 fn extract(args: ExtractArgs) -> Result<()> {
-    use microprop::extract::{ExtractSettings, extract_files};
-    use microprop_vit::{Backend, FeatureRequest, Mode, ModelSpec, Pooling, Upscale};
-    let spec = model_spec(&args)?;
-    let weights = match (&args.weights, &spec) {
-        (Some(w), _) => w.clone(),
-        (None, ModelSpec::Named(name)) if args.model.is_some() => hub_weights(name)?,
-        (None, _) => bail!("--config and --arch need --weights"),
-    };
-    let pooling = Pooling::parse(&args.pool)
-        .with_context(|| format!("--pool {}: use pooler, cls, mean or cls+mean", args.pool))?;
-    let backend = match args.backend.as_deref() {
-        Some(b) => Backend::parse(b).context("--backend: use wgpu or cpu")?,
-        None => Backend::default_for_build(),
-    };
-    let settings = ExtractSettings {
-        spec,
-        weights,
-        mode: match args.preprocess {
-            PreprocessArg::Paper => Mode::Paper,
-            PreprocessArg::Standard => Mode::Standard,
-            PreprocessArg::None => Mode::None,
-        },
-        upscale: match args.upscale {
-            UpscaleArg::Bilinear => Upscale::Bilinear,
-            UpscaleArg::Replicate => Upscale::Replicate,
-        },
-        request: FeatureRequest {
-            pooling,
-            layer: args.layer,
-        },
-        backend,
-        batch: args.batch.max(1),
-    };
+    use microprop::extract::extract_files;
     let files = collect_inputs(&args.inputs)?;
-    let (features, names) = extract_files(&settings, &files)?;
+    let (features, names) = extract_files(&args.options, &files)?;
     let names_file = write_features(&args.out, &features, &names)?;
     eprintln!(
         "wrote {} ({} images × {} features) and {}",
@@ -858,85 +814,4 @@ fn extract(args: ExtractArgs) -> Result<()> {
         names_file.display()
     );
     Ok(())
-}
-
-/// The model of `--model`, `--config` (with `--arch` as family) or `--arch` alone.
-fn model_spec(args: &ExtractArgs) -> Result<microprop_vit::ModelSpec> {
-    use microprop_vit::{Family, ModelSpec};
-    let family = |arch: &str| {
-        Family::parse(arch).with_context(|| {
-            format!("--arch {arch} with --config: use dinov2, clip, sam or resnet")
-        })
-    };
-    Ok(match (&args.model, &args.config, args.arch.as_deref()) {
-        (Some(name), _, _) => ModelSpec::Named(name.clone()),
-        (None, Some(path), arch) => ModelSpec::Config {
-            arch: arch.map(family).transpose()?,
-            path: path.clone(),
-        },
-        (None, None, Some(arch)) => {
-            if !microprop_vit::resnet::ARCHITECTURES.contains(&arch) {
-                bail!(
-                    "--arch {arch} without --config: use a torchvision architecture ({})",
-                    microprop_vit::resnet::ARCHITECTURES.join(", ")
-                );
-            }
-            ModelSpec::Named(arch.to_string())
-        }
-        (None, None, None) => bail!(
-            "give --model NAME, --arch ARCH with --weights, or --config CONFIG.json with --weights"
-        ),
-    })
-}
-
-/// Where a named model is published (hub repository or URL).
-fn published_at(name: &str) -> Result<&'static str> {
-    microprop_vit::NAMED_MODELS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, r)| *r)
-        .with_context(|| {
-            let names: Vec<&str> = microprop_vit::NAMED_MODELS
-                .iter()
-                .map(|(n, _)| *n)
-                .collect();
-            format!("unknown model `{name}`; known: {}", names.join(", "))
-        })
-}
-
-#[cfg(feature = "hub")]
-fn hub_weights(name: &str) -> Result<PathBuf> {
-    let repo = published_at(name)?;
-    if repo.starts_with("https://") {
-        eprintln!(
-            "fetching {repo} (cache: {})",
-            microprop_vit::hub::torch_checkpoints_dir().display()
-        );
-        return Ok(microprop_vit::hub::fetch_url(repo)?);
-    }
-    eprintln!(
-        "fetching {repo} from the Hugging Face hub (cache: {})",
-        microprop_vit::hub::cache_dir().display()
-    );
-    Ok(microprop_vit::hub::fetch(
-        repo,
-        "main",
-        microprop_vit::hub::MODEL_FILES,
-    )?)
-}
-
-#[cfg(not(feature = "hub"))]
-fn hub_weights(name: &str) -> Result<PathBuf> {
-    let source = published_at(name)?;
-    if source.starts_with("https://") {
-        bail!(
-            "--weights is required: this build cannot download `{name}` (rebuild with \
-             `--features hub`, or download {source} and pass the file)"
-        );
-    }
-    bail!(
-        "--weights is required: this build cannot download `{name}` (rebuild with \
-         `--features hub`, or download model.safetensors and config.json from \
-         https://huggingface.co and pass their directory)"
-    )
 }

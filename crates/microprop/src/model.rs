@@ -10,11 +10,12 @@ use crate::error::{Error, Result};
 use crate::evaluate::Projector;
 use crate::features::{Aggregation, Extractor, append_columns, extract};
 use crate::output::write_buffered;
+use crate::precomputed::PrecomputedSpec;
 
 /// The `format` field of every model file.
 pub const FORMAT: &str = "microprop-model";
 /// The layout version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Metrics recorded when the model was fitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,8 +26,8 @@ pub struct TrainingMetrics {
     pub pcs: usize,
     /// How the number of components was chosen.
     pub selection: String,
-    /// Validation MAPE (%) at the chosen number of components.
-    pub validation_mape: f64,
+    /// Validation MAPE (%) at the chosen number of components (hold-out protocol only).
+    pub validation_mape: Option<f64>,
     /// MAPE (%) on the training samples.
     pub train_mape: f64,
     /// R² on the training samples.
@@ -44,8 +45,12 @@ pub struct SavedModel {
     pub microprop_version: String,
     /// Name of the feature set.
     pub features: String,
-    /// How a section becomes a feature vector.
-    pub extractor: Extractor,
+    /// How a section (or sample) becomes a feature vector, block by block.
+    pub extractors: Vec<Extractor>,
+    /// Content hash of each block's checkpoint (`vit`, `cnn`; else `null`).
+    pub checkpoints: Vec<Option<String>>,
+    /// Features of each block after aggregation.
+    pub block_dims: Vec<usize>,
     /// Variable read from `.mat` files.
     pub mat_variable: String,
     /// Section sources per sample (e.g. 3 for xx, xy, xz).
@@ -66,6 +71,9 @@ pub struct SavedModel {
     pub regressor: Fitted,
     /// Metrics at fitting time.
     pub metrics: TrainingMetrics,
+    /// The file it was loaded from (for messages).
+    #[serde(skip)]
+    pub source: std::path::PathBuf,
 }
 
 /// Just the header, read first so that other formats and versions get a clear message.
@@ -116,13 +124,22 @@ impl SavedModel {
                 "damaged or incompatible model (written by microprop {writer}): {e}"
             ))
         })?;
+        let mut model = model;
         model.check().map_err(bad)?;
+        model.source = path.to_path_buf();
         Ok(model)
     }
 
     fn check(&self) -> std::result::Result<(), String> {
-        if self.sections == 0 {
+        let from_sections = self.extractors.iter().any(|e| !e.is_precomputed());
+        if from_sections && self.sections == 0 {
             return Err("the model expects no sections".into());
+        }
+        if self.extractors.is_empty()
+            || self.checkpoints.len() != self.extractors.len()
+            || self.block_dims.len() != self.extractors.len()
+        {
+            return Err("extractors, checkpoints and block_dims differ in length".into());
         }
         if self.projector.pca.n_components() != self.metrics.pcs {
             return Err(format!(
@@ -141,14 +158,24 @@ impl SavedModel {
         Ok(self.regressor.predict(&scores)?)
     }
 
-    /// Predicts from sections: `sections[s][i]` is source `s` of sample `i`.
+    /// Whether every block is precomputed (then no sections are read).
+    pub fn precomputed_only(&self) -> bool {
+        self.extractors.iter().all(Extractor::is_precomputed)
+    }
+
+    /// Predicts samples `names` from sections (`sections[s][i]` is source `s` of sample `i`;
+    /// none for precomputed-only models). `precomputed` replaces, in order, the paths of the
+    /// precomputed blocks. Checkpoints must be the ones the model was fitted with.
     pub fn predict(
         &self,
+        names: &[String],
         sections: &[Vec<crate::dataset::Section>],
+        precomputed: &[std::path::PathBuf],
         extra: &Array2<f64>,
         cache: Option<&Path>,
     ) -> Result<Array1<f64>> {
-        if sections.len() != self.sections {
+        let from_sections = !self.precomputed_only();
+        if from_sections && sections.len() != self.sections {
             return Err(Error::Setting {
                 name: "inputs",
                 reason: format!(
@@ -159,14 +186,86 @@ impl SavedModel {
                 ),
             });
         }
-        let got = extract(
-            sections,
-            &self.extractor,
-            &self.mat_variable,
-            cache,
-            "features",
-        )?;
-        let x = append_columns(&self.aggregation.apply(&got.per_source)?, extra)?;
+        let n_pre = self
+            .extractors
+            .iter()
+            .filter(|e| e.is_precomputed())
+            .count();
+        if precomputed.len() > n_pre {
+            return Err(Error::Setting {
+                name: "precomputed",
+                reason: format!(
+                    "{} precomputed path(s) given; the model has {n_pre} precomputed block(s)",
+                    precomputed.len()
+                ),
+            });
+        }
+        let mut replacements = precomputed.iter();
+        let mut parts = Vec::new();
+        for (b, extractor) in self.extractors.iter().enumerate() {
+            let replacement = if extractor.is_precomputed() {
+                replacements.next()
+            } else {
+                None
+            };
+            let extractor = match (extractor, replacement) {
+                (Extractor::Precomputed(p), Some(path)) => {
+                    Extractor::Precomputed(PrecomputedSpec {
+                        path: path.clone(),
+                        pattern: p.pattern.clone(),
+                    })
+                }
+                (e, _) => e.clone(),
+            };
+            if let Some(expected) = &self.checkpoints[b] {
+                let found = extractor.checkpoint(cache)?;
+                if found.as_ref() != Some(expected) {
+                    let weights = extractor
+                        .model()
+                        .and_then(|o| o.weights_path().ok())
+                        .map_or_else(|| "?".into(), |w| w.display().to_string());
+                    return Err(Error::Model {
+                        path: self.source.clone(),
+                        detail: format!(
+                            "fitted with checkpoint {expected}, but {weights} is {}; use the \
+                             checkpoint the model was fitted with, or refit",
+                            found.unwrap_or_default()
+                        ),
+                    });
+                }
+            }
+            let got = extract(
+                sections,
+                names,
+                &extractor,
+                &self.mat_variable,
+                cache,
+                "features",
+            )?;
+            let x = got.block.aggregated(self.aggregation)?;
+            if x.ncols() != self.block_dims[b] {
+                let what = match &extractor {
+                    Extractor::Precomputed(p) => p.path.display().to_string(),
+                    e => e.describe(),
+                };
+                return Err(Error::Features {
+                    path: std::path::PathBuf::from(what),
+                    detail: format!(
+                        "{} features per sample; the model {} was fitted on {}",
+                        x.ncols(),
+                        self.source.display(),
+                        self.block_dims[b]
+                    ),
+                });
+            }
+            parts.push(x);
+        }
+        let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+        let x = ndarray::concatenate(ndarray::Axis(1), &views).map_err(|e| Error::Setting {
+            name: "extractors",
+            reason: e.to_string(),
+        })?;
+        let x = append_columns(&x, extra)?;
         self.predict_features(&x)
     }
 }

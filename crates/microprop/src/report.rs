@@ -27,9 +27,41 @@ fn create_dir(dir: &Path) -> Result<()> {
     })
 }
 
-/// File-name stem of one evaluation.
+/// File-name stem of one evaluation (`+extra` when the extra columns were appended).
 fn row_stem(r: &Evaluation) -> String {
-    format!("{}_{}_{}", r.features, r.aggregation, r.model)
+    format!(
+        "{}_{}{}_{}",
+        r.features,
+        r.aggregation,
+        if r.composition { "+extra" } else { "" },
+        r.model
+    )
+}
+
+/// `set (aggregation)`, with `+ extra` when the extra columns were appended.
+fn group_label(features: &str, aggregation: &str, composition: bool) -> String {
+    format!(
+        "{features} ({aggregation}{})",
+        if composition { " + extra" } else { "" }
+    )
+}
+
+/// One results row with the fields every consumer relies on.
+fn row_json(r: &Evaluation) -> serde_json::Value {
+    json!({
+        "features": r.features,
+        "aggregation": r.aggregation,
+        "model": r.model,
+        "composition": r.composition,
+        "mape_mean": r.test_mape,
+        "mape_std": r.test_mape_err,
+        "pcs_mode": r.pcs,
+        "fold_mape": r.fold_mape,
+        "fold_pcs": r.fold_pcs,
+        "test_r2": r.test_r2,
+        "train_mape": r.train_mape,
+        "validation_mape": r.validation_mape,
+    })
 }
 
 /// Writes the whole report into `out`; returns the files written.
@@ -49,13 +81,11 @@ pub fn write_report(out: &Path, outcome: &Outcome, seconds: f64) -> Result<Vec<P
         )?);
     }
     for v in &outcome.views {
-        let stem = format!("{}_{}", v.features, v.aggregation);
+        let stem = view_stem(v);
+        let label = group_label(&v.features, &v.aggregation, v.composition);
         let (color_label, values) = &outcome.data.color;
         let scatter = PcaScatter {
-            title: format!(
-                "PCA of {} ({}), coloured by {color_label}",
-                v.features, v.aggregation
-            ),
+            title: format!("PCA of {label}, coloured by {color_label}"),
             points: v
                 .scores
                 .iter()
@@ -66,7 +96,7 @@ pub fn write_report(out: &Path, outcome: &Outcome, seconds: f64) -> Result<Vec<P
         };
         written.extend(render(&figures.join(format!("pca_{stem}")), &scatter)?);
         let scree = Scree {
-            title: format!("Explained variance, {} ({})", v.features, v.aggregation),
+            title: format!("Explained variance, {label}"),
             ratios: v.ratios.iter().take(SCREE_PCS).copied().collect(),
         };
         written.extend(render(&figures.join(format!("scree_{stem}")), &scree)?);
@@ -87,6 +117,8 @@ pub fn write_report(out: &Path, outcome: &Outcome, seconds: f64) -> Result<Vec<P
             "mean": outcome.data.target.mean(),
         },
         "seconds": seconds,
+        "baseline_mape": outcome.baseline.test_mape,
+        "rows": outcome.rows.iter().map(row_json).collect::<Vec<_>>(),
         "outcome": outcome,
         "config": outcome.config,
     });
@@ -116,9 +148,8 @@ fn parity(outcome: &Outcome, r: &Evaluation) -> Parity {
     all.push(series("test", &r.test_predictions));
     Parity {
         title: format!(
-            "{} ({}), {}, {} PCs: test MAPE {:.2} %",
-            r.features,
-            r.aggregation,
+            "{}, {}, {} PCs: test MAPE {:.2} %",
+            group_label(&r.features, &r.aggregation, r.composition),
             r.model.to_uppercase(),
             r.pcs,
             r.test_mape
@@ -131,7 +162,7 @@ fn parity(outcome: &Outcome, r: &Evaluation) -> Parity {
 fn mape_bars(outcome: &Outcome) -> BarChart {
     let mut groups: Vec<(String, Vec<Bar>)> = Vec::new();
     for r in &outcome.rows {
-        let group = format!("{} ({})", r.features, r.aggregation);
+        let group = group_label(&r.features, &r.aggregation, r.composition);
         let bar = Bar {
             series: r.model.to_uppercase(),
             mean: r.test_mape,
@@ -151,6 +182,15 @@ fn mape_bars(outcome: &Outcome) -> BarChart {
         y_label: "MAPE (%)".into(),
         groups,
     }
+}
+
+fn view_stem(v: &crate::study::PcaView) -> String {
+    format!(
+        "{}_{}{}",
+        v.features,
+        v.aggregation,
+        if v.composition { "+extra" } else { "" }
+    )
 }
 
 fn spread_name(outcome: &Outcome) -> &'static str {
@@ -254,9 +294,10 @@ fn markdown(outcome: &Outcome, seconds: f64) -> String {
     for r in &outcome.rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.3} | {} | [png](figures/parity_{}.png) |",
+            "| {} | {}{} | {} | {} | {:.3} | {:.3} | {:.3} | {} | [png](figures/parity_{}.png) |",
             r.features,
             r.aggregation,
+            if r.composition { " + extra" } else { "" },
             r.model.to_uppercase(),
             r.pcs,
             r.test_mape,
@@ -275,9 +316,8 @@ fn markdown(outcome: &Outcome, seconds: f64) -> String {
     {
         let _ = writeln!(
             s,
-            "Best: {} ({}) {} with {} PCs, test MAPE {:.2} %.\n\n![parity of the best model](figures/parity_{}.png)\n",
-            best.features,
-            best.aggregation,
+            "Best: {} {} with {} PCs, test MAPE {:.3} %.\n\n![parity of the best model](figures/parity_{}.png)\n",
+            group_label(&best.features, &best.aggregation, best.composition),
             best.model.to_uppercase(),
             best.pcs,
             best.test_mape,
@@ -285,7 +325,7 @@ fn markdown(outcome: &Outcome, seconds: f64) -> String {
         );
     }
     for v in &outcome.views {
-        let stem = format!("{}_{}", v.features, v.aggregation);
+        let stem = view_stem(v);
         let _ = writeln!(
             s,
             "![PCA scatter {stem}](figures/pca_{stem}.png)\n![scree {stem}](figures/scree_{stem}.png)\n"

@@ -1,164 +1,35 @@
-//! Studies: a configuration run end to end (data → cached features → aggregation →
-//! evaluation, see [`crate::evaluate`]), saved-model fitting, and the case-2 helpers.
+//! Studies: a configuration run end to end (data → cached features of every block →
+//! fusion and aggregation → evaluation, see [`crate::evaluate`]) and saved-model fitting.
 
 use std::path::Path;
 
-use microprop_reduction::{Pca, StandardScaler};
 use microprop_regression::metrics::{mape, r2};
-use microprop_regression::select::{
-    Candidate, NestedCv, NestedResult, Projection, notebook_mode, select_k,
-};
+use microprop_regression::select::{Candidate, select_k};
 use microprop_regression::split::{KFold, train_test_split};
 use microprop_regression::{Regressor, RegressorKind};
-use ndarray::{Array1, Array2};
+use ndarray::{Array2, Axis, concatenate};
 use serde::Serialize;
 
-use crate::config::{Protocol, StudyConfig};
+use crate::config::{FeatureSet, Protocol, StudyConfig};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::evaluate::{Baseline, Evaluation, Projector, check_size, choose_k, evaluate, fit_k};
-use crate::features::{Aggregation, append_columns, extract};
+use crate::evaluate::{
+    Baseline, Evaluation, Projector, ScaledPca, check_size, choose_k, evaluate, fit_k,
+};
+use crate::features::{Aggregation, Extracted, append_columns, extract};
 use crate::model::{SavedModel, TrainingMetrics};
-
-/// `[StandardScaler] → PCA`, fitted on each training split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScaledPca {
-    /// Standardize the columns before PCA (used when compositions are appended).
-    pub scale: bool,
-}
-
-impl Projection for ScaledPca {
-    fn project(
-        &self,
-        train: &Array2<f64>,
-        test: &Array2<f64>,
-        max_k: usize,
-    ) -> microprop_regression::Result<(Array2<f64>, Array2<f64>)> {
-        let err =
-            |e: microprop_reduction::Error| microprop_regression::Error::Projection(e.to_string());
-        let (train, test) = if self.scale {
-            let sc = StandardScaler::fit(train).map_err(err)?;
-            (
-                sc.transform(train).map_err(err)?,
-                sc.transform(test).map_err(err)?,
-            )
-        } else {
-            (train.clone(), test.clone())
-        };
-        let pca = Pca::params().n_components(max_k).fit(&train).map_err(err)?;
-        Ok((
-            pca.transform(&train).map_err(err)?,
-            pca.transform(&test).map_err(err)?,
-        ))
-    }
-}
-
-/// The paper's models and grids: LR and SVR over 1..=50 components, PR over 1..=12.
-pub fn paper_candidates() -> Vec<Candidate> {
-    vec![
-        Candidate {
-            kind: RegressorKind::Linear,
-            grid: (1..=50).collect(),
-        },
-        Candidate {
-            kind: RegressorKind::Polynomial,
-            grid: (1..=12).collect(),
-        },
-        Candidate {
-            kind: RegressorKind::Svr,
-            grid: (1..=50).collect(),
-        },
-    ]
-}
-
-/// The paper's protocol: outer `KFold(10, shuffle, 42)`, inner `KFold(5, shuffle, 42)`.
-pub fn paper_protocol(candidates: Vec<Candidate>) -> Result<NestedCv> {
-    Ok(NestedCv {
-        outer: KFold::new(10)?.shuffled(42),
-        inner: KFold::new(5)?.shuffled(42),
-        candidates,
-    })
-}
-
-/// One row of a results table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ResultRow {
-    /// Feature set name.
-    pub features: String,
-    /// Model name (`lr`, `pr`, `svr`).
-    pub model: String,
-    /// Whether compositions were appended.
-    pub composition: bool,
-    /// Mean of the outer-fold MAPEs (%).
-    pub mape_mean: f64,
-    /// Their standard deviation (ddof = 0).
-    pub mape_std: f64,
-    /// Most common selected component count, by the paper notebook's rule
-    /// (`max(set(pcs), key=pcs.count)`; see `microprop_regression::select::notebook_mode`).
-    pub pcs_mode: usize,
-    /// MAPE of every outer fold (%).
-    pub fold_mape: Vec<f64>,
-    /// Components selected in every outer fold.
-    pub fold_pcs: Vec<usize>,
-    /// Outer-fold predictions, by sample index.
-    #[serde(skip)]
-    pub predictions: Vec<(usize, f64)>,
-}
-
-impl ResultRow {
-    /// Summarizes one nested-CV result.
-    pub fn new(features: &str, kind: RegressorKind, composition: bool, r: &NestedResult) -> Self {
-        Self {
-            features: features.to_string(),
-            model: kind.name().to_string(),
-            composition,
-            mape_mean: r.mape_mean(),
-            mape_std: r.mape_std(),
-            pcs_mode: notebook_mode(&r.folds.iter().map(|f| f.k).collect::<Vec<_>>()),
-            fold_mape: r.folds.iter().map(|f| f.mape).collect(),
-            fold_pcs: r.folds.iter().map(|f| f.k).collect(),
-            predictions: r
-                .folds
-                .iter()
-                .flat_map(|f| f.test.iter().copied().zip(f.predictions.iter().copied()))
-                .collect(),
-        }
-    }
-}
-
-/// Runs the nested cross-validation of every candidate on one feature matrix.
-pub fn run_features(
-    name: &str,
-    x: &Array2<f64>,
-    y: &Array1<f64>,
-    composition: bool,
-    cv: &NestedCv,
-    progress: &(dyn Fn() + Sync),
-) -> Result<Vec<ResultRow>> {
-    let projection = ScaledPca { scale: composition };
-    let results = cv
-        .run(x, y, &projection, progress)
-        .map_err(|e| Error::Study {
-            what: format!("{name} (compositions: {composition})"),
-            source: e,
-        })?;
-    Ok(cv
-        .candidates
-        .iter()
-        .zip(&results)
-        .map(|(c, r)| ResultRow::new(name, c.kind, composition, r))
-        .collect())
-}
 
 /// Feature extraction of one feature set in a study run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeatureRun {
     /// Feature set name.
     pub name: String,
-    /// The extractor, in words.
+    /// The extractor(s), in words (fused blocks joined by ` + `).
     pub extractor: String,
-    /// Features per section source.
+    /// Features per section source (or per sample, for precomputed blocks), block by block.
     pub dims: Vec<usize>,
+    /// The checkpoints' content hashes, block by block (`null` for extractors without one).
+    pub checkpoints: Vec<Option<String>>,
     /// Sections (samples × sources).
     pub sections: usize,
     /// Distinct section contents, computed in this run.
@@ -174,6 +45,8 @@ pub struct PcaView {
     pub features: String,
     /// Aggregation name.
     pub aggregation: String,
+    /// Whether the extra columns were appended.
+    pub composition: bool,
     /// Explained variance ratio of the first (up to 30) components.
     pub ratios: Vec<f64>,
     /// Scores on PC1 and PC2 per sample.
@@ -200,47 +73,126 @@ pub struct Outcome {
     pub views: Vec<PcaView>,
 }
 
+/// The blocks of one feature set, each extracted (and cached) on its own.
+pub fn extract_set(
+    data: &Dataset,
+    set: &FeatureSet,
+    mat_variable: &str,
+    cache: Option<&Path>,
+) -> Result<Vec<Extracted>> {
+    set.extractors
+        .iter()
+        .enumerate()
+        .map(|(b, e)| {
+            let label = if set.extractors.len() > 1 {
+                format!("{} (block {})", set.name, b + 1)
+            } else {
+                set.name.clone()
+            };
+            extract(&data.sections, &data.names, e, mat_variable, cache, &label)
+        })
+        .collect()
+}
+
+/// The image-feature rows of a feature set under `agg`: its blocks side by side.
+pub fn fused(blocks: &[Extracted], agg: Aggregation) -> Result<Array2<f64>> {
+    let parts: Vec<Array2<f64>> = blocks
+        .iter()
+        .map(|b| b.block.aggregated(agg))
+        .collect::<Result<_>>()?;
+    if let [one] = parts.as_slice() {
+        return Ok(one.clone());
+    }
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    concatenate(Axis(1), &views).map_err(|e| Error::Setting {
+        name: "extractors",
+        reason: format!("fusing blocks: {e}"),
+    })
+}
+
+/// The distinct extra-column variants of a study: `true` only when there are extra columns.
+fn variants(config: &StudyConfig, data: &Dataset) -> Vec<bool> {
+    let mut v: Vec<bool> = config
+        .with_extra_columns
+        .iter()
+        .map(|&w| w && !data.extra_names.is_empty())
+        .collect();
+    v.dedup();
+    if v.len() == 2 && v[0] == v[1] {
+        v.pop();
+    }
+    v
+}
+
 /// Runs a study: load and join the data, extract (cached) features, aggregate, evaluate.
 pub fn run_study(config: &StudyConfig, out: &Path) -> Result<Outcome> {
     let data = Dataset::load(&config.data)?;
     check_size(data.len(), &config.protocol)?;
     let cache = config.cache.clone().unwrap_or_else(|| out.join("cache"));
-    let scale = config.standardize();
-    let (mut features, mut rows, mut views) = (Vec::new(), Vec::new(), Vec::new());
-    let mut baseline = None;
+    // Every feature set is extracted before any model is fitted, so bad inputs fail early.
+    let mut extracted = Vec::new();
+    let mut features = Vec::new();
     for set in &config.features {
-        let got = extract(
-            &data.sections,
-            &set.extractor,
-            &config.data.mat_variable,
-            Some(&cache),
-            &set.name,
-        )?;
+        let blocks = extract_set(&data, set, &config.data.mat_variable, Some(&cache))?;
+        let computed: usize = blocks.iter().map(|b| b.computed).sum();
+        let cached: usize = blocks.iter().map(|b| b.cached).sum();
         tracing::info!(
-            "{}: {} vectors computed, {} from the cache",
-            set.name,
-            got.computed,
-            got.cached
+            "{}: {computed} vectors computed, {cached} from the cache",
+            set.name
         );
         features.push(FeatureRun {
             name: set.name.clone(),
-            extractor: set.extractor.describe(),
-            dims: got.per_source.iter().map(|m| m.ncols()).collect(),
+            extractor: set
+                .extractors
+                .iter()
+                .map(|e| e.describe())
+                .collect::<Vec<_>>()
+                .join(" + "),
+            dims: blocks.iter().flat_map(|b| b.block.dims()).collect(),
+            checkpoints: blocks.iter().map(|b| b.checkpoint.clone()).collect(),
             sections: data.len() * data.sections.len(),
-            computed: got.computed,
-            cached: got.cached,
+            computed,
+            cached,
         });
+        extracted.push(blocks);
+    }
+    let variants = variants(config, &data);
+    let (mut rows, mut views) = (Vec::new(), Vec::new());
+    let mut baseline = None;
+    for (set, blocks) in config.features.iter().zip(&extracted) {
         for &agg in &config.aggregation {
-            let x = append_columns(&agg.apply(&got.per_source)?, &data.extra)?;
-            let (evals, base) =
-                evaluate(&x, &data.target, &config.models, &config.protocol, scale)?;
-            baseline = Some(base);
-            rows.extend(evals.into_iter().map(|mut e| {
-                e.features = set.name.clone();
-                e.aggregation = agg.name().into();
-                e
-            }));
-            views.push(pca_view(&x, scale, &set.name, agg)?);
+            let images = fused(blocks, agg)?;
+            for &composition in &variants {
+                let x = if composition {
+                    append_columns(&images, &data.extra)?
+                } else {
+                    images.clone()
+                };
+                let scale = config.standardize(set, composition);
+                let (evals, base) =
+                    evaluate(&x, &data.target, &config.models, &config.protocol, scale).map_err(
+                        |e| match e {
+                            Error::Regression(error) => Error::Study {
+                                what: format!(
+                                    "{} ({}{})",
+                                    set.name,
+                                    agg.name(),
+                                    if composition { ", extra columns" } else { "" }
+                                ),
+                                error,
+                            },
+                            other => other,
+                        },
+                    )?;
+                baseline = Some(base);
+                rows.extend(evals.into_iter().map(|mut e| {
+                    e.features = set.name.clone();
+                    e.aggregation = agg.name().into();
+                    e.composition = composition;
+                    e
+                }));
+                views.push(pca_view(&x, scale, &set.name, agg, composition)?);
+            }
         }
     }
     Ok(Outcome {
@@ -256,13 +208,20 @@ pub fn run_study(config: &StudyConfig, out: &Path) -> Result<Outcome> {
     })
 }
 
-fn pca_view(x: &Array2<f64>, scale: bool, features: &str, agg: Aggregation) -> Result<PcaView> {
+fn pca_view(
+    x: &Array2<f64>,
+    scale: bool,
+    features: &str,
+    agg: Aggregation,
+    composition: bool,
+) -> Result<PcaView> {
     let p = Projector::fit(x, scale, 30)?;
     let k = p.pca.n_components();
     let scores = p.transform(x, k)?;
     Ok(PcaView {
         features: features.into(),
         aggregation: agg.name().into(),
+        composition,
         ratios: p.pca.explained_variance_ratio().to_vec(),
         scores: scores
             .rows()
@@ -281,39 +240,62 @@ pub struct FitChoice {
     pub aggregation: Option<Aggregation>,
     /// Model.
     pub model: Option<RegressorKind>,
+    /// Append the extra columns (default: the config's first `with_extra_columns`).
+    pub with_extra_columns: Option<bool>,
+}
+
+/// The feature set named `name` (or the first), with a message listing the known ones.
+pub fn find_set<'c>(config: &'c StudyConfig, name: Option<&str>) -> Result<&'c FeatureSet> {
+    match name {
+        None => Ok(&config.features[0]),
+        Some(f) => config.features.iter().find(|s| s.name == f).ok_or_else(|| {
+            let known: Vec<&str> = config.features.iter().map(|s| s.name.as_str()).collect();
+            Error::Setting {
+                name: "features",
+                reason: format!("`{f}` is not in the study (it lists: {})", known.join(", ")),
+            }
+        }),
+    }
+}
+
+/// The matrix one feature set is evaluated on: its blocks extracted (cached), fused and
+/// aggregated, with the extra columns appended when `with_extra` and there are any.
+pub fn design_matrix(
+    config: &StudyConfig,
+    data: &Dataset,
+    set: &FeatureSet,
+    agg: Aggregation,
+    with_extra: bool,
+    cache: Option<&Path>,
+) -> Result<(Array2<f64>, Vec<Extracted>)> {
+    let blocks = extract_set(data, set, &config.data.mat_variable, cache)?;
+    let images = fused(&blocks, agg)?;
+    let x = if with_extra && !data.extra_names.is_empty() {
+        append_columns(&images, &data.extra)?
+    } else {
+        images
+    };
+    Ok((x, blocks))
 }
 
 /// Fits one model on all samples of a study's data, choosing k by its protocol.
 pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Result<SavedModel> {
-    let pick = |name: &'static str, what: String, known: String| Error::Setting {
-        name,
-        reason: format!("`{what}` is not in the study (it lists: {known})"),
-    };
-    let set = match &choice.features {
-        None => &config.features[0],
-        Some(f) => config
-            .features
-            .iter()
-            .find(|s| &s.name == f)
-            .ok_or_else(|| {
-                let known: Vec<&str> = config.features.iter().map(|s| s.name.as_str()).collect();
-                pick("--features", f.clone(), known.join(", "))
-            })?,
-    };
+    let set = find_set(config, choice.features.as_deref())?;
     let agg = choice.aggregation.unwrap_or(config.aggregation[0]);
     let kind = choice.model.unwrap_or(config.models[0]);
     let data = Dataset::load(&config.data)?;
     check_size(data.len(), &config.protocol)?;
-    let scale = config.standardize();
+    let with_extra = choice
+        .with_extra_columns
+        .unwrap_or(config.with_extra_columns[0])
+        && !data.extra_names.is_empty();
+    let scale = config.standardize(set, with_extra);
     let max_k = config.protocol.max_pcs().of(kind);
-    let got = extract(
-        &data.sections,
-        &set.extractor,
-        &config.data.mat_variable,
-        Some(cache),
-        &set.name,
-    )?;
-    let x = append_columns(&agg.apply(&got.per_source)?, &data.extra)?;
+    let (x, blocks) = design_matrix(config, &data, set, agg, with_extra, Some(cache))?;
+    let dims: Vec<usize> = blocks
+        .iter()
+        .map(|b| b.block.aggregated(agg).map(|m| m.ncols()))
+        .collect::<Result<_>>()?;
     let y = &data.target;
     let (k, validation_mape, selection) = match &config.protocol {
         Protocol::Holdout {
@@ -322,7 +304,7 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
             let split = train_test_split(x.nrows(), *val_size, *val_seed)?;
             let (k, curve) = choose_k(&x, y, kind, max_k, scale, &split)?;
             let how = format!("validation split {}% (seed {val_seed})", val_size * 100.0);
-            (k, curve[k - 1], how)
+            (k, Some(curve[k - 1]), how)
         }
         Protocol::NestedCv { inner, seed, .. } => {
             let folds = KFold::new(*inner)?.shuffled(*seed);
@@ -344,7 +326,7 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
             let k = ks[0];
             (
                 k,
-                f64::NAN,
+                None,
                 format!("KFold({inner}) cross-validation (seed {seed})"),
             )
         }
@@ -359,11 +341,17 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
         format_version: crate::model::FORMAT_VERSION,
         microprop_version: env!("CARGO_PKG_VERSION").into(),
         features: set.name.clone(),
-        extractor: set.extractor.clone(),
+        extractors: set.extractors.clone(),
+        checkpoints: blocks.iter().map(|b| b.checkpoint.clone()).collect(),
+        block_dims: dims,
         mat_variable: config.data.mat_variable.clone(),
         sections: data.sections.len(),
         aggregation: agg,
-        extra_columns: data.extra_names.clone(),
+        extra_columns: if with_extra {
+            data.extra_names.clone()
+        } else {
+            Vec::new()
+        },
         target: data.target_spec.name.clone(),
         unit: data.target_spec.unit.clone(),
         projector,
@@ -377,5 +365,6 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
             train_mape: mape(y, &pred)?,
             train_r2: r2(y, &pred)?,
         },
+        source: std::path::PathBuf::new(),
     })
 }

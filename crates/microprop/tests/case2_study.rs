@@ -1,63 +1,96 @@
-//! Case study 2 with the paper's protocol reproduces the scikit-learn 1.9.1 reference
-//! (`../shared/docs/case2-protocol.md`): SVR on `dino_l`, images only. Skips without data.
+//! Case study 2 through the one study pipeline (`StudyConfig::case2` → `microprop study`)
+//! reproduces the scikit-learn 1.9.1 reference (`../shared/docs/case2-protocol.md`): SVR on
+//! `dino_l`, images only, and the same row with compositions. Skips without data.
 
 mod common;
 
-use common::case2_dir;
-use microprop::case2::Case2;
-use microprop::study::{paper_protocol, run_features};
+use common::{case2_dir, microprop};
+use microprop::config::StudyConfig;
 use microprop_regression::RegressorKind;
-use microprop_regression::select::Candidate;
+
+fn skip() {
+    println!(
+        "SKIPPED: case-2 data not found (set MICROPROP_CASE2 or put it at ../shared/data/case2)"
+    );
+}
 
 #[test]
-fn dino_l_svr_matches_scikit_learn_reference() {
+fn dino_l_svr_matches_scikit_learn_reference_through_the_cli() {
     let Some(dir) = case2_dir() else {
-        println!(
-            "SKIPPED: case-2 data not found (set MICROPROP_CASE2 or put it at ../shared/data/case2)"
-        );
-        return;
+        return skip();
     };
-    let study = Case2::load(&dir).unwrap();
-    assert_eq!(study.names.len(), 149);
-    let x = study.features("dino_l").unwrap();
-    assert_eq!(x.dim(), (149, 1024));
-    let cv = paper_protocol(vec![Candidate {
-        kind: RegressorKind::Svr,
-        grid: (1..=50).collect(),
-    }])
-    .unwrap();
-    let rows = run_features("dino_l", &x, &study.hardness, false, &cv, &|| {}).unwrap();
-    let r = &rows[0];
-    println!(
-        "dino_l SVR: {:.3} ± {:.3}, PCs {}, {:?}",
-        r.mape_mean, r.mape_std, r.pcs_mode, r.fold_pcs
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = StudyConfig::case2(&dir, &["dino_l"]).unwrap();
+    config.models = vec![RegressorKind::Svr];
+    let path = tmp.path().join("study.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let out = tmp.path().join("out");
+    let (ok, stdout, err) = microprop(&[
+        "study",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    println!("{stdout}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let rows = results["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "images only and with compositions");
+    let row = |composition: bool| {
+        rows.iter()
+            .find(|r| r["composition"] == composition)
+            .unwrap()
+            .clone()
+    };
+    let r = row(false);
+    assert_eq!(r["features"], "dino_l");
+    assert_eq!(r["model"], "svr");
+    let mape = r["mape_mean"].as_f64().unwrap();
+    assert_eq!(format!("{mape:.3}"), "13.416");
+    assert_eq!(format!("{:.3}", r["mape_std"].as_f64().unwrap()), "4.577");
+    assert_eq!(r["pcs_mode"], 35);
+    assert_eq!(
+        r["fold_pcs"],
+        serde_json::json!([17, 25, 19, 35, 41, 50, 31, 20, 48, 30])
     );
-    assert_eq!(format!("{:.3}", r.mape_mean), "13.416");
-    assert_eq!(format!("{:.3}", r.mape_std), "4.577");
-    assert_eq!(r.pcs_mode, 35);
-    assert_eq!(r.fold_pcs, vec![17, 25, 19, 35, 41, 50, 31, 20, 48, 30]);
+    assert_eq!(r["fold_mape"].as_array().unwrap().len(), 10);
+    // docs/reproduction.md: dino_l SVR + compositions 13.287 ± 4.555 (35).
+    let c = row(true);
+    assert_eq!(format!("{:.3}", c["mape_mean"].as_f64().unwrap()), "13.287");
+    assert_eq!(c["pcs_mode"], 35);
+    assert_eq!(results["samples"], 149);
 }
 
 #[test]
 fn bad_case2_inputs_name_the_file() {
     let Some(dir) = case2_dir() else {
-        println!("SKIPPED: case-2 data not found");
-        return;
+        return skip();
+    };
+    let run = |config: &StudyConfig| {
+        let out = tempfile::tempdir().unwrap();
+        microprop::study::run_study(config, out.path())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
     };
     let tmp = tempfile::tempdir().unwrap();
-    let err = Case2::load(tmp.path()).unwrap_err().to_string();
+    let config = StudyConfig::case2(tmp.path(), &["dino_l"]).unwrap();
+    let err = run(&config);
     assert!(err.contains("data.xlsx"), "{err}");
     let bytes = std::fs::read(dir.join("data.xlsx")).unwrap();
     std::fs::write(tmp.path().join("data.xlsx"), &bytes[..bytes.len() / 3]).unwrap();
-    let err = Case2::load(tmp.path()).unwrap_err().to_string();
+    let err = run(&config);
     assert!(err.contains("data.xlsx"), "{err}");
     std::fs::write(tmp.path().join("data.xlsx"), &bytes).unwrap();
-    let study = Case2::load(tmp.path()).unwrap();
     std::fs::create_dir(tmp.path().join("Features")).unwrap();
-    let err = study.features("dino_l").unwrap_err().to_string();
+    let err = run(&config);
     assert!(
         err.contains("Features") && err.contains("_dino_l.npy"),
         "{err}"
     );
-    assert!(study.hardness.iter().all(|&h| h > 150.0 && h < 750.0));
+    let err = StudyConfig::case2(&dir, &["dino_xl"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("dino_xl") && err.contains("dino_l"), "{err}");
 }

@@ -238,7 +238,7 @@ fn resnet_checkpoint_and_argument_errors_are_named() {
 
     let (ok, _, err) = run(&["--arch", "resnet50"]);
     assert!(!ok);
-    assert!(err.contains("need --weights"), "{err}");
+    assert!(err.contains("needs its weights"), "{err}");
 
     let (ok, _, err) = run(&["--arch", "dinov2", "--weights", s(&missing)]);
     assert!(!ok);

@@ -9,11 +9,15 @@ use crate::model::{FeatureRequest, ModelConfig, VisionModel};
 use crate::preprocess::Pixels;
 
 /// The compute backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// burn's multi-threaded CPU backend (Flex: gemm-backed matmul, fused attention).
     Cpu,
     /// wgpu: Vulkan, Metal or DX12 GPUs (cargo feature `wgpu`).
+    #[serde(alias = "gpu")]
+    #[cfg_attr(feature = "clap", value(alias = "gpu"))]
     Wgpu,
 }
 
@@ -29,10 +33,21 @@ impl Backend {
 
     /// The default: wgpu when compiled in, else the CPU.
     pub fn default_for_build() -> Self {
-        if cfg!(feature = "wgpu") {
-            Self::Wgpu
-        } else {
-            Self::Cpu
+        Self::DEFAULT
+    }
+
+    /// The default of this build: wgpu when compiled in, else the CPU.
+    pub const DEFAULT: Self = if cfg!(feature = "wgpu") {
+        Self::Wgpu
+    } else {
+        Self::Cpu
+    };
+
+    /// `cpu` or `wgpu`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Wgpu => "wgpu",
         }
     }
 

@@ -31,9 +31,12 @@ pub enum Resize {
 }
 
 /// The three preprocessing modes of `microprop extract`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// The paper's notebooks: crop, RGB, resize, scale to [0, 1], no normalization.
+    #[default]
     Paper,
     /// The paper's geometry with the model's own mean/std normalization.
     Standard,
@@ -62,7 +65,9 @@ pub struct Preprocess {
 }
 
 /// Upscaling rule for [`Preprocess::for_model`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
 pub enum Upscale {
     /// Pillow bilinear (the paper's case 2).
     #[default]
