@@ -234,12 +234,17 @@ fn vit_fused_and_precomputed_sets_in_one_study_then_fit_and_predict() {
     let vit = serde_json::json!({"kind": "vit", "model": "dinov2-small",
         "weights": "dinov2-small", "backend": "cpu", "batch": 5});
     let tp = serde_json::json!({"kind": "two_point", "pairs": [[1, 1]], "periodic": true});
+    // The CNN kind: a small torchvision ResNet (groups 2) from a PyTorch .pth, its config.
+    let cnn = serde_json::json!({"kind": "cnn", "arch": "resnet",
+        "config": fixture("resnet/tiny/config.json"), "weights": fixture("resnet/tiny/model.pth"),
+        "backend": "cpu"});
     let config = study_config(
         dir,
         serde_json::json!([
             {"name": "dino", "extractor": vit},
             {"name": "tp", "extractor": tp},
             {"name": "fused", "extractors": [vit, tp]},
+            {"name": "cnn", "extractor": cnn},
             {"name": "matrix", "extractor": {"kind": "precomputed", "path": "pre.npy"}},
             {"name": "vectors", "extractor": {"kind": "precomputed", "path": "vectors",
                 "pattern": "{name}_feat.npy"}},
@@ -267,7 +272,13 @@ fn vit_fused_and_precomputed_sets_in_one_study_then_fit_and_predict() {
     assert_eq!(fused["dims"], serde_json::json!([dino_dims, tp_dims]));
     assert!(features[0]["checkpoints"][0].is_string());
     let rows = results["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 5 * 2 * 2, "sets × with/without extra × models");
+    assert_eq!(rows.len(), 6 * 2 * 2, "sets × with/without extra × models");
+    let cnn_set = features.iter().find(|f| f["name"] == "cnn").unwrap();
+    assert_eq!(
+        cnn_set["dims"],
+        serde_json::json!([64]),
+        "4 × 16 channels of the last stage"
+    );
     for r in rows {
         for k in [
             "features",
