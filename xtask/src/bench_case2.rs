@@ -16,16 +16,7 @@ use crate::{output_field, project_root, python_has, run_reference};
 /// Runs the benchmark and prints times, the ratio and both results.
 pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
     let dir = crate::reproduce::case2_dir(data)?;
-    let config = crate::reproduce::case2_config(&dir, &["dino_l".to_string()])?;
-    let data = microprop::dataset::Dataset::load(&config.data)?;
-    let (x, _) = microprop::study::design_matrix(
-        &config,
-        &data,
-        &config.features[0],
-        config.aggregation[0],
-        false,
-        None,
-    )?;
+    let (x, y) = crate::reproduce::case2_matrix(&dir, "dino_l", false)?;
     let protocol = Protocol::NestedCv {
         outer: 10,
         inner: 5,
@@ -38,7 +29,7 @@ pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
             .build()?;
         let t = Instant::now();
         let (rows, _) =
-            pool.install(|| evaluate(&x, &data.target, &[RegressorKind::Svr], &protocol, false))?;
+            pool.install(|| evaluate(&x, &y, &[RegressorKind::Svr], &protocol, false))?;
         Ok((t.elapsed().as_secs_f64(), rows[0].clone()))
     };
     let (all, row) = time(rayon::current_num_threads())?;
@@ -63,7 +54,7 @@ pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let (xp, yp) = (tmp.path().join("x.npy"), tmp.path().join("y.npy"));
     x.write_npy(std::fs::File::create(&xp)?)?;
-    data.target.write_npy(std::fs::File::create(&yp)?)?;
+    y.write_npy(std::fs::File::create(&yp)?)?;
     let script = project_root().join("scripts/case2_sklearn_reference.py");
     let text = run_reference(
         Command::new(python)

@@ -46,15 +46,8 @@ pub fn case1(
     for (name, path) in &models {
         config.features.push(model_set(name, path, backend)?);
     }
-    let config_path = out.join("study.json");
-    crate::write_atomic(
-        &config_path,
-        serde_json::to_string_pretty(&config)?.as_bytes(),
-    )?;
-    // Read it back, as `microprop study study.json` would.
-    let config = StudyConfig::read(&config_path)?;
     let t = Instant::now();
-    let outcome = microprop::study::run_study(&config, out)?;
+    let (config_path, outcome) = crate::reproduce::run_config(&config, out)?;
     let total = start.elapsed().as_secs_f64();
     microprop::report::write_report(out, &outcome, total)?;
     println!(

@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use microprop::config::StudyConfig;
 use microprop::evaluate::Evaluation;
+use microprop::study::Outcome;
 
 /// The paper's reported numbers (Figures 8 and 9): (features, model, compositions, MAPE).
 const PAPER: &[(&str, &str, bool, &str)] = &[
@@ -38,22 +39,47 @@ pub fn case2_config(dir: &Path, sets: &[String]) -> Result<StudyConfig> {
     Ok(config)
 }
 
+/// Writes `config` as `out/study.json`, reads it back and runs it, as `microprop study
+/// out/study.json --out out` would.
+pub fn run_config(config: &StudyConfig, out: &Path) -> Result<(PathBuf, Outcome)> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let config_path = out.join("study.json");
+    crate::write_atomic(
+        &config_path,
+        serde_json::to_string_pretty(config)?.as_bytes(),
+    )?;
+    let config = StudyConfig::read(&config_path)?;
+    Ok((config_path, microprop::study::run_study(&config, out)?))
+}
+
+/// The matrix a case-2 feature set is evaluated on (made by the study pipeline), and the
+/// hardness.
+pub fn case2_matrix(
+    dir: &Path,
+    set: &str,
+    composition: bool,
+) -> Result<(ndarray::Array2<f64>, ndarray::Array1<f64>)> {
+    let config = case2_config(dir, &[set.to_string()])?;
+    let data = microprop::dataset::Dataset::load(&config.data)?;
+    let (x, _) = microprop::study::design_matrix(
+        &config,
+        &data,
+        &config.features[0],
+        config.aggregation[0],
+        composition,
+        None,
+    )?;
+    Ok((x, data.target))
+}
+
 /// Writes `out/study.json` for every feature set × {images, images + compositions} ×
 /// {LR, PR, SVR}, runs it as `microprop study` does, writes the report and prints the table.
 pub fn case2(data: Option<PathBuf>, out: &Path, sets: &[String]) -> Result<()> {
     let start = Instant::now();
     let dir = case2_dir(data)?;
     let config = case2_config(&dir, sets)?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let config_path = out.join("study.json");
-    crate::write_atomic(
-        &config_path,
-        serde_json::to_string_pretty(&config)?.as_bytes(),
-    )?;
-    // Read it back, as `microprop study study.json` would.
-    let config = StudyConfig::read(&config_path)?;
     println!("case 2: data from {}", dir.display());
-    let outcome = microprop::study::run_study(&config, out)?;
+    let (config_path, outcome) = run_config(&config, out)?;
     let seconds = start.elapsed().as_secs_f64();
     microprop::report::write_report(out, &outcome, seconds)?;
     let y = &outcome.data.target;
@@ -120,21 +146,10 @@ fn print_table(rows: &[Evaluation]) {
 /// the matrix the study evaluates, made by the study pipeline.
 pub fn export(data: Option<PathBuf>, set: &str, composition: bool, out: &Path) -> Result<()> {
     use ndarray_npy::WriteNpyExt;
-    let dir = case2_dir(data)?;
-    let config = case2_config(&dir, &[set.to_string()])?;
-    let data = microprop::dataset::Dataset::load(&config.data)?;
-    let (x, _) = microprop::study::design_matrix(
-        &config,
-        &data,
-        &config.features[0],
-        config.aggregation[0],
-        composition,
-        None,
-    )?;
+    let (x, y) = case2_matrix(&case2_dir(data)?, set, composition)?;
     std::fs::create_dir_all(out)?;
     x.write_npy(std::fs::File::create(out.join("x.npy"))?)?;
-    data.target
-        .write_npy(std::fs::File::create(out.join("y.npy"))?)?;
+    y.write_npy(std::fs::File::create(out.join("y.npy"))?)?;
     println!(
         "wrote {} ({} × {}) and y.npy",
         out.join("x.npy").display(),

@@ -395,10 +395,10 @@ pub fn extract(
     let mut per_source: Vec<Vec<(u128, usize)>> = vec![Vec::new(); sections.len()];
     let mut offset = 0;
     for (s, source) in sections.iter().enumerate() {
-        for i in offset..offset + source.len() {
-            if let std::collections::btree_map::Entry::Vacant(e) = first.entry(hashes[i]) {
+        for (i, &hash) in hashes.iter().enumerate().skip(offset).take(source.len()) {
+            if let std::collections::btree_map::Entry::Vacant(e) = first.entry(hash) {
                 e.insert(i);
-                per_source[s].push((hashes[i], i));
+                per_source[s].push((hash, i));
             }
         }
         offset += source.len();
@@ -477,7 +477,7 @@ fn entry_path(dir: &Path, hash: u128) -> PathBuf {
 /// Computes vectors on demand: two-point statistics in parallel, models batched (loaded on
 /// first use).
 enum Computer<'a> {
-    TwoPoint(std::result::Result<CorrelateSettings, String>),
+    TwoPoint(Box<std::result::Result<CorrelateSettings, String>>),
     Model(&'a ModelOptions, String, bool),
     None,
 }
@@ -485,9 +485,9 @@ enum Computer<'a> {
 impl<'a> Computer<'a> {
     fn new(extractor: &'a Extractor, mat_variable: &str) -> Self {
         match extractor {
-            Extractor::TwoPoint(spec) => {
-                Computer::TwoPoint(spec.settings(mat_variable).map_err(|e| e.to_string()))
-            }
+            Extractor::TwoPoint(spec) => Computer::TwoPoint(Box::new(
+                spec.settings(mat_variable).map_err(|e| e.to_string()),
+            )),
             Extractor::Vit(o) => Computer::Model(o, mat_variable.to_string(), false),
             Extractor::Cnn(o) => Computer::Model(o, mat_variable.to_string(), true),
             Extractor::Precomputed(_) => Computer::None,
@@ -505,7 +505,7 @@ impl<'a> Computer<'a> {
         }
         match self {
             Computer::TwoPoint(settings) => {
-                let settings = settings.as_ref().map_err(|e| Error::Setting {
+                let settings = settings.as_ref().as_ref().map_err(|e| Error::Setting {
                     name: "two_point",
                     reason: e.clone(),
                 })?;

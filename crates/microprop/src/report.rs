@@ -266,21 +266,32 @@ fn markdown(outcome: &Outcome, seconds: f64) -> String {
     }
     let _ = writeln!(s, "Protocol: {}.\n", c.protocol.describe());
     s.push_str(
-        "## Features\n\nIdentical sections share one cached vector.\n\n\
-         | set | extractor | features per section | sections | computed | cached |\n\
-         |---|---|---|---|---|---|\n",
+        "## Features\n\nIdentical sections share one cached vector. Model vectors are cached \
+         per backend (CPU and wgpu never share entries); checkpoints are identified by the \
+         xxh3-128 hash of their files (first 12 hex digits shown; all in `results.json`).\n\n\
+         | set | extractor | features per section | sections | computed | cached | checkpoint |\n\
+         |---|---|---|---|---|---|---|\n",
     );
     for f in &outcome.features {
         let dims: Vec<String> = f.dims.iter().map(|d| d.to_string()).collect();
+        let checkpoints: Vec<String> = f
+            .checkpoints
+            .iter()
+            .map(|c| {
+                c.as_deref()
+                    .map_or("–".into(), |h| h[..h.len().min(12)].to_string())
+            })
+            .collect();
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             f.name,
             f.extractor,
             dims.join(", "),
             f.sections,
             f.computed,
-            f.cached
+            f.cached,
+            checkpoints.join(", ")
         );
     }
     let _ = writeln!(
