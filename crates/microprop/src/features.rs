@@ -750,3 +750,46 @@ pub fn append_columns(x: &Array2<f64>, extra: &Array2<f64>) -> Result<Array2<f64
         reason: e.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use microprop_vit::Backend;
+
+    /// The key follows the kind, the backend and the checkpoint, but not where the weights
+    /// are or the batch size.
+    #[test]
+    fn key_follows_kind_backend_and_checkpoint_only() {
+        let mut o = ModelOptions::named("micronet-resnet50", Some("a/w.pth".into()));
+        o.backend = Some(Backend::Cpu);
+        let key = |e: &Extractor, c: &str| e.key("a", Some(c));
+        let base = key(&Extractor::Cnn(o.clone()), "h1");
+        assert_ne!(base, key(&Extractor::Vit(o.clone()), "h1"), "kind");
+        assert_ne!(base, key(&Extractor::Cnn(o.clone()), "h2"), "checkpoint");
+        assert_ne!(
+            base,
+            Extractor::Cnn(o.clone()).key("b", Some("h1")),
+            "mat variable"
+        );
+        let mut w = o.clone();
+        w.backend = Some(Backend::Wgpu);
+        assert_ne!(base, key(&Extractor::Cnn(w), "h1"), "backend");
+        let mut same = o.clone();
+        same.weights = Some("elsewhere/copy.pth".into());
+        same.batch = 32;
+        assert_eq!(base, key(&Extractor::Cnn(same), "h1"));
+        let mut default = o.clone();
+        default.backend = None;
+        assert_eq!(
+            key(&Extractor::Cnn(default), "h1"),
+            key(
+                &Extractor::Cnn(ModelOptions {
+                    backend: Some(Backend::DEFAULT),
+                    ..o
+                }),
+                "h1"
+            ),
+            "an unset backend is keyed as the build's default"
+        );
+    }
+}
