@@ -25,6 +25,10 @@ const MEMO: &str = "checkpoints.json";
 
 static MEMO_LOCK: Mutex<()> = Mutex::new(());
 
+/// Hashes computed in this process, by the same key as the memo file (so a checkpoint is
+/// read once per run even without a cache directory, e.g. by `predict`).
+static SEEN: Mutex<BTreeMap<String, Stamp>> = Mutex::new(BTreeMap::new());
+
 /// The files a model is loaded from: the weights file, and the `config.json` beside it or
 /// given explicitly.
 pub fn model_files(options: &ModelOptions, weights: &Path) -> Result<Vec<PathBuf>> {
@@ -83,6 +87,15 @@ pub fn file_hash(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
         .unwrap_or_else(|_| path.to_path_buf())
         .display()
         .to_string();
+    let fresh = |s: &Stamp| s.size == meta.len() && s.modified_ns == modified_ns;
+    if let Some(stamp) = SEEN
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .filter(|s| fresh(s))
+    {
+        return Ok(stamp.hash.clone());
+    }
     let memo_path = memo_dir.map(|d| d.join(MEMO));
     if let Some(m) = &memo_path
         && let Some(stamp) = read_memo(m).remove(&key)
@@ -103,6 +116,14 @@ pub fn file_hash(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
         hasher.update(&buf[..n]);
     }
     let hash = format!("{:032x}", hasher.digest128());
+    SEEN.lock().unwrap_or_else(|p| p.into_inner()).insert(
+        key.clone(),
+        Stamp {
+            size: meta.len(),
+            modified_ns,
+            hash: hash.clone(),
+        },
+    );
     if let Some(m) = &memo_path {
         let _guard = MEMO_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let mut memo = read_memo(m);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{case2_dir, microprop};
+use common::{case2_dir, study_results};
 use microprop::config::StudyConfig;
 use microprop_regression::RegressorKind;
 
@@ -24,17 +24,7 @@ fn dino_l_svr_matches_scikit_learn_reference_through_the_cli() {
     config.models = vec![RegressorKind::Svr];
     let path = tmp.path().join("study.json");
     std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
-    let out = tmp.path().join("out");
-    let (ok, stdout, err) = microprop(&[
-        "study",
-        path.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(ok, "{err}");
-    println!("{stdout}");
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let results = study_results(&path, &tmp.path().join("out"));
     let rows = results["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2, "images only and with compositions");
     let row = |composition: bool| {

@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::microprop;
+use common::{microprop, study_results};
 use microprop::dataset::{Section, Source};
 use microprop::extract::ModelOptions;
 use microprop::features::{Extractor, TwoPointSpec, extract};
@@ -251,16 +251,7 @@ fn vit_fused_and_precomputed_sets_in_one_study_then_fit_and_predict() {
         ]),
     );
     let out = dir.join("out");
-    let (ok, stdout, err) = microprop(&[
-        "study",
-        config.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(ok, "{err}");
-    println!("{stdout}");
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let results = study_results(&config, &out);
     let features = results["outcome"]["features"].as_array().unwrap();
     let fused = features.iter().find(|f| f["name"] == "fused").unwrap();
     assert_eq!(
@@ -322,13 +313,7 @@ fn vit_fused_and_precomputed_sets_in_one_study_then_fit_and_predict() {
         serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     assert!(saved["checkpoints"][0].is_string() && saved["checkpoints"][1].is_null());
     let pred = dir.join("pred.csv");
-    let (ok, _, err) = microprop(&[
-        "predict",
-        model.to_str().unwrap(),
-        stack.to_str().unwrap(),
-        "--out",
-        pred.to_str().unwrap(),
-    ]);
+    let (ok, err) = predict(&model, &stack, &pred);
     assert!(ok, "{err}");
     assert_eq!(
         std::fs::read_to_string(&pred).unwrap().lines().count(),
@@ -340,13 +325,7 @@ fn vit_fused_and_precomputed_sets_in_one_study_then_fit_and_predict() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     std::fs::write(&file, &bytes).unwrap();
-    let (ok, _, err) = microprop(&[
-        "predict",
-        model.to_str().unwrap(),
-        stack.to_str().unwrap(),
-        "--out",
-        pred.to_str().unwrap(),
-    ]);
+    let (ok, err) = predict(&model, &stack, &pred);
     assert!(
         !ok && err.contains("model.json") && err.contains("dinov2-small"),
         "{err}"
@@ -364,25 +343,13 @@ fn vit_fused_and_precomputed_sets_in_one_study_then_fit_and_predict() {
         model.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
-    let (ok, _, err) = microprop(&[
-        "predict",
-        model.to_str().unwrap(),
-        dir.join("pre.npy").to_str().unwrap(),
-        "--out",
-        pred.to_str().unwrap(),
-    ]);
+    let (ok, err) = predict(&model, &dir.join("pre.npy"), &pred);
     assert!(ok, "{err}");
     let wide = Array2::<f64>::zeros((3, 6));
     wide.write_npy(std::fs::File::create(dir.join("wide.npy")).unwrap())
         .unwrap();
     std::fs::write(dir.join("wide.names.txt"), "a\nb\nc\n").unwrap();
-    let (ok, _, err) = microprop(&[
-        "predict",
-        model.to_str().unwrap(),
-        dir.join("wide.npy").to_str().unwrap(),
-        "--out",
-        pred.to_str().unwrap(),
-    ]);
+    let (ok, err) = predict(&model, &dir.join("wide.npy"), &pred);
     assert!(
         !ok && err.contains("wide.npy") && err.contains("6 features"),
         "{err}"
@@ -487,6 +454,18 @@ fn bad_model_and_precomputed_inputs_are_refused_before_fitting() {
         path: PathBuf::new(),
         pattern: None,
     };
+}
+
+/// `microprop predict MODEL INPUT --out OUT`: (success, stderr).
+fn predict(model: &Path, input: &Path, out: &Path) -> (bool, String) {
+    let (ok, _, err) = microprop(&[
+        "predict",
+        model.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    (ok, err)
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

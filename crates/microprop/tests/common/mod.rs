@@ -26,3 +26,18 @@ pub fn case2_dir() -> Option<PathBuf> {
         });
     dir.join("data.xlsx").is_file().then_some(dir)
 }
+
+/// Runs `microprop study CONFIG --out OUT`, which must succeed, and returns its
+/// `results.json`.
+pub fn study_results(config: &std::path::Path, out: &std::path::Path) -> serde_json::Value {
+    let (ok, stdout, err) = microprop(&[
+        "study",
+        config.to_str().expect("UTF-8 path"),
+        "--out",
+        out.to_str().expect("UTF-8 path"),
+    ]);
+    assert!(ok, "{err}");
+    println!("{stdout}");
+    let text = std::fs::read_to_string(out.join("results.json")).expect("results.json written");
+    serde_json::from_str(&text).expect("results.json is JSON")
+}
