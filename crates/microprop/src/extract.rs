@@ -154,9 +154,9 @@ impl ModelOptions {
         }
     }
 
-    /// The backend: as given, else the build's default.
+    /// The backend: as given, else [`Backend::auto`] (wgpu on a real GPU, else the CPU).
     pub fn backend(&self) -> Backend {
-        self.backend.unwrap_or(Backend::DEFAULT)
+        self.backend.unwrap_or_else(Backend::auto)
     }
 
     /// Pooling and layer.

@@ -784,7 +784,7 @@ mod tests {
             key(&Extractor::Cnn(default), "h1"),
             key(
                 &Extractor::Cnn(ModelOptions {
-                    backend: Some(Backend::DEFAULT),
+                    backend: Some(Backend::auto()),
                     ..o
                 }),
                 "h1"

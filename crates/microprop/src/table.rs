@@ -138,22 +138,81 @@ fn from_polars(path: &Path, ext: &str) -> std::result::Result<Columns, String> {
 }
 
 fn from_sheet(path: &Path) -> std::result::Result<Columns, String> {
-    let mut book = open_workbook_auto(path).map_err(|e| e.to_string())?;
-    let sheet = book
-        .worksheet_range_at(0)
-        .ok_or("the workbook has no sheet")?
+    let is_xlsx = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("xlsx") || e.eq_ignore_ascii_case("xlsm"));
+    let cells: Vec<((u32, u32), Data)> = if is_xlsx {
+        xlsx_cells(path)?
+    } else {
+        let mut book = open_workbook_auto(path).map_err(|e| e.to_string())?;
+        let sheet = book
+            .worksheet_range_at(0)
+            .ok_or("the workbook has no sheet")?
+            .map_err(|e| e.to_string())?;
+        sheet
+            .cells()
+            .filter(|(_, _, v)| !matches!(v, Data::Empty))
+            .map(|(r, c, v)| {
+                let (r0, c0) = sheet.start().unwrap_or_default();
+                ((r0 + r as u32, c0 + c as u32), v.clone())
+            })
+            .collect()
+    };
+    sheet_columns(cells)
+}
+
+/// The non-empty cells of an `.xlsx` file's first sheet, streamed (a sheet's declared extent
+/// is never allocated).
+fn xlsx_cells(path: &Path) -> std::result::Result<Vec<((u32, u32), Data)>, String> {
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook(path).map_err(|e: calamine::XlsxError| e.to_string())?;
+    let name = book
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or("the workbook has no sheet")?;
+    let mut reader = book
+        .worksheet_cells_reader(&name)
         .map_err(|e| e.to_string())?;
-    let mut rows = sheet.rows();
-    let header: Vec<String> = rows
-        .next()
-        .ok_or("the sheet is empty")?
-        .iter()
-        .map(|c| c.to_string().trim().to_string())
-        .collect();
-    let mut columns = vec![Vec::new(); header.len()];
-    for row in rows {
-        for (c, column) in columns.iter_mut().enumerate() {
-            column.push(sheet_cell(row.get(c).unwrap_or(&Data::Empty)));
+    let mut cells = Vec::new();
+    while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
+        let value = Data::from(cell.get_value().clone());
+        if !matches!(value, Data::Empty) {
+            cells.push((cell.get_position(), value));
+        }
+    }
+    Ok(cells)
+}
+
+/// Columns from sparse cells: the first row with a cell is the header, columns span from the
+/// leftmost to the rightmost cell. A sheet whose extent is far larger than its cells (a
+/// stray cell at `XFD1048576`) is refused rather than allocated.
+fn sheet_columns(cells: Vec<((u32, u32), Data)>) -> std::result::Result<Columns, String> {
+    let (Some(r0), Some(c0)) = (
+        cells.iter().map(|((r, _), _)| *r).min(),
+        cells.iter().map(|((_, c), _)| *c).min(),
+    ) else {
+        return Err("the sheet is empty".into());
+    };
+    let r1 = cells.iter().map(|((r, _), _)| *r).max().unwrap_or(r0);
+    let c1 = cells.iter().map(|((_, c), _)| *c).max().unwrap_or(c0);
+    let (rows, cols) = ((r1 - r0) as u64 + 1, (c1 - c0) as u64 + 1);
+    let limit = (cells.len() as u64 * 10).max(1_000_000);
+    if rows * cols > limit {
+        return Err(format!(
+            "the sheet spans {rows} rows × {cols} columns but holds only {} cells; \
+             a table is expected from its first cell on",
+            cells.len()
+        ));
+    }
+    let mut header = vec![String::new(); cols as usize];
+    let mut columns = vec![vec![Cell::default(); rows as usize - 1]; cols as usize];
+    for ((r, c), value) in cells {
+        let (r, c) = ((r - r0) as usize, (c - c0) as usize);
+        if r == 0 {
+            header[c] = value.to_string().trim().to_string();
+        } else {
+            columns[c][r - 1] = sheet_cell(&value);
         }
     }
     Ok((header, columns))

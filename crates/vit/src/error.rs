@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Everything that can go wrong while loading a model or extracting features.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VitError {
     /// A file could not be read or written.
     #[error("{path}: {source}")]
@@ -50,6 +51,29 @@ pub enum VitError {
     /// A requested option does not apply to this model or input.
     #[error("{0}")]
     Unsupported(String),
+    /// The device ran out of memory (or of buffer size) even for a single input.
+    #[error(
+        "input {input}: the {backend} device could not hold one image ({message}); \
+         try a smaller input, or the CPU backend (`backend: cpu`, `--backend cpu`)"
+    )]
+    DeviceMemory {
+        /// The input being computed.
+        input: String,
+        /// The backend's name.
+        backend: String,
+        /// What the backend said.
+        message: String,
+    },
+    /// The compute backend failed for a reason other than memory.
+    #[error("input {input}: the {backend} backend failed: {message}")]
+    Backend {
+        /// The input being computed.
+        input: String,
+        /// The backend's name.
+        backend: String,
+        /// What the backend said.
+        message: String,
+    },
     /// Downloading from the Hugging Face hub failed.
     #[error("hub download of {what}: {message}")]
     Hub {

@@ -31,17 +31,37 @@ impl Backend {
         }
     }
 
-    /// The default: wgpu when compiled in, else the CPU.
-    pub fn default_for_build() -> Self {
-        Self::DEFAULT
+    /// The default: wgpu where this build has it and the machine has a real GPU (discrete,
+    /// integrated or virtual), else the CPU; a software renderer (llvmpipe, lavapipe, WARP)
+    /// is slower than the CPU backend. Decided once per process, and logged.
+    pub fn auto() -> Self {
+        static CHOICE: std::sync::OnceLock<Backend> = std::sync::OnceLock::new();
+        *CHOICE.get_or_init(|| {
+            if !cfg!(feature = "wgpu") {
+                return Self::Cpu;
+            }
+            let adapters = crate::gpu::adapters();
+            match adapters.iter().find(|a| a.is_gpu) {
+                Some(gpu) => {
+                    tracing::info!("backend: wgpu on {} (the default with a GPU)", gpu.name);
+                    Self::Wgpu
+                }
+                None if adapters.is_empty() => {
+                    tracing::info!("backend: cpu (no wgpu adapter found)");
+                    Self::Cpu
+                }
+                None => {
+                    let names: Vec<&str> = adapters.iter().map(|a| a.name.as_str()).collect();
+                    tracing::info!(
+                        "backend: cpu (wgpu has only a software renderer, {}; \
+                         `--backend wgpu` forces it)",
+                        names.join(", ")
+                    );
+                    Self::Cpu
+                }
+            }
+        })
     }
-
-    /// The default of this build: wgpu when compiled in, else the CPU.
-    pub const DEFAULT: Self = if cfg!(feature = "wgpu") {
-        Self::Wgpu
-    } else {
-        Self::Cpu
-    };
 
     /// `cpu` or `wgpu`.
     pub fn name(self) -> &'static str {
@@ -64,22 +84,50 @@ impl Backend {
 fn wgpu_device() -> Result<Device> {
     let device = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
     let probe = device.clone();
-    let works =
-        std::panic::catch_unwind(move || Tensor::<1>::zeros([1], &probe).into_data()).is_ok();
-    if works {
-        Ok(device)
-    } else {
-        Err(VitError::Unsupported(
-            "no usable wgpu adapter (GPU driver, Vulkan/Metal/DX12); use --backend cpu".into(),
-        ))
+    let works = catch_quietly(move || Tensor::<1>::zeros([1], &probe).into_data()).is_ok();
+    if !works {
+        return Err(VitError::Unsupported(
+            "no usable wgpu adapter (GPU driver, Vulkan/Metal/DX12); use the CPU backend".into(),
+        ));
     }
+    if let Some(limit) = crate::gpu::default_wgpu_limit() {
+        tracing::debug!("wgpu: largest buffer {} MiB", limit >> 20);
+        crate::gpu::set_buffer_limit(&device, limit);
+    }
+    Ok(device)
 }
 
 #[cfg(not(feature = "wgpu"))]
 fn wgpu_device() -> Result<Device> {
     Err(VitError::Unsupported(
-        "this build has no wgpu backend (cargo feature `wgpu`); use --backend cpu".into(),
+        "this build has no wgpu backend (cargo feature `wgpu`); use the CPU backend".into(),
     ))
+}
+
+/// Runs `f`, turning a panic into its message. The panic is still reported by the process's
+/// panic hook (the `microprop` CLI installs one that stays silent for caught panics).
+pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".to_string())
+    })
+}
+
+/// Whether a backend's panic message is about device memory or buffer size.
+fn is_memory_failure(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "allocate",
+        "out of memory",
+        "buffertoobig",
+        "memory",
+        "buffer size",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
 }
 
 /// One input: its name, its model-input shape and how to produce its pixels.
@@ -133,6 +181,94 @@ pub struct Extractor {
 }
 
 impl Extractor {
+    /// Images of `h × w` per forward pass: the requested batch, less where the device's
+    /// largest buffer could not hold that many images' activations.
+    fn batch_for(&self, h: usize, w: usize) -> usize {
+        let requested = self.batch.max(1);
+        let Some(limit) = crate::gpu::buffer_limit(&self.device) else {
+            return requested;
+        };
+        let per_image = self.config.activation_bytes(h, w).max(1);
+        let fits = (limit / 2 / per_image).max(1) as usize;
+        if fits < requested {
+            tracing::info!(
+                "batch {requested} of {h}×{w} inputs would pass the device's {} MiB buffer \
+                 limit; running {fits} at a time",
+                limit >> 20
+            );
+        }
+        fits.min(requested)
+    }
+
+    /// Features of a batch (`data` = `names.len()` images of `shape`), halving the batch
+    /// while the device runs out of memory.
+    fn forward_split(
+        &self,
+        data: &[f32],
+        names: &[&str],
+        (h, w): (usize, usize),
+        request: FeatureRequest,
+    ) -> Result<Vec<Vec<f32>>> {
+        let n = names.len();
+        let attempt = catch_quietly(|| {
+            let pixels =
+                Tensor::<4>::from_data(TensorData::new(data.to_vec(), [n, 3, h, w]), &self.device);
+            self.model.features(pixels, request).map(|f| {
+                let [_, d] = f.dims();
+                (d, f.into_data().try_to_vec::<f32>())
+            })
+        });
+        let backend = if self.device == Device::flex() {
+            "cpu"
+        } else {
+            "wgpu"
+        };
+        match attempt {
+            Ok(Ok((d, Ok(values)))) if values.len() == n * d => {
+                Ok(values.chunks_exact(d.max(1)).map(<[f32]>::to_vec).collect())
+            }
+            Ok(Ok((_, read))) => Err(VitError::Backend {
+                input: names.join(", "),
+                backend: backend.into(),
+                message: format!("reading features back: {:?}", read.err()),
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(message) if is_memory_failure(&message) && n > 1 => {
+                let half = n / 2;
+                tracing::warn!(
+                    "a batch of {n} did not fit on the {backend} device; splitting it into {half} + {}",
+                    n - half
+                );
+                let per = data.len() / n;
+                let mut first =
+                    self.forward_split(&data[..half * per], &names[..half], (h, w), request)?;
+                first.extend(self.forward_split(
+                    &data[half * per..],
+                    &names[half..],
+                    (h, w),
+                    request,
+                )?);
+                Ok(first)
+            }
+            Err(message) => {
+                let message = message.lines().next().unwrap_or_default().to_string();
+                if is_memory_failure(&message) {
+                    Err(VitError::DeviceMemory {
+                        input: names.join(", "),
+                        backend: backend.into(),
+                        message,
+                    })
+                } else {
+                    Err(VitError::Backend {
+                        input: names.join(", "),
+                        backend: backend.into(),
+                        message,
+                    })
+                }
+            }
+        }
+    }
+
     /// One feature vector per item (in item order); `progress` is told how many items finished.
     pub fn run(
         &self,
@@ -156,7 +292,8 @@ impl Extractor {
         }
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); items.len()];
         for ((h, w), indices) in groups {
-            for chunk in indices.chunks(self.batch.max(1)) {
+            let batch = self.batch_for(h, w);
+            for chunk in indices.chunks(batch) {
                 let mut data = Vec::with_capacity(chunk.len() * 3 * h * w);
                 for &i in chunk {
                     let px = (items[i].load)()?;
@@ -168,18 +305,10 @@ impl Extractor {
                     }
                     data.extend_from_slice(&px.data);
                 }
-                let pixels = Tensor::<4>::from_data(
-                    TensorData::new(data, [chunk.len(), 3, h, w]),
-                    &self.device,
-                );
-                let features = self.model.features(pixels, request)?;
-                let [n, d] = features.dims();
-                let values: Vec<f32> = features
-                    .into_data()
-                    .try_to_vec::<f32>()
-                    .map_err(|e| VitError::Unsupported(format!("reading features back: {e:?}")))?;
-                for (k, &i) in chunk.iter().enumerate().take(n) {
-                    out[i] = values[k * d..(k + 1) * d].to_vec();
+                let names: Vec<&str> = chunk.iter().map(|&i| items[i].name.as_str()).collect();
+                let vectors = self.forward_split(&data, &names, (h, w), request)?;
+                for (&i, v) in chunk.iter().zip(vectors) {
+                    out[i] = v;
                 }
                 progress(chunk.len());
             }

@@ -1,5 +1,7 @@
 //! Building blocks shared by the transformer models.
 
+use std::ops::Range;
+
 use burn::tensor::Tensor;
 use burn::tensor::activation::{gelu, gelu_approximate, relu, sigmoid, silu};
 use burn::tensor::module::attention;
@@ -54,15 +56,93 @@ pub fn merge_heads(x: Tensor<4>) -> Tensor<3> {
 /// Scaled dot-product attention over already-projected `q`, `k`, `v` of shape
 /// `[batch, tokens, heads * dim]`, with the default scale `1 / sqrt(dim)`.
 pub fn self_attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, heads: usize) -> Tensor<3> {
-    let out = attention(
+    let out = attention_within_limit(
         split_heads(q, heads),
         split_heads(k, heads),
         split_heads(v, heads),
-        None,
-        None,
-        AttentionModuleOptions::default(),
+        1,
+        |_, _, _| None,
     );
     merge_heads(out)
+}
+
+/// Bytes of one attention score matrix of `rows` queries against `keys` keys, f32.
+fn score_bytes(rows: usize, keys: usize) -> u64 {
+    (rows as u64).saturating_mul(keys as u64).saturating_mul(4)
+}
+
+/// How to cut `[batch, heads, rows]` so that one piece's scores take at most `budget` bytes:
+/// `(batch per piece, heads per piece, rows per piece)`; rows come in multiples of `align`.
+pub fn attention_pieces(
+    [b, h, n]: [usize; 3],
+    keys: usize,
+    align: usize,
+    budget: u64,
+) -> (usize, usize, usize) {
+    let per_head = score_bytes(n, keys);
+    let per_item = per_head.saturating_mul(h as u64);
+    if per_item <= budget {
+        let batch = (budget / per_item.max(1)).clamp(1, b.max(1) as u64) as usize;
+        return (batch, h, n);
+    }
+    if per_head <= budget {
+        let heads = (budget / per_head.max(1)).clamp(1, h.max(1) as u64) as usize;
+        return (1, heads, n);
+    }
+    let align = align.max(1);
+    let rows = (budget / score_bytes(align, keys).max(1)).max(1) as usize * align;
+    (1, 1, rows.min(n))
+}
+
+/// Scaled dot-product attention on `[batch, heads, tokens, dim]` with an optional additive
+/// bias, computed in pieces (of batch items, heads, and query rows in multiples of
+/// `row_align`) small enough for the device's largest buffer; one piece where there is no
+/// limit. `bias(batch, heads, rows)` gives the bias of a piece, `[b, h, rows, keys]`.
+pub fn attention_within_limit(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    row_align: usize,
+    bias: impl Fn(Range<usize>, Range<usize>, Range<usize>) -> Option<Tensor<4>>,
+) -> Tensor<4> {
+    let [b, h, n, _] = q.dims();
+    let keys = k.dims()[2];
+    // Scores, their softmax and the bias each take a buffer; half the limit leaves room.
+    let budget = crate::gpu::buffer_limit(&q.device()).map(|l| l / 2);
+    let pieces = match budget {
+        Some(budget) if score_bytes(n, keys).saturating_mul((b * h) as u64) > budget => {
+            attention_pieces([b, h, n], keys, row_align, budget)
+        }
+        _ => return attention(q, k, v, None, bias(0..b, 0..h, 0..n), Default::default()),
+    };
+    let (pb, ph, pr) = pieces;
+    let mut batches = Vec::new();
+    for b0 in (0..b).step_by(pb) {
+        let bs = b0..(b0 + pb).min(b);
+        let mut head_parts = Vec::new();
+        for h0 in (0..h).step_by(ph) {
+            let hs = h0..(h0 + ph).min(h);
+            let kp = k.clone().slice([bs.clone(), hs.clone()]);
+            let vp = v.clone().slice([bs.clone(), hs.clone()]);
+            let mut row_parts = Vec::new();
+            for r0 in (0..n).step_by(pr) {
+                let rs = r0..(r0 + pr).min(n);
+                let qp = q.clone().slice([bs.clone(), hs.clone(), rs.clone()]);
+                let out = attention(
+                    qp,
+                    kp.clone(),
+                    vp.clone(),
+                    None,
+                    bias(bs.clone(), hs.clone(), rs),
+                    AttentionModuleOptions::default(),
+                );
+                row_parts.push(out);
+            }
+            head_parts.push(Tensor::cat(row_parts, 2));
+        }
+        batches.push(Tensor::cat(head_parts, 1));
+    }
+    Tensor::cat(batches, 0)
 }
 
 /// Checks that a head count divides the hidden size.

@@ -17,6 +17,7 @@ pub mod clip;
 pub mod dinov2;
 pub mod error;
 pub mod extract;
+pub mod gpu;
 #[cfg(feature = "hub")]
 pub mod hub;
 pub mod layers;

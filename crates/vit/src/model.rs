@@ -238,6 +238,29 @@ impl ModelConfig {
         }
     }
 
+    /// Bytes of the largest activation one `h × w` input makes, attention scores aside
+    /// (those are computed in pieces): the MLP's hidden layer or the fused q/k/v projection
+    /// of a transformer, the stem of a ResNet; never less than the input itself.
+    pub fn activation_bytes(&self, h: usize, w: usize) -> u64 {
+        let tokens =
+            |patch: usize, extra: usize| ((h / patch.max(1)) * (w / patch.max(1)) + extra) as u64;
+        let widest = match self {
+            Self::Dinov2(c) => {
+                let mlp = (c.hidden_size as f64 * c.mlp_ratio).ceil() as u64;
+                tokens(c.patch_size, 1) * mlp.max(3 * c.hidden_size as u64)
+            }
+            Self::Clip(c) => {
+                tokens(c.patch_size, 1) * (c.intermediate_size as u64).max(3 * c.hidden_size as u64)
+            }
+            Self::Sam(c) => {
+                tokens(c.patch_size, 0) * (c.mlp_width() as u64).max(3 * c.hidden_size as u64)
+            }
+            // The 7×7 stem's unfolded input: 3 · 49 values per output pixel at half size.
+            Self::Resnet(_) => (h as u64 / 2 + 1) * (w as u64 / 2 + 1) * 147,
+        };
+        widest.max(3 * (h * w) as u64) * 4
+    }
+
     /// Number of transformer layers, or of ResNet stages.
     pub fn layers(&self) -> usize {
         match self {

@@ -5,12 +5,11 @@
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::module::{attention, layer_norm};
-use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::module::layer_norm;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Deserialize;
 
-use crate::layers::{Activation, Kept, check_heads};
+use crate::layers::{Activation, Kept, attention_within_limit, check_heads};
 
 /// The fields of a SAM `vision_config` that shape the image encoder (HF names and defaults).
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
@@ -335,44 +334,64 @@ impl Attention {
                 .reshape([b, self.heads, h * w, hd])
         };
         let (q, k, v) = (part(0), part(1), part(2));
-        let bias = match (&self.rel_pos_h, &self.rel_pos_w) {
-            (Some(rh), Some(rw)) => Some(rel_pos_bias(q.clone(), rh.val(), rw.val(), h, w)),
+        let rel = match (&self.rel_pos_h, &self.rel_pos_w) {
+            (Some(rh), Some(rw)) => Some((gather_rel(rh.val(), h), gather_rel(rw.val(), w))),
             _ => None,
         };
-        let out = attention(q, k, v, None, bias, AttentionModuleOptions::default());
+        // Pieces of whole grid rows, so that each piece's bias comes from its own queries.
+        let out = attention_within_limit(q.clone(), k, v, w, |bs, hs, rows| {
+            let (rh, rw) = rel.as_ref()?;
+            let q = q.clone().slice([bs, hs, rows.clone()]);
+            let (r0, r1) = (rows.start / w, rows.end / w);
+            Some(rel_pos_bias(
+                q,
+                rh.clone().slice([r0..r1]),
+                rw.clone(),
+                h * w,
+            ))
+        });
         let out = out.swap_dims(1, 2).reshape([b, h, w, c]);
         self.proj.forward(out)
     }
 }
 
-/// Rows `i - j + size - 1` of a relative-position table: `[size, size, head_dim]`.
+/// Rows `i - j + size - 1` of a relative-position table, transposed for a matmul with the
+/// queries: `[size (query), head_dim, size (key)]`.
 fn gather_rel(table: Tensor<2>, size: usize) -> Tensor<3> {
     let [_, hd] = table.dims();
     let idx: Vec<i64> = (0..size)
         .flat_map(|i| (0..size).map(move |j| (i + size - 1 - j) as i64))
         .collect();
     let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [size * size]), &table.device());
-    table.select(0, idx).reshape([size, size, hd])
+    table
+        .select(0, idx)
+        .reshape([size, size, hd])
+        .swap_dims(1, 2)
 }
 
-/// HF's `get_decomposed_rel_pos`: the additive bias `[b, heads, h*w, h*w]` from the
-/// (unscaled) queries `[b, heads, h*w, head_dim]`.
-fn rel_pos_bias(q: Tensor<4>, rel_h: Tensor<2>, rel_w: Tensor<2>, h: usize, w: usize) -> Tensor<4> {
-    let [b, heads, _, hd] = q.dims();
+/// HF's `get_decomposed_rel_pos` for some grid rows: the additive bias
+/// `[b, heads, rows * w, keys]` from the (unscaled) queries of those rows
+/// `[b, heads, rows * w, head_dim]`, with `rh` the gathered height table of the same rows
+/// `[rows, head_dim, kh]` and `rw` the whole width table `[w, head_dim, kw]`.
+fn rel_pos_bias(q: Tensor<4>, rh: Tensor<3>, rw: Tensor<3>, keys: usize) -> Tensor<4> {
+    let [b, heads, n, hd] = q.dims();
+    let [rows, _, kh] = rh.dims();
+    let [w, _, kw] = rw.dims();
     let bh = b * heads;
-    let q = q.reshape([bh, h, w, hd]);
-    let rh = gather_rel(rel_h, h).swap_dims(1, 2); // [h, hd, kh]
-    let rw = gather_rel(rel_w, w).swap_dims(1, 2); // [w, hd, kw]
+    let q = q.reshape([bh, rows, w, hd]);
     let by_h = q
         .clone()
         .swap_dims(0, 1)
-        .reshape([h, bh * w, hd])
+        .reshape([rows, bh * w, hd])
         .matmul(rh);
-    let by_h = by_h.reshape([h, bh, w, h]).swap_dims(0, 1); // [bh, h, w, kh]
-    let by_w = q.permute([2, 0, 1, 3]).reshape([w, bh * h, hd]).matmul(rw);
-    let by_w = by_w.reshape([w, bh, h, w]).permute([1, 2, 0, 3]); // [bh, h, w, kw]
+    let by_h = by_h.reshape([rows, bh, w, kh]).swap_dims(0, 1); // [bh, rows, w, kh]
+    let by_w = q
+        .permute([2, 0, 1, 3])
+        .reshape([w, bh * rows, hd])
+        .matmul(rw);
+    let by_w = by_w.reshape([w, bh, rows, kw]).permute([1, 2, 0, 3]); // [bh, rows, w, kw]
     let bias = by_h.unsqueeze_dim::<5>(4) + by_w.unsqueeze_dim::<5>(3);
-    bias.reshape([b, heads, h * w, h * w])
+    bias.reshape([b, heads, n, keys])
 }
 
 /// Two-layer MLP.
