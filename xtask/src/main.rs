@@ -189,7 +189,8 @@ fn main() -> Result<()> {
             weights.as_deref(),
             backend,
             &out,
-        ),
+        )
+        .map(drop),
         Task::Reproduce {
             case: Case::Case2 { data, out, sets },
         } => {

@@ -81,7 +81,7 @@ pub fn case2(data: Option<PathBuf>, out: &Path, sets: &[String]) -> Result<()> {
     println!("case 2: data from {}", dir.display());
     let (config_path, outcome) = run_config(&config, out)?;
     let seconds = start.elapsed().as_secs_f64();
-    microprop::report::write_report(out, &outcome, seconds)?;
+    microprop::report::write_report(out, &outcome)?;
     let y = &outcome.data.target;
     println!(
         "{} samples (hardness {:.1}–{:.1} HV); mean predictor: MAPE {:.3} %",
@@ -147,9 +147,12 @@ fn print_table(rows: &[Evaluation]) {
 pub fn export(data: Option<PathBuf>, set: &str, composition: bool, out: &Path) -> Result<()> {
     use ndarray_npy::WriteNpyExt;
     let (x, y) = case2_matrix(&case2_dir(data)?, set, composition)?;
-    std::fs::create_dir_all(out)?;
-    x.write_npy(std::fs::File::create(out.join("x.npy"))?)?;
-    y.write_npy(std::fs::File::create(out.join("y.npy"))?)?;
+    microprop::output::write_buffered(&out.join("x.npy"), |w| {
+        x.write_npy(w).map_err(|e| e.to_string())
+    })?;
+    microprop::output::write_buffered(&out.join("y.npy"), |w| {
+        y.write_npy(w).map_err(|e| e.to_string())
+    })?;
     println!(
         "wrote {} ({} × {}) and y.npy",
         out.join("x.npy").display(),

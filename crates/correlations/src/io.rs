@@ -119,10 +119,7 @@ pub(crate) fn image_error(path: &Path, e: ImageError) -> Error {
 /// Reads a `.npy` array of any integer, boolean or float type as labels.
 pub fn read_npy_labels(path: impl AsRef<Path>) -> Result<Labels> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let (_, bytes) = crate::npy::read_checked(path)?;
     let what = path.display().to_string();
     macro_rules! attempt {
         ($t:ty) => {

@@ -27,6 +27,7 @@ pub mod error;
 mod fft;
 pub mod io;
 pub mod mat;
+pub mod npy;
 pub mod segment;
 pub mod twopoint;
 

@@ -42,7 +42,7 @@ pub struct CorrelateSettings {
     /// Accept a phase that does not occur in an image (its statistics are then zero).
     pub allow_absent_phase: bool,
     /// Region of known phase (`true`) applied to every image; pixels outside it are ignored.
-    pub mask: Option<ArrayD<bool>>,
+    pub mask: Option<Mask>,
     /// Segment gray micrographs (to 0/255) before computing statistics.
     pub segment: Option<Segmenter>,
 }
@@ -134,6 +134,15 @@ fn absent(what: &str, labels: &Labels, phase: u16) -> Error {
     .into()
 }
 
+/// `730×665`.
+fn shape_text(shape: &[usize]) -> String {
+    shape
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("×")
+}
+
 /// The feature vector of one label image (maps of all pairs, concatenated).
 pub fn features_of_labels(
     labels: &Labels,
@@ -142,7 +151,21 @@ pub fn features_of_labels(
 ) -> Result<Vec<f64>> {
     let in_file = |e: microprop_correlations::Error| Error::from(e.in_file(path));
     let pairs = settings.pairs_for(labels, path)?;
-    let mask = settings.mask.as_ref().map(|m| m.view());
+    if let Some(m) = &settings.mask
+        && m.values.shape() != labels.shape()
+    {
+        return Err(Error::Setting {
+            name: "mask",
+            reason: format!(
+                "mask {} is {} but image {} is {}",
+                m.path.display(),
+                shape_text(m.values.shape()),
+                path.display(),
+                shape_text(labels.shape())
+            ),
+        });
+    }
+    let mask = settings.mask.as_ref().map(|m| m.values.view());
     let maps = settings
         .two_point
         .phases(labels, &pairs, mask.as_ref())
@@ -158,9 +181,21 @@ pub fn features_of_labels(
     Ok(features)
 }
 
+/// A region of known phase, with the file it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mask {
+    /// The mask file.
+    pub path: PathBuf,
+    /// `true` where the phase is known.
+    pub values: ArrayD<bool>,
+}
+
 /// Reads a mask file: any image, `.npy` or `.mat` whose non-zero pixels are of known phase.
-pub fn read_mask(path: &Path, mat_variable: &str) -> Result<ArrayD<bool>> {
-    Ok(read_labels(path, mat_variable)?.mapv(|v| v != 0))
+pub fn read_mask(path: &Path, mat_variable: &str) -> Result<Mask> {
+    Ok(Mask {
+        path: path.to_path_buf(),
+        values: read_labels(path, mat_variable)?.mapv(|v| v != 0),
+    })
 }
 
 /// The feature vector of one file.

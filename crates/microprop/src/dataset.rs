@@ -182,7 +182,8 @@ fn stack_items(path: &Path) -> Result<Vec<(String, Section)>> {
         path: path.to_path_buf(),
         detail,
     };
-    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let (_, bytes) =
+        microprop_correlations::npy::read_checked(path).map_err(|e| bad(e.to_string()))?;
     let data: Array3<u16> = match ArrayD::<u8>::read_npy(&bytes[..]) {
         Ok(a) => a.mapv(u16::from),
         Err(_) => ArrayD::<u16>::read_npy(&bytes[..]).map_err(|e| {

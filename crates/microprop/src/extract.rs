@@ -419,7 +419,8 @@ pub fn extract_files(
 
 /// `.npy` float32 arrays `(3, H, W)` or `(N, 3, H, W)`, used as pixel values as they are.
 fn npy_items(path: &Path) -> Result<Vec<Item<'static>>> {
-    let array: ArrayD<f32> = ndarray_npy::read_npy(path)
+    let (_, bytes) = microprop_correlations::npy::read_checked(path)?;
+    let array = <ArrayD<f32> as ndarray_npy::ReadNpyExt>::read_npy(&bytes[..])
         .map_err(|e| input_error(path, format!("not a float32 .npy array: {e}")))?;
     let shape = array.shape().to_vec();
     let (n, h, w) = match shape.as_slice() {

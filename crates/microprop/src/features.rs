@@ -637,9 +637,14 @@ fn section_item<'s>(section: &'s Section, loaded: &Loaded, mat_variable: &str) -
 
 /// A cached vector, or `None` when absent or unreadable (then it is recomputed).
 fn read_cached(path: &Path) -> Option<Vec<f64>> {
-    let file = std::fs::File::open(path).ok()?;
-    match Array1::<f64>::read_npy(std::io::BufReader::new(file)) {
-        Ok(a) if a.iter().all(|v| v.is_finite()) => Some(a.to_vec()),
+    if !path.exists() {
+        return None;
+    }
+    let read = microprop_correlations::npy::read_checked(path)
+        .ok()
+        .and_then(|(_, bytes)| Array1::<f64>::read_npy(&bytes[..]).ok());
+    match read {
+        Some(a) if a.iter().all(|v| v.is_finite()) => Some(a.to_vec()),
         _ => {
             tracing::warn!("recomputing unreadable cache entry {}", path.display());
             None

@@ -403,17 +403,55 @@ fn parse_cutoff(s: &str) -> Result<Cutoff, String> {
     }
 }
 
+/// The last panic's message and place, kept by the panic hook for the top level to report.
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Exit codes: 0 success, 1 an error (bad input, settings, I/O), 2 an internal error (a bug).
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    let cli = Cli::parse();
+    // Panics are recorded, not printed: a backend panic that is caught and handled (a GPU
+    // batch split) stays silent, and one that reaches the top is reported once, below.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(format!("{message}{place}"));
+        }
+    }));
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+        Err(_) => {
+            let message = LAST_PANIC
+                .lock()
+                .ok()
+                .and_then(|m| m.clone())
+                .unwrap_or_else(|| "unknown panic".into());
+            eprintln!(
+                "error: internal error: {message}\n\
+                 This is a bug in microprop; please report it with the command that caused it."
+            );
+            ExitCode::from(2)
         }
     }
 }
 
 fn run(cli: Cli) -> Result<()> {
+    // For the tests of the top level's panic report.
+    if std::env::var_os("MICROPROP_TEST_PANIC").is_some() {
+        panic!("MICROPROP_TEST_PANIC is set");
+    }
     let level =
         [Level::WARN, Level::INFO, Level::DEBUG, Level::TRACE][usize::from(cli.verbose.min(3))];
     tracing_subscriber::fmt()
@@ -594,15 +632,19 @@ fn synth(args: SynthArgs) -> Result<()> {
     };
     let start = std::time::Instant::now();
     let summary = synthesize(&args.out, args.n, &settings)?;
-    let seconds: f64 = summary.records.iter().map(|r| r.seconds).sum();
+    let seconds = start.elapsed().as_secs_f64();
     println!(
-        "{} samples of {}³ in {} ({} computed now in {:.1} s; {:.2} s of solver time per sample)",
+        "{} samples of {}³ in {} ({} computed now in {:.1} s{})",
         summary.records.len(),
         args.size,
         args.out.display(),
         summary.computed,
-        start.elapsed().as_secs_f64(),
-        seconds / summary.records.len() as f64,
+        seconds,
+        if summary.computed > 0 {
+            format!(", {:.2} s per sample", seconds / summary.computed as f64)
+        } else {
+            String::new()
+        }
     );
     let range = |f: fn(&microprop::synth::Record) -> Option<f64>| {
         let v: Vec<f64> = summary.records.iter().filter_map(f).collect();
@@ -636,7 +678,7 @@ fn study(args: StudyArgs) -> Result<()> {
     let start = std::time::Instant::now();
     let outcome = microprop::study::run_study(&config, &args.out)?;
     let seconds = start.elapsed().as_secs_f64();
-    let written = microprop::report::write_report(&args.out, &outcome, seconds)?;
+    let written = microprop::report::write_report(&args.out, &outcome)?;
     println!(
         "{}: {} samples, {:.1} s; predicting the training mean: test MAPE {:.2} %",
         config.name,

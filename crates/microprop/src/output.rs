@@ -10,6 +10,11 @@ use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
 
+/// Temporary files are named `.microprop-<pid>-<random>.tmp`, so that a later run can tell
+/// those of a process that died (SIGKILL, power loss) from those of one still writing.
+const TEMP_PREFIX: &str = ".microprop-";
+const TEMP_SUFFIX: &str = ".tmp";
+
 /// A temporary file in the target's directory, to be renamed onto the target.
 fn temp_beside(path: &Path) -> Result<NamedTempFile> {
     let dir = match path.parent() {
@@ -17,11 +22,69 @@ fn temp_beside(path: &Path) -> Result<NamedTempFile> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(|e| write_error(path, e))?;
+    sweep_once(&dir);
     let mut builder = tempfile::Builder::new();
+    let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
+    builder.prefix(&prefix).suffix(TEMP_SUFFIX);
     // Temporary files are private (0600); results get the usual permissions (umask applies).
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
     builder.tempfile_in(&dir).map_err(|e| write_error(path, e))
+}
+
+/// Removes, once per process and directory, the temporary files that dead processes left.
+fn sweep_once(dir: &Path) {
+    static SWEPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let Ok(mut swept) = SWEPT.lock() else { return };
+    if swept.iter().any(|d| d == dir) {
+        return;
+    }
+    swept.push(dir.to_path_buf());
+    drop(swept);
+    let removed = sweep_stale_temps(dir);
+    if removed > 0 {
+        tracing::info!(
+            "removed {removed} temporary file(s) of interrupted runs from {}",
+            dir.display()
+        );
+    }
+}
+
+/// Removes the temporary files in `dir` whose writing process is gone; returns how many.
+pub fn sweep_stale_temps(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.ends_with(TEMP_SUFFIX))
+            .and_then(|n| n.strip_prefix(TEMP_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !process_alive(pid) && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Whether a process with this id runs (Linux: `/proc/<pid>`; where there is no `/proc`,
+/// every other process is taken to run, and its files are left alone).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc = Path::new("/proc");
+    if proc.join("self").exists() {
+        return proc.join(pid.to_string()).exists();
+    }
+    true
 }
 
 fn write_error(path: &Path, e: impl std::fmt::Display) -> Error {

@@ -146,7 +146,8 @@ fn read_any(path: &Path) -> Result<ArrayD<f64>> {
         path: path.to_path_buf(),
         detail,
     };
-    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let (_, bytes) =
+        microprop_correlations::npy::read_checked(path).map_err(|e| bad(e.to_string()))?;
     match ArrayD::<f32>::read_npy(&bytes[..]) {
         Ok(a) => Ok(a.mapv(f64::from)),
         Err(_) => ArrayD::<f64>::read_npy(&bytes[..])

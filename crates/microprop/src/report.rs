@@ -65,7 +65,7 @@ fn row_json(r: &Evaluation) -> serde_json::Value {
 }
 
 /// Writes the whole report into `out`; returns the files written.
-pub fn write_report(out: &Path, outcome: &Outcome, seconds: f64) -> Result<Vec<PathBuf>> {
+pub fn write_report(out: &Path, outcome: &Outcome) -> Result<Vec<PathBuf>> {
     let figures = out.join("figures");
     let predictions = out.join("predictions");
     create_dir(&figures)?;
@@ -116,7 +116,6 @@ pub fn write_report(out: &Path, outcome: &Outcome, seconds: f64) -> Result<Vec<P
             "max": outcome.data.target.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             "mean": outcome.data.target.mean(),
         },
-        "seconds": seconds,
         "baseline_mape": outcome.baseline.test_mape,
         "rows": outcome.rows.iter().map(row_json).collect::<Vec<_>>(),
         "outcome": outcome,
@@ -129,7 +128,7 @@ pub fn write_report(out: &Path, outcome: &Outcome, seconds: f64) -> Result<Vec<P
     write_text(&results, &text)?;
     written.push(results);
     let md = out.join("report.md");
-    write_text(&md, &markdown(outcome, seconds))?;
+    write_text(&md, &markdown(outcome))?;
     written.push(md);
     Ok(written)
 }
@@ -228,7 +227,7 @@ fn predictions_csv(outcome: &Outcome, r: &Evaluation) -> String {
     s
 }
 
-fn markdown(outcome: &Outcome, seconds: f64) -> String {
+fn markdown(outcome: &Outcome) -> String {
     let c = &outcome.config;
     let d = &outcome.data;
     let t = &d.target_spec;
@@ -247,14 +246,13 @@ fn markdown(outcome: &Outcome, seconds: f64) -> String {
     let _ = writeln!(
         s,
         "{} samples, target `{}` from {:.4} to {:.4}{unit}; {} section source(s); \
-         {} extra column(s). Run time {:.1} s (microprop {}).\n",
+         {} extra column(s) (microprop {}).\n",
         d.len(),
         t.name,
         lo,
         hi,
         d.sections.len(),
         d.extra_names.len(),
-        seconds,
         env!("CARGO_PKG_VERSION")
     );
     if !d.dropped.is_empty() {
@@ -269,8 +267,8 @@ fn markdown(outcome: &Outcome, seconds: f64) -> String {
         "## Features\n\nIdentical sections share one cached vector. Model vectors are cached \
          per backend (CPU and wgpu never share entries); checkpoints are identified by the \
          xxh3-128 hash of their files (first 12 hex digits shown; all in `results.json`).\n\n\
-         | set | extractor | features per section | sections | computed | cached | checkpoint |\n\
-         |---|---|---|---|---|---|---|\n",
+         | set | extractor | features per section | sections | checkpoint |\n\
+         |---|---|---|---|---|\n",
     );
     for f in &outcome.features {
         let dims: Vec<String> = f.dims.iter().map(|d| d.to_string()).collect();
@@ -284,13 +282,11 @@ fn markdown(outcome: &Outcome, seconds: f64) -> String {
             .collect();
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} |",
             f.name,
             f.extractor,
             dims.join(", "),
             f.sections,
-            f.computed,
-            f.cached,
             checkpoints.join(", ")
         );
     }

@@ -48,12 +48,8 @@ pub fn read_gray(path: &Path, mat_variable: &str) -> Result<Array2<u8>> {
     };
     let gray: ArrayD<u8> = match ext.as_deref() {
         Some("npy") => {
-            let file =
-                std::fs::File::open(path).map_err(|source| microprop_correlations::Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            match ArrayD::<u8>::read_npy(std::io::BufReader::new(file)) {
+            let (_, bytes) = microprop_correlations::npy::read_checked(path)?;
+            match ArrayD::<u8>::read_npy(&bytes[..]) {
                 Ok(a) => a,
                 Err(ReadNpyError::WrongDescriptor(d)) => {
                     return Err(not_8bit(format!("npy data type {d}; uint8 required")));

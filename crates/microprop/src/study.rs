@@ -32,9 +32,12 @@ pub struct FeatureRun {
     pub checkpoints: Vec<Option<String>>,
     /// Sections (samples × sources).
     pub sections: usize,
-    /// Distinct section contents, computed in this run.
+    /// Distinct section contents, computed in this run (printed, never written: outputs do
+    /// not depend on what the cache held).
+    #[serde(skip)]
     pub computed: usize,
-    /// Distinct section contents, read from the cache.
+    /// Distinct section contents, read from the cache (printed, never written).
+    #[serde(skip)]
     pub cached: usize,
 }
 

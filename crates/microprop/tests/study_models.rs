@@ -251,13 +251,24 @@ fn vit_fused_and_precomputed_sets_in_one_study_then_fit_and_predict() {
         ]),
     );
     let out = dir.join("out");
+    let (ok, stdout, err) = microprop(&[
+        "study",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let fused_line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("features fused:"))
+        .unwrap_or_default();
+    assert!(
+        fused_line.contains(": 0 computed"),
+        "fused blocks come from their own cache entries: {stdout}"
+    );
     let results = study_results(&config, &out);
     let features = results["outcome"]["features"].as_array().unwrap();
     let fused = features.iter().find(|f| f["name"] == "fused").unwrap();
-    assert_eq!(
-        fused["computed"], 0,
-        "fused blocks come from their own cache entries"
-    );
     let dino_dims = features[0]["dims"][0].as_u64().unwrap();
     let tp_dims = features[1]["dims"][0].as_u64().unwrap();
     assert_eq!(fused["dims"], serde_json::json!([dino_dims, tp_dims]));
