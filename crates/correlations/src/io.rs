@@ -76,18 +76,28 @@ pub fn read_image_labels(path: impl AsRef<Path>) -> Result<Array2<u16>> {
     })
 }
 
+/// The most a decoder may allocate for a file of `len` bytes: what deflate could expand it to
+/// (about 1,032:1), at least 16 MiB and at most 512 MiB, so that a header declaring a huge
+/// image is refused before its pixels are allocated.
+pub fn decode_budget(len: u64) -> u64 {
+    len.saturating_mul(1100).clamp(16 << 20, 512 << 20)
+}
+
 /// Opens and decodes an image file (format from its content), naming the file on failure.
-pub(crate) fn decode_image(path: &Path) -> Result<DynamicImage> {
+pub fn decode_image(path: &Path) -> Result<DynamicImage> {
     let io_err = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    ImageReader::open(path)
+    let len = std::fs::metadata(path).map_err(io_err)?.len();
+    let mut reader = ImageReader::open(path)
         .map_err(io_err)?
         .with_guessed_format()
-        .map_err(io_err)?
-        .decode()
-        .map_err(|e| image_error(path, e))
+        .map_err(io_err)?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(decode_budget(len));
+    reader.limits(limits);
+    reader.decode().map_err(|e| image_error(path, e))
 }
 
 /// The first channel, if the colour channels (alpha excluded) of every pixel are equal.

@@ -37,7 +37,9 @@ impl NpyHeader {
     pub fn data_bytes(&self) -> Option<u64> {
         self.shape
             .iter()
-            .try_fold(self.item_size()? as u64, |acc, &d| acc.checked_mul(d as u64))
+            .try_fold(self.item_size()? as u64, |acc, &d| {
+                acc.checked_mul(d as u64)
+            })
     }
 }
 
@@ -146,7 +148,10 @@ mod tests {
 
     #[test]
     fn a_header_that_fits_is_read() {
-        let b = npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", 48);
+        let b = npy(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }",
+            48,
+        );
         let h = checked_header(&b, b.len() as u64, Path::new("a.npy")).unwrap();
         assert_eq!(h.shape, vec![2, 3]);
         assert_eq!(h.item_size(), Some(8));
@@ -182,7 +187,10 @@ mod tests {
                 .shape,
             Vec::<usize>::new()
         );
-        let b = npy("{'descr': '<i4', 'fortran_order': True, 'shape': (0, 5), }", 0);
+        let b = npy(
+            "{'descr': '<i4', 'fortran_order': True, 'shape': (0, 5), }",
+            0,
+        );
         assert!(checked_header(&b, b.len() as u64, Path::new("e.npy")).is_ok());
     }
 }

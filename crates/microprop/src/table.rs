@@ -40,13 +40,24 @@ impl Table {
         if !path.is_file() {
             return Err(bad("the table file does not exist".into()));
         }
-        let (header, columns) = match ext.as_str() {
-            "csv" | "parquet" | "pq" => from_polars(path, &ext).map_err(bad)?,
-            "xlsx" | "xlsm" | "xls" | "ods" => from_sheet(path).map_err(bad)?,
-            _ => {
-                return Err(bad(format!(
-                    "unsupported table format `.{ext}` (use .csv, .parquet or .xlsx)"
-                )));
+        let read = || match ext.as_str() {
+            "csv" | "parquet" | "pq" => from_polars(path, &ext),
+            "xlsx" | "xlsm" | "xls" | "ods" => from_sheet(path),
+            _ => Err(format!(
+                "unsupported table format `.{ext}` (use .csv, .parquet or .xlsx)"
+            )),
+        };
+        // The decoders assert on some corrupt files (polars' parquet reader does); such a
+        // file is a bad input, not a crash.
+        let (header, columns) = match std::panic::catch_unwind(read) {
+            Ok(result) => result.map_err(bad)?,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                return Err(bad(format!("the file is corrupt ({message})")));
             }
         };
         Ok(Self {

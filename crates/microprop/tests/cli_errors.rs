@@ -136,7 +136,10 @@ fn mask_must_match_the_image_and_changes_the_statistics() {
     let (ok, err) = run(&["--mask", small.to_str().unwrap()], &[&img]);
     assert!(!ok);
     assert!(
-        err.contains("img.png") && err.contains("mask") && err.contains("[10, 12]"),
+        err.contains("img.png")
+            && err.contains("small-mask.png")
+            && err.contains("8×8")
+            && err.contains("10×12"),
         "{err}"
     );
     let read = |p: &Path| {

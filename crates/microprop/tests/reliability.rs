@@ -48,11 +48,7 @@ fn assert_same(what: &str, got: &BTreeMap<PathBuf, Vec<u8>>, want: &BTreeMap<Pat
     let names = |m: &BTreeMap<PathBuf, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
     assert_eq!(names(got), names(want), "{what}: the same files");
     for (path, bytes) in want {
-        assert!(
-            got[path] == *bytes,
-            "{what}: {} differs",
-            path.display()
-        );
+        assert!(got[path] == *bytes, "{what}: {} differs", path.display());
     }
 }
 
@@ -136,7 +132,11 @@ fn check_interrupted(w: &Workload, out: &Path, seed: u64, kills: usize) {
     );
     let got = snapshot(out);
     let temps: Vec<_> = got.keys().filter(|p| is_temp(p)).collect();
-    assert!(temps.is_empty(), "{}: temporary files left: {temps:?}", w.name);
+    assert!(
+        temps.is_empty(),
+        "{}: temporary files left: {temps:?}",
+        w.name
+    );
     assert_same(&format!("{} after kills", w.name), &got, &want);
 }
 
@@ -165,9 +165,21 @@ fn synth_workload() -> Workload {
     Workload {
         name: "synth",
         args: Box::new(|out, j| {
-            ["-j", j, "synth", "--n", "10", "--size", "14", "--seed", "11", "--out", s(out)]
-                .map(String::from)
-                .to_vec()
+            [
+                "-j",
+                j,
+                "synth",
+                "--n",
+                "10",
+                "--size",
+                "14",
+                "--seed",
+                "11",
+                "--out",
+                s(out),
+            ]
+            .map(String::from)
+            .to_vec()
         }),
     }
 }
@@ -206,7 +218,15 @@ fn extract_workload(images: Vec<PathBuf>) -> Workload {
 fn study_workload(work: &Path) -> Workload {
     let data = work.join("data");
     let (ok, _, err) = microprop(&[
-        "synth", "--n", "24", "--size", "15", "--seed", "5", "--out", s(&data),
+        "synth",
+        "--n",
+        "24",
+        "--size",
+        "15",
+        "--seed",
+        "5",
+        "--out",
+        s(&data),
     ]);
     assert!(ok, "synth for the study: {err}");
     let config = serde_json::json!({
@@ -267,7 +287,14 @@ impl Tmpfs {
     fn mount(dir: &Path, size: &str) -> Result<Self, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", s(dir)])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "tmpfs",
+                s(dir),
+            ])
             .output()
             .map_err(|e| format!("mount: {e}"))?;
         if out.status.success() {
@@ -320,7 +347,11 @@ fn a_full_disk_is_an_error_naming_the_file_and_keeps_the_previous_output() {
         };
         let result = rerun.command(&out, "2").output().unwrap();
         let err = String::from_utf8_lossy(&result.stderr);
-        assert!(!result.status.success(), "{}: succeeded on a full disk", rerun.name);
+        assert!(
+            !result.status.success(),
+            "{}: succeeded on a full disk",
+            rerun.name
+        );
         assert_eq!(result.status.code(), Some(1), "{}: {err}", rerun.name);
         assert!(
             err.contains(s(&out)) && err.contains("No space left"),
@@ -329,7 +360,11 @@ fn a_full_disk_is_an_error_naming_the_file_and_keeps_the_previous_output() {
         );
         let after = snapshot(&out);
         let temps: Vec<_> = after.keys().filter(|p| is_temp(p)).collect();
-        assert!(temps.is_empty(), "{}: temporary files left: {temps:?}", rerun.name);
+        assert!(
+            temps.is_empty(),
+            "{}: temporary files left: {temps:?}",
+            rerun.name
+        );
         assert_same(&format!("{} previous output", rerun.name), &after, &before);
         std::fs::remove_file(fs.0.join("filler")).unwrap();
     }
@@ -339,8 +374,8 @@ fn a_full_disk_is_an_error_naming_the_file_and_keeps_the_previous_output() {
 fn a_lying_npy_shape_is_an_error_not_an_abort() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("huge.npy");
-    let mut header = "{'descr': '<f8', 'fortran_order': False, 'shape': (200000, 200000), }"
-        .to_string();
+    let mut header =
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (200000, 200000), }".to_string();
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }
@@ -396,6 +431,12 @@ fn a_panic_is_an_internal_error_with_exit_code_2_and_no_backtrace() {
         .unwrap();
     let err = String::from_utf8_lossy(&result.stderr);
     assert_eq!(result.status.code(), Some(2), "{err}");
-    assert!(err.contains("internal error") && err.contains("MICROPROP_TEST_PANIC"), "{err}");
-    assert!(!err.contains("stack backtrace") && !err.contains("panicked at"), "{err}");
+    assert!(
+        err.contains("internal error") && err.contains("MICROPROP_TEST_PANIC"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("stack backtrace") && !err.contains("panicked at"),
+        "{err}"
+    );
 }

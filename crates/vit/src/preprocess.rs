@@ -216,12 +216,28 @@ pub struct Pixels {
     pub width: usize,
 }
 
+/// Decodes an image with its allocations bounded by what its file could hold (deflate expands
+/// about 1,032:1; at least 16 MiB, at most 512 MiB), so a lying header is an error.
+fn decode(path: &Path) -> Result<image::DynamicImage> {
+    let bad = |message: String| VitError::Input {
+        path: path.display().to_string(),
+        message,
+    };
+    let len = std::fs::metadata(path)
+        .map_err(|e| bad(e.to_string()))?
+        .len();
+    let mut reader = image::ImageReader::open(path)
+        .and_then(|r| r.with_guessed_format())
+        .map_err(|e| bad(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(len.saturating_mul(1100).clamp(16 << 20, 512 << 20));
+    reader.limits(limits);
+    reader.decode().map_err(|e| bad(e.to_string()))
+}
+
 /// Reads an image file as 8-bit RGB (gray replicated, alpha dropped, as PIL's `convert("RGB")`).
 pub fn read_rgb(path: &Path) -> Result<Rgb8> {
-    let img = image::open(path).map_err(|e| VitError::Input {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
+    let img = decode(path)?;
     let rgb = img.to_rgb8();
     let (w, h) = rgb.dimensions();
     Ok(Rgb8 {
