@@ -116,6 +116,9 @@ fn table_error(path: &Path, detail: String) -> Error {
 
 type Columns = (Vec<String>, Vec<Vec<Cell>>);
 
+/// Non-empty sheet cells with their `(row, column)`.
+type SheetCells = Vec<((u32, u32), Data)>;
+
 fn from_polars(path: &Path, ext: &str) -> std::result::Result<Columns, String> {
     let df: DataFrame = if ext == "csv" {
         CsvReadOptions::default()
@@ -152,7 +155,7 @@ fn from_sheet(path: &Path) -> std::result::Result<Columns, String> {
     let is_xlsx = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("xlsx") || e.eq_ignore_ascii_case("xlsm"));
-    let cells: Vec<((u32, u32), Data)> = if is_xlsx {
+    let cells: SheetCells = if is_xlsx {
         xlsx_cells(path)?
     } else {
         let mut book = open_workbook_auto(path).map_err(|e| e.to_string())?;
@@ -174,7 +177,7 @@ fn from_sheet(path: &Path) -> std::result::Result<Columns, String> {
 
 /// The non-empty cells of an `.xlsx` file's first sheet, streamed (a sheet's declared extent
 /// is never allocated).
-fn xlsx_cells(path: &Path) -> std::result::Result<Vec<((u32, u32), Data)>, String> {
+fn xlsx_cells(path: &Path) -> std::result::Result<SheetCells, String> {
     let mut book: calamine::Xlsx<_> =
         calamine::open_workbook(path).map_err(|e: calamine::XlsxError| e.to_string())?;
     let name = book
@@ -198,7 +201,7 @@ fn xlsx_cells(path: &Path) -> std::result::Result<Vec<((u32, u32), Data)>, Strin
 /// Columns from sparse cells: the first row with a cell is the header, columns span from the
 /// leftmost to the rightmost cell. A sheet whose extent is far larger than its cells (a
 /// stray cell at `XFD1048576`) is refused rather than allocated.
-fn sheet_columns(cells: Vec<((u32, u32), Data)>) -> std::result::Result<Columns, String> {
+fn sheet_columns(cells: SheetCells) -> std::result::Result<Columns, String> {
     let (Some(r0), Some(c0)) = (
         cells.iter().map(|((r, _), _)| *r).min(),
         cells.iter().map(|((_, c), _)| *c).min(),

@@ -92,8 +92,11 @@ struct Target {
     name: &'static str,
     ext: &'static str,
     seeds: Vec<Vec<u8>>,
-    parse: Box<dyn Fn(&Path) -> Result<(), String>>,
+    parse: Parser,
 }
+
+/// Reads one file: `Ok` or the error's message.
+type Parser = Box<dyn Fn(&Path) -> Result<(), String>>;
 
 fn vit_fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -547,10 +550,8 @@ fn mutate(data: &[u8], rng: &mut Rng) -> (Vec<u8>, String) {
             let v = HUGE[rng.below(HUGE.len())];
             let width = [2, 4, 8][rng.below(3)];
             let bytes = v.to_le_bytes();
-            for k in 0..width {
-                if let Some(x) = d.get_mut(at + k) {
-                    *x = bytes[k];
-                }
+            for (x, b) in d.iter_mut().skip(at).zip(bytes).take(width) {
+                *x = b;
             }
             (d, format!("{width}-byte field at {at} set to {v:#x}"))
         }

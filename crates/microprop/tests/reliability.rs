@@ -69,8 +69,11 @@ impl Lcg {
 /// by `args`).
 struct Workload {
     name: &'static str,
-    args: Box<dyn Fn(&Path, &str) -> Vec<String>>,
+    args: Args,
 }
+
+/// The arguments for an output directory and a thread count.
+type Args = Box<dyn Fn(&Path, &str) -> Vec<String>>;
 
 impl Workload {
     fn command(&self, out: &Path, threads: &str) -> Command {
@@ -376,7 +379,7 @@ fn a_lying_npy_shape_is_an_error_not_an_abort() {
     let path = tmp.path().join("huge.npy");
     let mut header =
         "{'descr': '<f8', 'fortran_order': False, 'shape': (200000, 200000), }".to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');

@@ -345,7 +345,7 @@ impl Attention {
             let (r0, r1) = (rows.start / w, rows.end / w);
             Some(rel_pos_bias(
                 q,
-                rh.clone().slice([r0..r1]),
+                rh.clone().narrow(0, r0, r1 - r0),
                 rw.clone(),
                 h * w,
             ))

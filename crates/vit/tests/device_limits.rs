@@ -139,6 +139,16 @@ fn large_inputs_fit_the_device() {
     let got = Tensor::<2>::from_data(TensorData::new(flat, [2, whole_sam.shape()[1]]), &cpu);
     common::compare("sam 1024² through the extractor", got, &whole_sam);
 
+    // The default: wgpu only on a real GPU.
+    let has_gpu = adapters().iter().any(|a| a.is_gpu);
+    let default = Backend::auto();
+    println!("default backend: {default:?}");
+    if cfg!(feature = "wgpu") && has_gpu {
+        assert_eq!(default, Backend::Wgpu);
+    } else {
+        assert_eq!(default, Backend::Cpu, "no GPU, so the CPU backend");
+    }
+
     // wgpu, forced: the same weights give the CPU's features within 1e-4.
     if adapters().is_empty() {
         println!("skipped the wgpu comparison: this machine has no wgpu adapter");
@@ -167,4 +177,32 @@ fn large_inputs_fit_the_device() {
         features(&dino_gpu, on_gpu(dino_in), Pooling::ClsMean),
         &whole_dino,
     );
+
+    // With the limit lifted, a batch of two 1024² images asks for more than one buffer
+    // holds: the batch is split (logged), or, where one image alone is too much, the answer
+    // is a typed error that names the images; never a panic.
+    set_buffer_limit(&gpu, u64::MAX);
+    let unlimited = Extractor {
+        model: sam_gpu,
+        config: tiny_sam(1024),
+        device: gpu.clone(),
+        batch: 2,
+    };
+    match unlimited.run(&items, request, |_| {}) {
+        Ok(vectors) => {
+            let flat: Vec<f32> = vectors.concat();
+            let got =
+                Tensor::<2>::from_data(TensorData::new(flat, [2, whole_sam.shape()[1]]), &cpu);
+            common::compare("sam 1024² on wgpu without pieces", got, &whole_sam);
+        }
+        Err(e) => {
+            let message = e.to_string();
+            println!("without pieces: {message}");
+            assert!(
+                matches!(e, microprop_vit::VitError::DeviceMemory { .. })
+                    && message.contains("image0"),
+                "{message}"
+            );
+        }
+    }
 }
