@@ -425,6 +425,32 @@ fn a_mask_of_the_wrong_shape_is_named_with_both_shapes() {
 }
 
 #[test]
+fn the_default_backend_is_logged_and_is_wgpu_only_on_a_real_gpu() {
+    let dir = vit_fixture("dinov2");
+    let tmp = tempfile::tempdir().unwrap();
+    let images = micrographs(tmp.path(), 1);
+    let (ok, _, err) = microprop(&[
+        "-v",
+        "extract",
+        "--config",
+        s(&dir.join("config.json")),
+        "--weights",
+        s(&dir.join("model.safetensors")),
+        "--out",
+        s(&tmp.path().join("f.npy")),
+        s(&images[0]),
+    ]);
+    assert!(ok, "{err}");
+    let has_gpu = microprop_vit::gpu::adapters().iter().any(|a| a.is_gpu);
+    let expected = if has_gpu {
+        "backend: wgpu on"
+    } else {
+        "backend: cpu"
+    };
+    assert!(err.contains(expected), "{err}");
+}
+
+#[test]
 fn a_panic_is_an_internal_error_with_exit_code_2_and_no_backtrace() {
     let result = Command::new(env!("CARGO_BIN_EXE_microprop"))
         .args(["synth", "--n", "1", "--out", "unused"])
