@@ -65,7 +65,10 @@ pub enum VitError {
         message: String,
     },
     /// The compute backend failed for a reason other than memory.
-    #[error("input {input}: the {backend} backend failed: {message}")]
+    #[error(
+        "input {input}: the {backend} backend failed: {message} \
+         (the CPU backend, `--backend cpu`, avoids the GPU driver)"
+    )]
     Backend {
         /// The input being computed.
         input: String,
