@@ -1,6 +1,8 @@
 //! `cargo xtask bench vit` / `bench resnet`: DINOv2 and ResNet-50 forward passes on burn's CPU
 //! backend (or wgpu) against PyTorch (`scripts/bench_vit_torch.py`: transformers' `Dinov2Model`,
-//! torchvision's `resnet50`) with the same shapes, in the same run.
+//! torchvision's `resnet50`) with the same shapes, in the same run; and the paper's real
+//! workloads (DINOv2 ViT-L/14 on a 658 × 728 crop, CLIP ViT-L/14 at 224², SAM ViT-H at 1024²),
+//! each in its own process on both sides so that peak resident memory is the workload's.
 
 use std::process::Command;
 use std::time::Instant;
@@ -12,12 +14,18 @@ use microprop_vit::{Backend, FeatureRequest, ModelConfig};
 
 use crate::{project_root, python_has};
 
-/// Median seconds per batch of `model` at `size`² with `batch` images.
-fn time_rust(name: &str, size: usize, batch: usize, device: &Device, seconds: f64) -> Result<f64> {
+/// Median seconds per batch of `model` on `batch` images of `h × w`.
+fn time_rust(
+    name: &str,
+    (h, w): (usize, usize),
+    batch: usize,
+    device: &Device,
+    (warmups, seconds): (usize, f64),
+) -> Result<f64> {
     let config = ModelConfig::named(name).with_context(|| format!("unknown model {name}"))?;
     let model = config.init(device);
     let pixels = Tensor::<4>::random(
-        [batch, 3, size, size],
+        [batch, 3, h, w],
         microprop_vit::burn::tensor::Distribution::Uniform(0.0, 1.0),
         device,
     );
@@ -28,8 +36,9 @@ fn time_rust(name: &str, size: usize, batch: usize, device: &Device, seconds: f6
         Ok(t.elapsed().as_secs_f64())
     };
     // Warm-up: materializes the random weights and, on wgpu, compiles the kernels.
-    run()?;
-    run()?;
+    for _ in 0..warmups {
+        run()?;
+    }
     let mut times = Vec::new();
     let start = Instant::now();
     while times.len() < 3 || (start.elapsed().as_secs_f64() < seconds && times.len() < 50) {
@@ -40,27 +49,32 @@ fn time_rust(name: &str, size: usize, batch: usize, device: &Device, seconds: f6
     Ok(times[times.len() / 2])
 }
 
-/// PyTorch's median seconds per batch, or `None` without torch.
-fn time_torch(
+/// PyTorch's timing line (median seconds per batch, peak resident MiB), or `None` without
+/// torch.
+fn torch_line(
     python: &str,
     name: &str,
-    size: usize,
+    (h, w): (usize, usize),
     batch: usize,
     threads: usize,
     device: &str,
-) -> Result<Option<f64>> {
+    warmups: usize,
+) -> Result<serde_json::Value> {
     let script = project_root().join("scripts/bench_vit_torch.py");
     let out = Command::new(python)
         .arg(&script)
         .args([
             "--model",
             name,
-            "--size",
-            &size.to_string(),
+            "--height",
+            &h.to_string(),
+            "--width",
+            &w.to_string(),
             "--batch",
             &batch.to_string(),
         ])
         .args(["--threads", &threads.to_string(), "--device", device])
+        .args(["--warmup", &warmups.to_string()])
         .output()
         .with_context(|| format!("running {}", script.display()))?;
     if !out.status.success() {
@@ -71,9 +85,126 @@ fn time_torch(
         );
     }
     let line = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(line.trim())
-        .with_context(|| format!("reading the torch timing line `{line}`"))?;
+    serde_json::from_str(line.trim())
+        .with_context(|| format!("reading the torch timing line `{line}`"))
+}
+
+/// PyTorch's median seconds per batch.
+fn time_torch(
+    python: &str,
+    name: &str,
+    size: usize,
+    batch: usize,
+    threads: usize,
+    device: &str,
+) -> Result<Option<f64>> {
+    let v = torch_line(python, name, (size, size), batch, threads, device, 2)?;
     Ok(v["median_s_per_batch"].as_f64())
+}
+
+/// This process's peak resident memory in MiB (Linux `VmHWM`), if known.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The paper's workloads: model, input height and width.
+pub const PAPER_WORKLOADS: [(&str, usize, usize); 3] = [
+    ("dinov2-large", 658, 728),
+    ("clip-vit-large-patch14", 224, 224),
+    ("sam-vit-huge", 1024, 1024),
+];
+
+/// One workload in this process (the hidden `xtask bench-one`): prints a JSON line with the
+/// median seconds per image at batch 1 and the peak resident memory.
+pub fn one(
+    name: &str,
+    h: usize,
+    w: usize,
+    backend: &str,
+    threads: usize,
+    seconds: f64,
+) -> Result<()> {
+    let backend = Backend::parse(backend).context("--backend: cpu or wgpu")?;
+    let device = backend.device()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    // One warm-up: these passes take seconds each.
+    let s = pool.install(|| time_rust(name, (h, w), 1, &device, (1, seconds)))?;
+    println!(
+        "{}",
+        serde_json::json!({"median_s_per_batch": s, "peak_rss_mib": peak_rss_mib()})
+    );
+    Ok(())
+}
+
+/// The paper's workloads at batch 1 with all cores, each side in its own process: seconds
+/// per image and peak resident memory.
+pub fn paper(python: &str, backend: &str, seconds: f64) -> Result<()> {
+    let torch = python_has(python, "torch") && python_has(python, "transformers");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let torch_device = if backend == "wgpu" { "cuda" } else { "cpu" };
+    println!(
+        "the paper's workloads, batch 1, {cores} threads, backend {backend}: seconds per image \
+         and peak resident memory (MiB), each side in its own process"
+    );
+    println!(
+        "{:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
+        "model", "input", "rust s", "rust MiB", "torch s", "torch MiB", "time", "memory"
+    );
+    let exe = std::env::current_exe()?;
+    for (name, h, w) in PAPER_WORKLOADS {
+        let out = Command::new(&exe)
+            .args(["bench-one", "--model", name])
+            .args(["--height", &h.to_string(), "--width", &w.to_string()])
+            .args(["--backend", backend, "--threads", &cores.to_string()])
+            .args(["--seconds", &seconds.to_string()])
+            .output()
+            .context("running the Rust workload")?;
+        if !out.status.success() {
+            bail!("{name}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let rust: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("{name}: reading the Rust timing line"))?;
+        let reference = if torch {
+            Some(torch_line(python, name, (h, w), 1, cores, torch_device, 1)?)
+        } else {
+            None
+        };
+        let num = |v: &serde_json::Value, k: &str| v[k].as_f64();
+        let (rs, rm) = (num(&rust, "median_s_per_batch"), num(&rust, "peak_rss_mib"));
+        let (ts, tm) = reference.as_ref().map_or((None, None), |t| {
+            (num(t, "median_s_per_batch"), num(t, "peak_rss_mib"))
+        });
+        let f = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
+        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+            _ => "-".into(),
+        };
+        println!(
+            "{name:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
+            format!("{h}×{w}"),
+            f(rs, 3),
+            f(rm, 0),
+            f(ts, 3),
+            f(tm, 0),
+            ratio(ts, rs),
+            ratio(tm, rm)
+        );
+    }
+    println!(
+        "time = torch s / rust s, memory = torch MiB / rust MiB (> 1: microprop is faster / \
+         smaller)"
+    );
+    if !torch {
+        println!(
+            "torch/transformers not found for `{python}`: ratios skipped (pip install torch transformers)"
+        );
+    }
+    Ok(())
 }
 
 /// Runs the benchmark; prints one table row per model, batch and thread count.
@@ -114,7 +245,8 @@ pub fn run(python: &str, backend: &str, seconds: f64, models: &[&str]) -> Result
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
                     .build()?;
-                let rust = pool.install(|| time_rust(name, 224, batch, &device, seconds))?;
+                let rust =
+                    pool.install(|| time_rust(name, (224, 224), batch, &device, (2, seconds)))?;
                 let reference = if torch {
                     time_torch(python, name, 224, batch, threads, torch_device)?
                 } else {

@@ -54,6 +54,22 @@ enum Task {
         #[command(subcommand)]
         what: Bench,
     },
+    /// One model workload in this process, for `bench vit` (prints a JSON timing line).
+    #[command(hide = true)]
+    BenchOne {
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        height: usize,
+        #[arg(long)]
+        width: usize,
+        #[arg(long, default_value = "cpu")]
+        backend: String,
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -134,7 +150,8 @@ enum Bench {
         #[arg(long, default_value = "python3")]
         python: String,
     },
-    /// DINOv2 ViT-S/14 and ViT-B/14 at 224², batch 1 and 8, vs PyTorch (1 thread and all cores).
+    /// DINOv2 ViT-S/14 and ViT-B/14 at 224², batch 1 and 8, vs PyTorch (1 thread and all cores),
+    /// then the paper's workloads (DINOv2-L on 658 × 728, CLIP-L, SAM-H) with peak memory.
     Vit(ModelBench),
     /// ResNet-50 (the MicroNet CNN) at 224², batch 1 and 8, vs torchvision (1 thread and all cores).
     Resnet(ModelBench),
@@ -152,6 +169,10 @@ enum Bench {
 /// Options of the model benchmarks (`bench vit`, `bench resnet`).
 #[derive(clap::Args)]
 struct ModelBench {
+    /// vit only: `small` (DINOv2-S/B at 224², batch 1 and 8), `paper` (the paper's real
+    /// workloads at batch 1, with peak memory) or `all`.
+    #[arg(long, default_value = "all")]
+    set: String,
     /// Python interpreter with torch and transformers / torchvision for the reference.
     #[arg(long, default_value = "python3")]
     python: String,
@@ -231,12 +252,31 @@ fn main() -> Result<()> {
         } => bench_homogenization::run(samples, size, &python),
         Task::Bench {
             what: Bench::Vit(b),
-        } => bench_vit::run(
-            &b.python,
-            &b.backend,
-            b.seconds,
-            &["dinov2-small", "dinov2-base"],
-        ),
+        } => {
+            if matches!(b.set.as_str(), "small" | "all") {
+                bench_vit::run(
+                    &b.python,
+                    &b.backend,
+                    b.seconds,
+                    &["dinov2-small", "dinov2-base"],
+                )?;
+            }
+            if matches!(b.set.as_str(), "paper" | "all") {
+                bench_vit::paper(&b.python, &b.backend, b.seconds)?;
+            }
+            if !matches!(b.set.as_str(), "small" | "paper" | "all") {
+                anyhow::bail!("--set: small, paper or all");
+            }
+            Ok(())
+        }
+        Task::BenchOne {
+            model,
+            height,
+            width,
+            backend,
+            threads,
+            seconds,
+        } => bench_vit::one(&model, height, width, &backend, threads, seconds),
         Task::Bench {
             what: Bench::Resnet(b),
         } => bench_vit::run(&b.python, &b.backend, b.seconds, &["resnet50"]),
