@@ -49,16 +49,9 @@ impl Table {
         };
         // The decoders assert on some corrupt files (polars' parquet reader does); such a
         // file is a bad input, not a crash.
-        let (header, columns) = match std::panic::catch_unwind(read) {
+        let (header, columns) = match microprop_vit::extract::catch_quietly(read) {
             Ok(result) => result.map_err(bad)?,
-            Err(payload) => {
-                let message = payload
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                return Err(bad(format!("the file is corrupt ({message})")));
-            }
+            Err(message) => return Err(bad(format!("the file is corrupt ({message})"))),
         };
         Ok(Self {
             path: path.to_path_buf(),
