@@ -7,7 +7,7 @@ use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use serde::Deserialize;
 
-use crate::layers::{Activation, Kept, check_heads, self_attention};
+use crate::layers::{Activation, Kept, check_heads, linear, self_attention};
 
 /// The fields of a CLIP `vision_config` that shape the vision tower (HF names and defaults).
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
@@ -230,9 +230,10 @@ impl Layer {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let x = x.clone() + self.self_attn.forward(self.layer_norm1.forward(x));
         let m = &self.mlp;
-        let h = m.fc2.forward(
+        let h = linear(
+            &m.fc2,
             m.act
-                .forward(m.fc1.forward(self.layer_norm2.forward(x.clone()))),
+                .forward(linear(&m.fc1, self.layer_norm2.forward(x.clone()))),
         );
         x + h
     }
@@ -254,10 +255,10 @@ pub struct Attention {
 
 impl Attention {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let q = self.q_proj.forward(x.clone());
-        let k = self.k_proj.forward(x.clone());
-        let v = self.v_proj.forward(x);
-        self.out_proj.forward(self_attention(q, k, v, self.heads))
+        let q = linear(&self.q_proj, x.clone());
+        let k = linear(&self.k_proj, x.clone());
+        let v = linear(&self.v_proj, x);
+        linear(&self.out_proj, self_attention(q, k, v, self.heads))
     }
 }
 

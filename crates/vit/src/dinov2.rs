@@ -8,7 +8,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 use serde::Deserialize;
 
-use crate::layers::{Activation, Kept, check_heads, self_attention};
+use crate::layers::{Activation, Kept, check_heads, linear, self_attention};
 use crate::resample::{Taps, dense_matrix, torch_bicubic, torch_bicubic_antialias};
 
 /// The fields of a DINOv2 `config.json` that shape the model (HF names and defaults).
@@ -141,7 +141,7 @@ fn layer_norm(c: &Dinov2Config, device: &Device) -> LayerNorm {
         .init(device)
 }
 
-fn linear(d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear {
+fn new_linear(d_in: usize, d_out: usize, bias: bool, device: &Device) -> Linear {
     LinearConfig::new(d_in, d_out).with_bias(bias).init(device)
 }
 
@@ -279,14 +279,14 @@ impl Layer {
             let hidden = (d as f64 * c.mlp_ratio) as usize;
             let hidden = (hidden * 2 / 3).div_ceil(8) * 8;
             Mlp::SwiGlu(SwiGlu {
-                weights_in: linear(d, 2 * hidden, true, device),
-                weights_out: linear(hidden, d, true, device),
+                weights_in: new_linear(d, 2 * hidden, true, device),
+                weights_out: new_linear(hidden, d, true, device),
             })
         } else {
             let hidden = (d as f64 * c.mlp_ratio) as usize;
             Mlp::Plain(PlainMlp {
-                fc1: linear(d, hidden, true, device),
-                fc2: linear(hidden, d, true, device),
+                fc1: new_linear(d, hidden, true, device),
+                fc2: new_linear(hidden, d, true, device),
                 act: c.hidden_act,
             })
         };
@@ -294,13 +294,13 @@ impl Layer {
             norm1: layer_norm(c, device),
             attention: Attention {
                 attention: SelfAttention {
-                    query: linear(d, d, c.qkv_bias, device),
-                    key: linear(d, d, c.qkv_bias, device),
-                    value: linear(d, d, c.qkv_bias, device),
+                    query: new_linear(d, d, c.qkv_bias, device),
+                    key: new_linear(d, d, c.qkv_bias, device),
+                    value: new_linear(d, d, c.qkv_bias, device),
                     heads: c.num_attention_heads,
                 },
                 output: SelfOutput {
-                    dense: linear(d, d, true, device),
+                    dense: new_linear(d, d, true, device),
                 },
             },
             layer_scale1: LayerScale {
@@ -336,12 +336,12 @@ impl Attention {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let s = &self.attention;
         let out = self_attention(
-            s.query.forward(x.clone()),
-            s.key.forward(x.clone()),
-            s.value.forward(x),
+            linear(&s.query, x.clone()),
+            linear(&s.key, x.clone()),
+            linear(&s.value, x),
             s.heads,
         );
-        self.output.dense.forward(out)
+        linear(&self.output.dense, out)
     }
 }
 
@@ -389,13 +389,13 @@ pub enum Mlp {
 impl Mlp {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         match self {
-            Self::Plain(m) => m.fc2.forward(m.act.forward(m.fc1.forward(x))),
+            Self::Plain(m) => linear(&m.fc2, m.act.forward(linear(&m.fc1, x))),
             Self::SwiGlu(m) => {
-                let h = m.weights_in.forward(x);
+                let h = linear(&m.weights_in, x);
                 let half = h.dims()[2] / 2;
                 let a = h.clone().narrow(2, 0, half);
                 let b = h.narrow(2, half, half);
-                m.weights_out.forward(silu(a) * b)
+                linear(&m.weights_out, silu(a) * b)
             }
         }
     }

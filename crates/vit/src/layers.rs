@@ -32,13 +32,21 @@ impl Activation {
     /// Applies the activation.
     pub fn forward<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
-            Self::Gelu => gelu(x),
+            Self::Gelu => crate::cpu::gelu(x).unwrap_or_else(gelu),
             Self::GeluTanh => gelu_approximate(x),
-            Self::QuickGelu => x.clone() * sigmoid(x.mul_scalar(1.702)),
+            Self::QuickGelu => crate::cpu::quick_gelu(x)
+                .unwrap_or_else(|x| x.clone() * sigmoid(x.mul_scalar(1.702))),
             Self::Silu => silu(x),
             Self::Relu => relu(x),
         }
     }
+}
+
+/// `linear.forward(x)`, through the fused CPU kernel when `x` is on the CPU.
+pub fn linear<const D: usize>(linear: &burn::nn::Linear, x: Tensor<D>) -> Tensor<D> {
+    let weight = linear.weight.val();
+    let bias = linear.bias.as_ref().map(|b| b.val());
+    crate::cpu::linear(x, &weight, bias.as_ref()).unwrap_or_else(|x| linear.forward(x))
 }
 
 /// Splits `[batch, tokens, heads * dim]` into `[batch, heads, tokens, dim]`.
@@ -97,7 +105,8 @@ pub fn attention_pieces(
 /// Scaled dot-product attention on `[batch, heads, tokens, dim]` with an optional additive
 /// bias, computed in pieces (of batch items, heads, and query rows in multiples of
 /// `row_align`) small enough for the device's largest buffer; one piece where there is no
-/// limit. `bias(batch, heads, rows)` gives the bias of a piece, `[b, h, rows, keys]`.
+/// limit. `bias(batch, heads, rows)` gives the bias of a piece, `[b, h, rows, keys]`. On the
+/// CPU without a limit, the fused kernel of [`crate::cpu::attention`] runs instead.
 pub fn attention_within_limit(
     q: Tensor<4>,
     k: Tensor<4>,
@@ -105,10 +114,17 @@ pub fn attention_within_limit(
     row_align: usize,
     bias: impl Fn(Range<usize>, Range<usize>, Range<usize>) -> Option<Tensor<4>>,
 ) -> Tensor<4> {
-    let [b, h, n, _] = q.dims();
-    let keys = k.dims()[2];
     // Scores, their softmax and the bias each take a buffer; half the limit leaves room.
     let budget = crate::gpu::buffer_limit(&q.device()).map(|l| l / 2);
+    let (q, k, v) = match budget {
+        None => match crate::cpu::attention(q, k, v, row_align, &bias) {
+            Ok(out) => return out,
+            Err(qkv) => qkv,
+        },
+        Some(_) => (q, k, v),
+    };
+    let [b, h, n, _] = q.dims();
+    let keys = k.dims()[2];
     let pieces = match budget {
         Some(budget) if score_bytes(n, keys).saturating_mul((b * h) as u64) > budget => {
             attention_pieces([b, h, n], keys, row_align, budget)

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod clip;
+pub mod cpu;
 pub mod dinov2;
 pub mod error;
 pub mod extract;

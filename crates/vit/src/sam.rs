@@ -9,7 +9,7 @@ use burn::tensor::module::layer_norm;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Deserialize;
 
-use crate::layers::{Activation, Kept, attention_within_limit, check_heads};
+use crate::layers::{Activation, Kept, attention_within_limit, check_heads, linear};
 
 /// The fields of a SAM `vision_config` that shape the image encoder (HF names and defaults).
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
@@ -271,9 +271,10 @@ impl Layer {
         };
         let x = x + y;
         let m = &self.mlp;
-        let z = m.lin2.forward(
+        let z = linear(
+            &m.lin2,
             m.act
-                .forward(m.lin1.forward(self.layer_norm2.forward(x.clone()))),
+                .forward(linear(&m.lin1, self.layer_norm2.forward(x.clone()))),
         );
         x + z
     }
@@ -323,9 +324,7 @@ impl Attention {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, h, w, c] = x.dims();
         let hd = c / self.heads;
-        let qkv = self
-            .qkv
-            .forward(x.reshape([b, h * w, c]))
+        let qkv = linear(&self.qkv, x.reshape([b, h * w, c]))
             .reshape([b, h * w, 3, self.heads, hd])
             .permute([2, 0, 3, 1, 4]);
         let part = |i: usize| {
@@ -351,7 +350,7 @@ impl Attention {
             ))
         });
         let out = out.swap_dims(1, 2).reshape([b, h, w, c]);
-        self.proj.forward(out)
+        linear(&self.proj, out)
     }
 }
 
