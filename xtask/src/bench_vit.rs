@@ -118,27 +118,54 @@ pub const PAPER_WORKLOADS: [(&str, usize, usize); 3] = [
 ];
 
 /// One workload in this process (the hidden `xtask bench-one`): prints a JSON line with the
-/// median seconds per image at batch 1 and the peak resident memory.
+/// median seconds per batch and the peak resident memory.
 pub fn one(
     name: &str,
-    h: usize,
-    w: usize,
+    (h, w, batch): (usize, usize, usize),
     backend: &str,
     threads: usize,
-    seconds: f64,
+    (warmups, seconds): (usize, f64),
 ) -> Result<()> {
     let backend = Backend::parse(backend).context("--backend: cpu or wgpu")?;
     let device = backend.device()?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
-    // One warm-up: these passes take seconds each.
-    let s = pool.install(|| time_rust(name, (h, w), 1, &device, (1, seconds)))?;
+    let s = pool.install(|| time_rust(name, (h, w), batch, &device, (warmups, seconds)))?;
     println!(
         "{}",
         serde_json::json!({"median_s_per_batch": s, "peak_rss_mib": peak_rss_mib()})
     );
     Ok(())
+}
+
+/// Runs one workload in its own `xtask bench-one` process and reads its timing line.
+fn rust_line(
+    name: &str,
+    (h, w, batch): (usize, usize, usize),
+    backend: &str,
+    threads: usize,
+    (warmups, seconds): (usize, f64),
+) -> Result<serde_json::Value> {
+    let exe = std::env::current_exe()?;
+    let out = Command::new(&exe)
+        .args(["bench-one", "--model", name])
+        .args(["--height", &h.to_string(), "--width", &w.to_string()])
+        .args([
+            "--batch",
+            &batch.to_string(),
+            "--warmups",
+            &warmups.to_string(),
+        ])
+        .args(["--backend", backend, "--threads", &threads.to_string()])
+        .args(["--seconds", &seconds.to_string()])
+        .output()
+        .context("running the Rust workload")?;
+    if !out.status.success() {
+        bail!("{name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("{name}: reading the Rust timing line"))
 }
 
 /// The paper's workloads at batch 1 with all cores, each side in its own process: seconds
@@ -155,20 +182,9 @@ pub fn paper(python: &str, backend: &str, seconds: f64) -> Result<()> {
         "{:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
         "model", "input", "rust s", "rust MiB", "torch s", "torch MiB", "time", "memory"
     );
-    let exe = std::env::current_exe()?;
     for (name, h, w) in PAPER_WORKLOADS {
-        let out = Command::new(&exe)
-            .args(["bench-one", "--model", name])
-            .args(["--height", &h.to_string(), "--width", &w.to_string()])
-            .args(["--backend", backend, "--threads", &cores.to_string()])
-            .args(["--seconds", &seconds.to_string()])
-            .output()
-            .context("running the Rust workload")?;
-        if !out.status.success() {
-            bail!("{name}: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        let rust: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .with_context(|| format!("{name}: reading the Rust timing line"))?;
+        // One warm-up: these passes take seconds each.
+        let rust = rust_line(name, (h, w, 1), backend, cores, (1, seconds))?;
         let reference = if torch {
             Some(torch_line(python, name, (h, w), 1, cores, torch_device, 1)?)
         } else {
@@ -209,8 +225,8 @@ pub fn paper(python: &str, backend: &str, seconds: f64) -> Result<()> {
 
 /// Runs the benchmark; prints one table row per model, batch and thread count.
 pub fn run(python: &str, backend: &str, seconds: f64, models: &[&str]) -> Result<()> {
+    let backend_name = backend;
     let backend = Backend::parse(backend).context("--backend: cpu or wgpu")?;
-    let device = backend.device()?;
     let library = if models.iter().any(|m| m.starts_with("resnet")) {
         "torchvision"
     } else {
@@ -242,11 +258,12 @@ pub fn run(python: &str, backend: &str, seconds: f64, models: &[&str]) -> Result
     for &name in models {
         for batch in [1usize, 8] {
             for &threads in &thread_counts {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()?;
-                let rust =
-                    pool.install(|| time_rust(name, (224, 224), batch, &device, (2, seconds)))?;
+                // Each row in its own process, as PyTorch's, so that neither side inherits
+                // the other rows' allocations or thread pools.
+                let line = rust_line(name, (224, 224, batch), backend_name, threads, (2, seconds))?;
+                let rust = line["median_s_per_batch"]
+                    .as_f64()
+                    .context("the Rust timing line has no median")?;
                 let reference = if torch {
                     time_torch(python, name, 224, batch, threads, torch_device)?
                 } else {

@@ -67,6 +67,10 @@ enum Task {
         backend: String,
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        #[arg(long, default_value_t = 1)]
+        warmups: usize,
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
@@ -275,8 +279,16 @@ fn main() -> Result<()> {
             width,
             backend,
             threads,
+            batch,
+            warmups,
             seconds,
-        } => bench_vit::one(&model, height, width, &backend, threads, seconds),
+        } => bench_vit::one(
+            &model,
+            (height, width, batch),
+            &backend,
+            threads,
+            (warmups, seconds),
+        ),
         Task::Bench {
             what: Bench::Resnet(b),
         } => bench_vit::run(&b.python, &b.backend, b.seconds, &["resnet50"]),

@@ -168,6 +168,176 @@ pub fn linear<const D: usize>(
     Ok(Tensor::from_primitive::<Flex>(t))
 }
 
+/// An ungrouped, undilated 2-D convolution of a CPU tensor `[batch, c_in, h, w]` with a
+/// weight `[c_out, c_in, kh, kw]`, zero padding `[ph, pw]` on both sides, and an optional
+/// bias: per image the patches are laid out as columns (none for a 1 × 1 stride-1 kernel,
+/// which reads the image as it is) and multiplied by the weight in one matrix product, cut
+/// into one block per thread; `x` back on other devices or shapes.
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: &Tensor<4>,
+    bias: Option<&Tensor<1>>,
+    stride: [usize; 2],
+    padding: [usize; 2],
+) -> Result<Tensor<4>, Tensor<4>> {
+    let cpu = |d: Device, t: DType| d == Device::flex() && t == DType::F32;
+    let [c_out, c_in, kh, kw] = weight.dims();
+    let [b, xc, h, w] = x.dims();
+    let bias_ok = bias.is_none_or(|b| cpu(b.device(), b.dtype()));
+    let (sh, sw, ph, pw) = (stride[0], stride[1], padding[0], padding[1]);
+    let fits = xc == c_in && sh > 0 && sw > 0 && h + 2 * ph >= kh && w + 2 * pw >= kw;
+    if !cpu(weight.device(), weight.dtype()) || !bias_ok || !fits {
+        return Err(x);
+    }
+    let x = match flex(x) {
+        Ok(t) => t,
+        Err(x) => return Err(x),
+    };
+    let x = if x.layout().is_contiguous() {
+        x
+    } else {
+        x.to_contiguous()
+    };
+    let Some(wt) = weight.clone().try_into_primitive::<Flex>().ok() else {
+        unreachable!("CPU f32 tensors are Flex tensors");
+    };
+    let wt = if wt.layout().is_contiguous() {
+        wt
+    } else {
+        wt.to_contiguous()
+    };
+    let bt = bias.and_then(|b| b.clone().try_into_primitive::<Flex>().ok());
+    let bt = bt.map(|b| {
+        if b.layout().is_contiguous() {
+            b
+        } else {
+            b.to_contiguous()
+        }
+    });
+    let (ho, wo) = ((h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1);
+    let hw = ho * wo;
+    let k = c_in * kh * kw;
+    let mut out: Vec<f32> = Vec::with_capacity(b * c_out * hw);
+    match &bt {
+        Some(t) => {
+            let values = &t.storage::<f32>()[t.layout().start_offset()..][..c_out];
+            for _ in 0..b {
+                for &v in values {
+                    out.extend(std::iter::repeat_n(v, hw));
+                }
+            }
+        }
+        None => out.resize(b * c_out * hw, 0.0),
+    }
+    let xs = &x.storage::<f32>()[x.layout().start_offset()..][..b * c_in * h * w];
+    let ws = &wt.storage::<f32>()[wt.layout().start_offset()..];
+    let direct = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0);
+    let mut cols = if direct {
+        Vec::new()
+    } else {
+        vec![0f32; k * hw]
+    };
+    let threads = rayon::current_num_threads();
+    let serial = threads <= 1 || c_out * hw * k < PARALLEL_WORK;
+    for (i, image) in xs.chunks_exact(c_in * h * w).enumerate() {
+        let rhs: &[f32] = if direct {
+            image
+        } else {
+            // Row (c, ky, kx) of the columns holds x[c, oy·sh + ky - ph, ox·sw + kx - pw].
+            let fill = |(c, rows): (usize, &mut [f32])| {
+                let plane = &image[c * h * w..][..h * w];
+                for (j, row) in rows.chunks_exact_mut(hw).enumerate() {
+                    let (ky, kx) = (j / kw, j % kw);
+                    for (oy, line) in row.chunks_exact_mut(wo).enumerate() {
+                        let iy = (oy * sh + ky).wrapping_sub(ph);
+                        if iy >= h {
+                            line.fill(0.0);
+                            continue;
+                        }
+                        let src = &plane[iy * w..][..w];
+                        // Outputs [lo, hi) read inside the row: ox·sw + kx - pw ∈ [0, w).
+                        let lo = pw.saturating_sub(kx).div_ceil(sw).min(wo);
+                        let hi = ((w + pw).saturating_sub(kx).div_ceil(sw)).clamp(lo, wo);
+                        line[..lo].fill(0.0);
+                        line[hi..].fill(0.0);
+                        if hi > lo {
+                            let first = lo * sw + kx - pw;
+                            let inside = &mut line[lo..hi];
+                            if sw == 1 {
+                                inside.copy_from_slice(&src[first..first + inside.len()]);
+                            } else {
+                                let from = src[first..].iter().step_by(sw);
+                                for (v, x) in inside.iter_mut().zip(from) {
+                                    *v = *x;
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+            if serial {
+                cols.chunks_exact_mut(kh * kw * hw)
+                    .enumerate()
+                    .for_each(fill);
+            } else {
+                cols.par_chunks_exact_mut(kh * kw * hw)
+                    .enumerate()
+                    .for_each(fill);
+            }
+            &cols
+        };
+        let (rp, wp) = (Ptr(rhs.as_ptr()), Ptr(ws.as_ptr()));
+        let dst = SendPtr(out[i * c_out * hw..].as_mut_ptr());
+        // Output channels [r0, r1) and pixels [c0, c1) of this image.
+        let block = |r: Range<usize>, c: Range<usize>| {
+            let (rp, wp, dst) = (rp, wp, dst);
+            // SAFETY: the block lies inside the columns (k × hw), W (c_out × k) and this
+            // image's output (c_out × hw); blocks of different tasks do not overlap.
+            unsafe {
+                gemm::gemm(
+                    r.len(),
+                    c.len(),
+                    k,
+                    dst.0.add(r.start * hw + c.start),
+                    1,
+                    hw as isize,
+                    true,
+                    wp.0.add(r.start * k),
+                    1,
+                    k as isize,
+                    rp.0.add(c.start),
+                    1,
+                    hw as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+        };
+        if serial {
+            block(0..c_out, 0..hw);
+        } else if hw >= c_out {
+            // Pixel blocks in multiples of 16, the micro-kernel's width.
+            let step = hw.div_ceil(threads).div_ceil(16) * 16;
+            (0..hw.div_ceil(step))
+                .into_par_iter()
+                .for_each(|p| block(0..c_out, p * step..((p + 1) * step).min(hw)));
+        } else {
+            let step = c_out.div_ceil(threads);
+            (0..c_out.div_ceil(step))
+                .into_par_iter()
+                .for_each(|p| block(p * step..((p + 1) * step).min(c_out), 0..hw));
+        }
+    }
+    drop((x, wt, bt));
+    let layout = Layout::contiguous(Shape::new([b, c_out, ho, wo]));
+    let t = FlexTensor::new(Bytes::from_elems(out), layout, DType::F32);
+    Ok(Tensor::from_primitive::<Flex>(t))
+}
+
 /// A read-only pointer shared by tasks.
 #[derive(Clone, Copy)]
 struct Ptr(*const f32);
@@ -660,6 +830,40 @@ mod tests {
                         let e = rel(got, want.clone());
                         assert!(e < 1e-5, "{x_shape:?} × {d_out}, {threads} threads: {e}");
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn conv2d_matches_burn() {
+        use burn::tensor::module::conv2d as burn_conv2d;
+        use burn::tensor::ops::ConvOptions;
+        // (input, c_out, kernel, stride, padding): ResNet's 1 × 1, 3 × 3 (strides 1 and 2),
+        // its 7 × 7 stem, and odd shapes.
+        let cases = [
+            ([1, 64, 56, 56], 256, 1, 1, 0),
+            ([2, 512, 7, 7], 2048, 1, 1, 0),
+            ([1, 64, 56, 56], 64, 3, 1, 1),
+            ([2, 32, 29, 31], 48, 3, 2, 1),
+            ([1, 3, 64, 64], 64, 7, 2, 3),
+            ([3, 4, 5, 6], 7, 1, 2, 0),
+            ([1, 2, 4, 3], 5, 3, 1, 2),
+        ];
+        for (shape, c_out, k, s, p) in cases {
+            let x = random(shape);
+            let w = random([c_out, shape[1], k, k]);
+            let b = random([c_out]);
+            for bias in [None, Some(b)] {
+                let options = ConvOptions::new([s, s], [p, p], [1, 1], 1);
+                let want = burn_conv2d(x.clone(), w.clone(), bias.clone(), options);
+                for threads in [1, 2, 3] {
+                    let got = pool(threads)
+                        .install(|| conv2d(x.clone(), &w, bias.as_ref(), [s, s], [p, p]))
+                        .ok()
+                        .expect("a CPU tensor");
+                    let e = rel(got, want.clone());
+                    assert!(e < 1e-5, "{shape:?} → {c_out}, k {k}, s {s}, p {p}: {e}");
                 }
             }
         }

@@ -221,6 +221,26 @@ impl ResNetConfig {
     }
 }
 
+/// `conv.forward(x)`; ungrouped, undilated convolutions with symmetric padding run on the CPU
+/// through [`crate::cpu::conv2d`].
+fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => Some([0, 0]),
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
+            Some([top, left])
+        }
+        _ => None,
+    };
+    let plain = conv.groups == 1 && conv.dilation == [1, 1];
+    let Some(padding) = padding.filter(|_| plain) else {
+        return conv.forward(x);
+    };
+    let weight = conv.weight.val();
+    let bias = conv.bias.as_ref().map(|b| b.val());
+    crate::cpu::conv2d(x, &weight, bias.as_ref(), conv.stride, padding)
+        .unwrap_or_else(|x| conv.forward(x))
+}
+
 /// A bias-free `k × k` convolution with torchvision's padding (`k / 2`).
 fn conv(
     cin: usize,
@@ -281,12 +301,12 @@ impl Bottleneck {
     /// `[b, c, h, w]` → `[b, 4·planes, h/stride, w/stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let shortcut = match &self.downsample {
-            Some((conv, bn)) => bn.forward(conv.forward(x.clone())),
+            Some((conv, bn)) => bn.forward(conv_forward(conv, x.clone())),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(self.conv1.forward(x)));
-        let y = relu(self.bn2.forward(self.conv2.forward(y)));
-        let y = self.bn3.forward(self.conv3.forward(y));
+        let y = relu(self.bn1.forward(conv_forward(&self.conv1, x)));
+        let y = relu(self.bn2.forward(conv_forward(&self.conv2, y)));
+        let y = self.bn3.forward(conv_forward(&self.conv3, y));
         relu(y + shortcut)
     }
 }
@@ -305,7 +325,7 @@ pub struct ResNetOutput {
 impl ResNet {
     /// Runs the network on `[b, c, h, w]` pixels, keeping the outputs of `stages` (1–4).
     pub fn forward(&self, pixels: Tensor<4>, stages: &[usize]) -> ResNetOutput {
-        let x = relu(self.bn1.forward(self.conv1.forward(pixels)));
+        let x = relu(self.bn1.forward(conv_forward(&self.conv1, pixels)));
         let mut x = self.maxpool.forward(x);
         let mut kept = Vec::new();
         for (i, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
