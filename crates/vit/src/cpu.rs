@@ -24,6 +24,40 @@ const CHUNK: usize = 1 << 14;
 /// Query rows per attention piece, rounded to the caller's row alignment.
 const ATTENTION_ROWS: usize = 256;
 
+/// Defines `$name`, running `$body` compiled for AVX-512, else AVX2 + FMA, when the CPU has
+/// them, else for the baseline target. The bodies are plain loops that the compiler
+/// vectorizes for each.
+macro_rules! dispatch {
+    ($name:ident($($arg:ident: $ty:ty),*) $body:block) => {
+        fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                fn widest($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn wide($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU supports the features `widest` is compiled for.
+                    return unsafe { widest($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU supports the features `wide` is compiled for.
+                    return unsafe { wide($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+
 /// The f32 Flex tensor behind `x`, or `x` back when it lives elsewhere.
 fn flex<const D: usize>(x: Tensor<D>) -> Result<FlexTensor, Tensor<D>> {
     if x.device() != Device::flex() || x.dtype() != DType::F32 {
@@ -173,13 +207,15 @@ pub fn linear<const D: usize>(
 /// weight `[c_out, c_in, kh, kw]`, zero padding `[ph, pw]` on both sides, and an optional
 /// bias: per image the patches are laid out as columns (none for a 1 × 1 stride-1 kernel,
 /// which reads the image as it is) and multiplied by the weight in one matrix product, cut
-/// into one block per thread; `x` back on other devices or shapes.
+/// into one block per thread; `then`, if given, is applied to each block while it is in
+/// cache. `x` back on other devices or shapes.
 pub fn conv2d(
     x: Tensor<4>,
     weight: &Tensor<4>,
     bias: Option<&Tensor<1>>,
     stride: [usize; 2],
     padding: [usize; 2],
+    then: Option<Epilogue>,
 ) -> Result<Tensor<4>, Tensor<4>> {
     let cpu = |d: Device, t: DType| d == Device::flex() && t == DType::F32;
     let [c_out, c_in, kh, kw] = weight.dims();
@@ -187,9 +223,21 @@ pub fn conv2d(
     let bias_ok = bias.is_none_or(|b| cpu(b.device(), b.dtype()));
     let (sh, sw, ph, pw) = (stride[0], stride[1], padding[0], padding[1]);
     let fits = xc == c_in && sh > 0 && sw > 0 && h + 2 * ph >= kh && w + 2 * pw >= kw;
-    if !cpu(weight.device(), weight.dtype()) || !bias_ok || !fits {
+    let (ho, wo) = if fits {
+        ((h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1)
+    } else {
+        (0, 0)
+    };
+    let then_ok = then.as_ref().is_none_or(|e| e.fits(b, c_out, ho * wo));
+    if !cpu(weight.device(), weight.dtype()) || !bias_ok || !fits || !then_ok {
         return Err(x);
     }
+    let residual = then.as_ref().and_then(|e| e.residual.clone());
+    let residual = residual.and_then(|r| r.try_into_primitive::<Flex>().ok());
+    let residual = residual.map(|r| if r.layout().is_contiguous() { r } else { r.to_contiguous() });
+    let res = residual
+        .as_ref()
+        .map(|r| Ptr(r.storage::<f32>()[r.layout().start_offset()..].as_ptr()));
     let x = flex(x)?;
     let x = if x.layout().is_contiguous() {
         x
@@ -212,7 +260,6 @@ pub fn conv2d(
             b.to_contiguous()
         }
     });
-    let (ho, wo) = ((h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1);
     let hw = ho * wo;
     let k = c_in * kh * kw;
     let mut out: Vec<f32> = Vec::with_capacity(b * c_out * hw);
@@ -314,6 +361,18 @@ pub fn conv2d(
                     gemm::Parallelism::None,
                 );
             }
+            if let Some(e) = &then {
+                for ch in r {
+                    let at = ch * hw + c.start;
+                    // SAFETY: row `ch`, columns `c` of this image's output belong to this
+                    // block; the residual has the output's shape (checked by `fits`).
+                    let row = unsafe { std::slice::from_raw_parts_mut(dst.0.add(at), c.len()) };
+                    let skip = res.map(|p| unsafe {
+                        std::slice::from_raw_parts(p.0.add(i * c_out * hw + at), c.len())
+                    });
+                    epilogue_row(row, e.scale[ch], e.shift[ch], skip, e.relu);
+                }
+            }
         };
         if serial {
             block(0..c_out, 0..hw);
@@ -330,11 +389,80 @@ pub fn conv2d(
                 .for_each(|p| block(p * step..((p + 1) * step).min(c_out), 0..hw));
         }
     }
-    drop((x, wt, bt));
+    drop((x, wt, bt, residual));
     let layout = Layout::contiguous(Shape::new([b, c_out, ho, wo]));
     let t = FlexTensor::new(Bytes::from_elems(out), layout, DType::F32);
     Ok(Tensor::from_primitive::<Flex>(t))
 }
+
+/// What follows a convolution, per output channel `c`: `y = scale[c] · y + shift[c]`, plus a
+/// residual tensor of the output's shape, then a ReLU: an inference BatchNorm folded into the
+/// convolution's output while it is in cache.
+#[derive(Debug, Clone)]
+pub struct Epilogue {
+    /// Per-channel factor.
+    pub scale: Vec<f32>,
+    /// Per-channel offset.
+    pub shift: Vec<f32>,
+    /// Added after the affine map, `[batch, c_out, h_out, w_out]`.
+    pub residual: Option<Tensor<4>>,
+    /// Whether a ReLU ends it.
+    pub relu: bool,
+}
+
+impl Epilogue {
+    /// The inference BatchNorm `(y - mean) / √(var + eps) · gamma + beta` as scale and shift.
+    pub fn batch_norm(gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f64) -> Self {
+        let scale: Vec<f32> = gamma
+            .iter()
+            .zip(var)
+            .map(|(&g, &v)| (g as f64 / (v as f64 + eps).sqrt()) as f32)
+            .collect();
+        let shift = beta
+            .iter()
+            .zip(mean)
+            .zip(&scale)
+            .map(|((&b, &m), &s)| (b as f64 - m as f64 * s as f64) as f32)
+            .collect();
+        Self {
+            scale,
+            shift,
+            residual: None,
+            relu: false,
+        }
+    }
+
+    /// Whether it applies to an output of `batch × channels × pixels` on the CPU.
+    fn fits(&self, batch: usize, channels: usize, pixels: usize) -> bool {
+        let residual_ok = self.residual.as_ref().is_none_or(|r| {
+            let [rb, rc, rh, rw] = r.dims();
+            r.device() == Device::flex()
+                && r.dtype() == DType::F32
+                && (rb, rc, rh * rw) == (batch, channels, pixels)
+        });
+        self.scale.len() == channels && self.shift.len() == channels && residual_ok
+    }
+}
+
+dispatch!(epilogue_row(row: &mut [f32], scale: f32, shift: f32, skip: Option<&[f32]>, relu: bool) {
+    match skip {
+        Some(skip) => {
+            for (v, r) in row.iter_mut().zip(skip) {
+                *v = *v * scale + shift + *r;
+            }
+        }
+        None => {
+            for v in row.iter_mut() {
+                *v = *v * scale + shift;
+            }
+        }
+    }
+    if relu {
+        for v in row.iter_mut() {
+            *v = v.max(0.0);
+        }
+    }
+});
 
 /// A read-only pointer shared by tasks.
 #[derive(Clone, Copy)]
@@ -343,30 +471,6 @@ struct Ptr(*const f32);
 // SAFETY: the pointed-to storage is immutable and outlives every task.
 unsafe impl Send for Ptr {}
 unsafe impl Sync for Ptr {}
-
-/// Runs `$body` compiled for AVX2 + FMA when the CPU has them, else for the baseline target.
-macro_rules! dispatch {
-    ($name:ident($($arg:ident: $ty:ty),*) $body:block) => {
-        fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn body($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2,fma")]
-                fn wide($($arg: $ty),*) {
-                    body($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the CPU supports the features `wide` is compiled for.
-                    return unsafe { wide($($arg),*) };
-                }
-            }
-            body($($arg),*)
-        }
-    };
-}
 
 dispatch!(gelu_slice(x: &mut [f32]) {
     for v in x.iter_mut() {
@@ -858,11 +962,47 @@ mod tests {
                 let want = burn_conv2d(x.clone(), w.clone(), bias.clone(), options);
                 for threads in [1, 2, 3] {
                     let got = pool(threads)
-                        .install(|| conv2d(x.clone(), &w, bias.as_ref(), [s, s], [p, p]))
+                        .install(|| conv2d(x.clone(), &w, bias.as_ref(), [s, s], [p, p], None))
                         .unwrap_or_else(|_| panic!("a CPU tensor"));
                     let e = rel(got, want.clone());
                     assert!(e < 1e-5, "{shape:?} → {c_out}, k {k}, s {s}, p {p}: {e}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn folded_batch_norm_matches_burn() {
+        use burn::tensor::activation::relu;
+        use burn::tensor::module::{batch_norm, conv2d as burn_conv2d};
+        use burn::tensor::ops::ConvOptions;
+        let x = random([2, 16, 20, 20]);
+        let w = random([32, 16, 3, 3]);
+        let positive = |n| random([n]).abs().add_scalar(0.5);
+        let (gamma, beta, mean, var) = (random([32]), random([32]), random([32]), positive(32));
+        let residual = random([2, 32, 20, 20]);
+        let values = |t: &Tensor<1>| t.to_data().try_to_vec::<f32>().unwrap_or_default();
+        for (with_residual, with_relu) in [(false, true), (true, true), (true, false)] {
+            let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+            let y = burn_conv2d(x.clone(), w.clone(), None, options);
+            let y = batch_norm(y, gamma.clone(), beta.clone(), mean.clone(), var.clone(), 1e-5);
+            let y = if with_residual { y + residual.clone() } else { y };
+            let want = if with_relu { relu(y) } else { y };
+            let mut e = Epilogue::batch_norm(
+                &values(&gamma),
+                &values(&beta),
+                &values(&mean),
+                &values(&var),
+                1e-5,
+            );
+            e.residual = with_residual.then(|| residual.clone());
+            e.relu = with_relu;
+            for threads in [1, 2] {
+                let got = pool(threads)
+                    .install(|| conv2d(x.clone(), &w, None, [1, 1], [1, 1], Some(e.clone())))
+                    .unwrap_or_else(|_| panic!("a CPU tensor"));
+                let err = rel(got, want.clone());
+                assert!(err < 1e-5, "residual {with_residual}, relu {with_relu}: {err}");
             }
         }
     }

@@ -221,9 +221,24 @@ impl ResNetConfig {
     }
 }
 
-/// `conv.forward(x)`; ungrouped, undilated convolutions with symmetric padding run on the CPU
-/// through [`crate::cpu::conv2d`].
-fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+/// `relu?(bn(conv(x)) + residual)`. On the CPU, ungrouped undilated convolutions with
+/// symmetric padding run through [`crate::cpu::conv2d`] with the inference BatchNorm, the
+/// residual and the ReLU folded into its output; elsewhere burn's ops run one by one.
+fn conv_bn(
+    conv: &Conv2d,
+    bn: &BatchNorm,
+    x: Tensor<4>,
+    residual: Option<Tensor<4>>,
+    with_relu: bool,
+) -> Tensor<4> {
+    let unfused = |x: Tensor<4>, residual: Option<Tensor<4>>| {
+        let y = bn.forward(conv.forward(x));
+        let y = match residual {
+            Some(r) => y + r,
+            None => y,
+        };
+        if with_relu { relu(y) } else { y }
+    };
     let padding = match conv.padding {
         PaddingConfig2d::Valid => Some([0, 0]),
         PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
@@ -231,14 +246,24 @@ fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         }
         _ => None,
     };
-    let plain = conv.groups == 1 && conv.dilation == [1, 1];
+    let plain = conv.groups == 1 && conv.dilation == [1, 1] && x.device() == Device::flex();
     let Some(padding) = padding.filter(|_| plain) else {
-        return conv.forward(x);
+        return unfused(x, residual);
     };
+    let values = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap_or_default();
+    let mut then = crate::cpu::Epilogue::batch_norm(
+        &values(bn.gamma.val()),
+        &values(bn.beta.val()),
+        &values(bn.running_mean.value()),
+        &values(bn.running_var.value()),
+        bn.epsilon,
+    );
+    then.residual = residual.clone();
+    then.relu = with_relu;
     let weight = conv.weight.val();
     let bias = conv.bias.as_ref().map(|b| b.val());
-    crate::cpu::conv2d(x, &weight, bias.as_ref(), conv.stride, padding)
-        .unwrap_or_else(|x| conv.forward(x))
+    crate::cpu::conv2d(x, &weight, bias.as_ref(), conv.stride, padding, Some(then))
+        .unwrap_or_else(|x| unfused(x, residual))
 }
 
 /// A bias-free `k × k` convolution with torchvision's padding (`k / 2`).
@@ -301,13 +326,12 @@ impl Bottleneck {
     /// `[b, c, h, w]` → `[b, 4·planes, h/stride, w/stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let shortcut = match &self.downsample {
-            Some((conv, bn)) => bn.forward(conv_forward(conv, x.clone())),
+            Some((conv, bn)) => conv_bn(conv, bn, x.clone(), None, false),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(conv_forward(&self.conv1, x)));
-        let y = relu(self.bn2.forward(conv_forward(&self.conv2, y)));
-        let y = self.bn3.forward(conv_forward(&self.conv3, y));
-        relu(y + shortcut)
+        let y = conv_bn(&self.conv1, &self.bn1, x, None, true);
+        let y = conv_bn(&self.conv2, &self.bn2, y, None, true);
+        conv_bn(&self.conv3, &self.bn3, y, Some(shortcut), true)
     }
 }
 
@@ -325,7 +349,7 @@ pub struct ResNetOutput {
 impl ResNet {
     /// Runs the network on `[b, c, h, w]` pixels, keeping the outputs of `stages` (1–4).
     pub fn forward(&self, pixels: Tensor<4>, stages: &[usize]) -> ResNetOutput {
-        let x = relu(self.bn1.forward(conv_forward(&self.conv1, pixels)));
+        let x = conv_bn(&self.conv1, &self.bn1, pixels, None, true);
         let mut x = self.maxpool.forward(x);
         let mut kept = Vec::new();
         for (i, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
