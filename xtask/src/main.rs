@@ -1,6 +1,7 @@
 //! Project tasks: `cargo xtask bench correlations`.
 
 mod bench_case2;
+mod bench_extract;
 mod bench_homogenization;
 mod bench_segment;
 mod bench_vit;
@@ -159,6 +160,27 @@ enum Bench {
     Vit(ModelBench),
     /// ResNet-50 (the MicroNet CNN) at 224², batch 1 and 8, vs torchvision (1 thread and all cores).
     Resnet(ModelBench),
+    /// `microprop extract` over the case-2 binary micrographs with each of the paper's nine
+    /// models (random-weight checkpoints of the real sizes): wall time per model.
+    Extract {
+        /// Case-2 data directory (with Binary_Images/); default ../shared/data/case2.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Where the random-weight checkpoints are kept (made when missing); default
+        /// target/bench-checkpoints.
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+        /// Feature sets to time, comma-separated (default: all nine: dino_s, dino_b, dino_l,
+        /// dino_g, clip_b16, clip_b32, clip_l14, sam, Nasa).
+        #[arg(long)]
+        sets: Option<String>,
+        /// Time this many images spread evenly over the 149 and estimate the whole set.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Python interpreter with torch, torchvision and transformers (checkpoints only).
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
     /// NLM denoising (h = 10, 7, 21) on 512² and 1024² images vs cv2.fastNlMeansDenoising.
     Segment {
         /// Timed runs per image and side (the minimum is reported).
@@ -292,6 +314,16 @@ fn main() -> Result<()> {
         Task::Bench {
             what: Bench::Resnet(b),
         } => bench_vit::run(&b.python, &b.backend, b.seconds, &["resnet50"]),
+        Task::Bench {
+            what:
+                Bench::Extract {
+                    data,
+                    checkpoints,
+                    sets,
+                    limit,
+                    python,
+                },
+        } => bench_extract::run(data, checkpoints, sets, limit, &python),
     }
 }
 

@@ -99,8 +99,8 @@ const PARALLEL_WORK: usize = 1 << 22;
 
 /// `x Wᵀ + b` of a CPU tensor `[.., d_in]` with burn's `[d_in, d_out]` weight, the bias added
 /// by the matrix product itself; `x` back on other devices. With several threads the product
-/// is cut into one block per thread along the longer of tokens and outputs, so that each
-/// thread packs only its share of the larger operand.
+/// is cut into two blocks per thread (for balance on a busy machine) along the longer of
+/// tokens and outputs, so that each block packs only its share of the larger operand.
 pub fn linear<const D: usize>(
     x: Tensor<D>,
     weight: &Tensor<2>,
@@ -181,13 +181,13 @@ pub fn linear<const D: usize>(
     if threads <= 1 || m * n * k < PARALLEL_WORK {
         block(0..m, 0..n);
     } else if m >= n {
-        let step = m.div_ceil(threads);
+        let step = m.div_ceil(2 * threads);
         (0..m.div_ceil(step))
             .into_par_iter()
             .for_each(|i| block(i * step..((i + 1) * step).min(m), 0..n));
     } else {
         // Column blocks in multiples of 16, the micro-kernel's width.
-        let step = n.div_ceil(threads).div_ceil(16) * 16;
+        let step = n.div_ceil(2 * threads).div_ceil(16) * 16;
         (0..n.div_ceil(step))
             .into_par_iter()
             .for_each(|i| block(0..m, i * step..((i + 1) * step).min(n)));
@@ -207,7 +207,7 @@ pub fn linear<const D: usize>(
 /// weight `[c_out, c_in, kh, kw]`, zero padding `[ph, pw]` on both sides, and an optional
 /// bias: per image the patches are laid out as columns (none for a 1 × 1 stride-1 kernel,
 /// which reads the image as it is) and multiplied by the weight in one matrix product, cut
-/// into one block per thread; `then`, if given, is applied to each block while it is in
+/// into two blocks per thread; `then`, if given, is applied to each block while it is in
 /// cache. `x` back on other devices or shapes.
 pub fn conv2d(
     x: Tensor<4>,
@@ -378,12 +378,12 @@ pub fn conv2d(
             block(0..c_out, 0..hw);
         } else if hw >= c_out {
             // Pixel blocks in multiples of 16, the micro-kernel's width.
-            let step = hw.div_ceil(threads).div_ceil(16) * 16;
+            let step = hw.div_ceil(2 * threads).div_ceil(16) * 16;
             (0..hw.div_ceil(step))
                 .into_par_iter()
                 .for_each(|p| block(0..c_out, p * step..((p + 1) * step).min(hw)));
         } else {
-            let step = c_out.div_ceil(threads);
+            let step = c_out.div_ceil(2 * threads);
             (0..c_out.div_ceil(step))
                 .into_par_iter()
                 .for_each(|p| block(p * step..((p + 1) * step).min(c_out), 0..hw));
