@@ -55,6 +55,38 @@ fn checkpoint(dir: &Path, model: &str, python: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The case-2 binary micrographs (`.mat`, variable `a`, phases 0/1) as 8-bit PNGs in `dir`,
+/// as the studies show them to image models (`labels_to_gray`: 0/255), written once.
+fn as_pngs(mats: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut out = Vec::new();
+    for mat in mats {
+        let stem = mat.file_stem().map_or_else(
+            || "image".to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        let png = dir.join(format!("{stem}.png"));
+        if !png.exists() {
+            let labels = microprop_correlations::io::read_labels(mat, "a")
+                .with_context(|| format!("reading {}", mat.display()))?;
+            let [h, w] = match labels.shape() {
+                [h, w] => [*h, *w],
+                other => bail!("{}: not a 2-D image ({other:?})", mat.display()),
+            };
+            let gray = microprop::extract::labels_to_gray(&labels, &stem)?;
+            let image = image::GrayImage::from_raw(w as u32, h as u32, gray)
+                .with_context(|| format!("{}: {h} × {w} pixels", mat.display()))?;
+            let tmp = dir.join(format!(".{stem}.png.tmp"));
+            image
+                .save_with_format(&tmp, image::ImageFormat::Png)
+                .with_context(|| format!("writing {}", tmp.display()))?;
+            std::fs::rename(&tmp, &png)?;
+        }
+        out.push(png);
+    }
+    Ok(out)
+}
+
 /// `count` of `files` spread evenly over the sorted list (all of them without a count).
 fn spread(files: Vec<PathBuf>, count: Option<usize>) -> Vec<PathBuf> {
     match count {
@@ -82,6 +114,9 @@ pub fn run(
     files.sort();
     let all = files.len();
     let files = spread(files, limit);
+    // `microprop extract` reads images; the study reads the .mat labels and shows the model
+    // the same gray pixels.
+    let files = as_pngs(&files, &project_root().join("target/bench-extract-images"))?;
     let dir = checkpoints.unwrap_or_else(|| project_root().join("target/bench-checkpoints"));
     let wanted: Vec<&str> = sets.as_deref().map_or_else(
         || MODELS.iter().map(|(s, _)| *s).collect(),
