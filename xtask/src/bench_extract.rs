@@ -38,7 +38,10 @@ fn checkpoint(dir: &Path, model: &str, python: &str) -> Result<PathBuf> {
         return Ok(path);
     }
     let script = project_root().join("scripts/make_random_checkpoints.py");
-    eprintln!("making a random-weight {model} checkpoint in {}", dir.display());
+    eprintln!(
+        "making a random-weight {model} checkpoint in {}",
+        dir.display()
+    );
     let status = Command::new(python)
         .arg(&script)
         .args(["--out".as_ref(), dir.as_os_str()])
@@ -61,10 +64,9 @@ fn as_pngs(mats: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut out = Vec::new();
     for mat in mats {
-        let stem = mat.file_stem().map_or_else(
-            || "image".to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        );
+        let stem = mat
+            .file_stem()
+            .map_or_else(|| "image".to_string(), |s| s.to_string_lossy().into_owned());
         let png = dir.join(format!("{stem}.png"));
         if !png.exists() {
             let labels = microprop_correlations::io::read_labels(mat, "a")
@@ -90,9 +92,9 @@ fn as_pngs(mats: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
 /// `count` of `files` spread evenly over the sorted list (all of them without a count).
 fn spread(files: Vec<PathBuf>, count: Option<usize>) -> Vec<PathBuf> {
     match count {
-        Some(n) if n > 0 && n < files.len() => (0..n)
-            .map(|i| files[i * files.len() / n].clone())
-            .collect(),
+        Some(n) if n > 0 && n < files.len() => {
+            (0..n).map(|i| files[i * files.len() / n].clone()).collect()
+        }
         _ => files,
     }
 }
@@ -124,7 +126,9 @@ pub fn run(
     );
     for w in &wanted {
         if !MODELS.iter().any(|(s, _)| s == w) {
-            bail!("--sets: unknown set {w}; known: dino_s, dino_b, dino_l, dino_g, clip_b16, clip_b32, clip_l14, sam, Nasa");
+            bail!(
+                "--sets: unknown set {w}; known: dino_s, dino_b, dino_l, dino_g, clip_b16, clip_b32, clip_l14, sam, Nasa"
+            );
         }
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

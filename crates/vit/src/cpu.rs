@@ -234,7 +234,13 @@ pub fn conv2d(
     }
     let residual = then.as_ref().and_then(|e| e.residual.clone());
     let residual = residual.and_then(|r| r.try_into_primitive::<Flex>().ok());
-    let residual = residual.map(|r| if r.layout().is_contiguous() { r } else { r.to_contiguous() });
+    let residual = residual.map(|r| {
+        if r.layout().is_contiguous() {
+            r
+        } else {
+            r.to_contiguous()
+        }
+    });
     let res = residual
         .as_ref()
         .map(|r| Ptr(r.storage::<f32>()[r.layout().start_offset()..].as_ptr()));
@@ -567,7 +573,10 @@ pub fn attention(
     bias: &dyn Fn(Range<usize>, Range<usize>, Range<usize>) -> Option<Tensor<4>>,
 ) -> Result<Tensor<4>, (Tensor<4>, Tensor<4>, Tensor<4>)> {
     let on_cpu = |t: &Tensor<4>| t.device() == Device::flex() && t.dtype() == DType::F32;
-    if !(on_cpu(&q) && on_cpu(&k) && on_cpu(&v)) {
+    let ([qb, qh, _, qd], [kb, kh, keys, kd], [vb, vh, vk, _]) = (q.dims(), k.dims(), v.dims());
+    let shapes_agree = (qb, qh, qd) == (kb, kh, kd) && (qb, qh, keys) == (vb, vh, vk);
+    if !(on_cpu(&q) && on_cpu(&k) && on_cpu(&v) && shapes_agree) {
+        // burn's own op reports shapes that do not agree.
         return Err((q, k, v));
     }
     let unwrap = |t: Tensor<4>| t.try_into_primitive::<Flex>().ok();
@@ -575,7 +584,7 @@ pub fn attention(
         unreachable!("CPU f32 tensors are Flex tensors");
     };
     let [b, h, n, d] = dims(&q);
-    let [_, _, keys, dv] = dims(&v);
+    let dv = dims(&v)[3];
     let scale = 1.0 / (d as f32).sqrt();
     let mut out = vec![0f32; b * n * h * dv];
     let align = row_align.max(1);
@@ -590,11 +599,22 @@ pub fn attention(
     let dst = SendPtr(out.as_mut_ptr());
     for r0 in (0..n).step_by(block.max(1)) {
         let rows = block.min(n - r0);
-        let piece = bias(0..b, 0..h, r0..r0 + rows).and_then(|t| {
-            // A bias whose rows are not contiguous is copied once into a plain layout.
-            let t = t.try_into_primitive::<Flex>().ok()?;
+        let piece = bias(0..b, 0..h, r0..r0 + rows).map(|t| {
+            // Broadcast to the piece's full shape (a view), on the CPU in f32; a bias whose
+            // rows are not contiguous is copied once into a plain layout.
+            let full = [b, h, rows, keys];
+            let t = if t.dims() == full { t } else { t.expand(full) };
+            let t = t.to_device(&Device::flex());
+            let t = if t.dtype() == DType::F32 {
+                t
+            } else {
+                t.cast(burn::tensor::FloatDType::F32)
+            };
+            let Ok(t) = t.try_into_primitive::<Flex>() else {
+                unreachable!("CPU f32 tensors are Flex tensors");
+            };
             let unit = t.layout().strides().get(3) == Some(&1);
-            Some(if unit { t } else { owned(t) })
+            if unit { t } else { owned(t) }
         });
         let bs = piece.as_ref().map(Strided::new);
         let job = Head {
@@ -985,8 +1005,19 @@ mod tests {
         for (with_residual, with_relu) in [(false, true), (true, true), (true, false)] {
             let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
             let y = burn_conv2d(x.clone(), w.clone(), None, options);
-            let y = batch_norm(y, gamma.clone(), beta.clone(), mean.clone(), var.clone(), 1e-5);
-            let y = if with_residual { y + residual.clone() } else { y };
+            let y = batch_norm(
+                y,
+                gamma.clone(),
+                beta.clone(),
+                mean.clone(),
+                var.clone(),
+                1e-5,
+            );
+            let y = if with_residual {
+                y + residual.clone()
+            } else {
+                y
+            };
             let want = if with_relu { relu(y) } else { y };
             let mut e = Epilogue::batch_norm(
                 &values(&gamma),
@@ -1002,7 +1033,10 @@ mod tests {
                     .install(|| conv2d(x.clone(), &w, None, [1, 1], [1, 1], Some(e.clone())))
                     .unwrap_or_else(|_| panic!("a CPU tensor"));
                 let err = rel(got, want.clone());
-                assert!(err < 1e-5, "residual {with_residual}, relu {with_relu}: {err}");
+                assert!(
+                    err < 1e-5,
+                    "residual {with_residual}, relu {with_relu}: {err}"
+                );
             }
         }
     }
@@ -1017,8 +1051,10 @@ mod tests {
             let k = split(random([2, keys, 48]));
             let v = split(random([2, keys, 48]));
             let bias = random([2, heads, n, keys]).mul_scalar(3.0);
-            for with_bias in [true, false] {
+            // No bias, a full one, and one broadcast over the batch ([1, h, rows, keys]).
+            for (with_bias, broadcast) in [(true, false), (false, false), (true, true)] {
                 let piece = |b: Range<usize>, h: Range<usize>, r: Range<usize>| {
+                    let b = if broadcast { 0..1 } else { b };
                     with_bias.then(|| bias.clone().slice([b, h, r]))
                 };
                 let want = burn_attention(
@@ -1034,7 +1070,10 @@ mod tests {
                         .install(|| attention(q.clone(), k.clone(), v.clone(), align, &piece))
                         .unwrap_or_else(|_| panic!("CPU tensors"));
                     let e = rel(got, want.clone());
-                    assert!(e < 1e-5, "n {n}, keys {keys}, bias {with_bias}: {e}");
+                    assert!(
+                        e < 1e-5,
+                        "n {n}, keys {keys}, bias {with_bias} {broadcast}: {e}"
+                    );
                 }
             }
         }
