@@ -148,50 +148,21 @@ pub fn linear<const D: usize>(
     // SAFETY: `start_offset` lies inside the weight's storage by the layout's invariant.
     let w_base = unsafe { w.storage::<f32>().as_ptr().add(w.layout().start_offset()) };
     let (xp, wp, dst) = (Ptr(xs.as_ptr()), Ptr(w_base), SendPtr(out.as_mut_ptr()));
-    // Rows [r0, r1) and columns [c0, c1) of the product.
-    let block = |r: Range<usize>, c: Range<usize>| {
+    in_blocks(m, n, k, |r, c| {
         let (xp, wp, dst) = (xp, wp, dst);
         // SAFETY: the block lies inside x (m × k, row-major), the weight (k × n with its
         // strides) and `out` (m × n); blocks of different tasks do not overlap.
         unsafe {
-            gemm::gemm(
-                r.len(),
-                c.len(),
-                k,
-                dst.0.add(r.start * n + c.start),
-                1,
-                n as isize,
-                true,
-                xp.0.add(r.start * k),
-                1,
-                k as isize,
-                wp.0.wrapping_offset(c.start as isize * w_cs),
-                w_cs,
-                w_rs,
+            product(
+                (r.len(), c.len(), k),
+                (dst.0.add(r.start * n + c.start), n as isize),
+                (xp.0.add(r.start * k), k as isize, 1),
+                (wp.0.wrapping_offset(c.start as isize * w_cs), w_rs, w_cs),
                 1.0,
                 1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
             );
         }
-    };
-    let threads = rayon::current_num_threads();
-    if threads <= 1 || m * n * k < PARALLEL_WORK {
-        block(0..m, 0..n);
-    } else if m >= n {
-        let step = m.div_ceil(2 * threads);
-        (0..m.div_ceil(step))
-            .into_par_iter()
-            .for_each(|i| block(i * step..((i + 1) * step).min(m), 0..n));
-    } else {
-        // Column blocks in multiples of 16, the micro-kernel's width.
-        let step = n.div_ceil(2 * threads).div_ceil(16) * 16;
-        (0..n.div_ceil(step))
-            .into_par_iter()
-            .for_each(|i| block(0..m, i * step..((i + 1) * step).min(n)));
-    }
+    });
     drop((x, w, b));
     let mut shape = dims;
     shape[D - 1] = n;
@@ -345,26 +316,13 @@ pub fn conv2d(
             // SAFETY: the block lies inside the columns (k × hw), W (c_out × k) and this
             // image's output (c_out × hw); blocks of different tasks do not overlap.
             unsafe {
-                gemm::gemm(
-                    r.len(),
-                    c.len(),
-                    k,
-                    dst.0.add(r.start * hw + c.start),
-                    1,
-                    hw as isize,
-                    true,
-                    wp.0.add(r.start * k),
-                    1,
-                    k as isize,
-                    rp.0.add(c.start),
-                    1,
-                    hw as isize,
+                product(
+                    (r.len(), c.len(), k),
+                    (dst.0.add(r.start * hw + c.start), hw as isize),
+                    (wp.0.add(r.start * k), k as isize, 1),
+                    (rp.0.add(c.start), hw as isize, 1),
                     1.0,
                     1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
                 );
             }
             if let Some(e) = &then {
@@ -380,20 +338,7 @@ pub fn conv2d(
                 }
             }
         };
-        if serial {
-            block(0..c_out, 0..hw);
-        } else if hw >= c_out {
-            // Pixel blocks in multiples of 16, the micro-kernel's width.
-            let step = hw.div_ceil(2 * threads).div_ceil(16) * 16;
-            (0..hw.div_ceil(step))
-                .into_par_iter()
-                .for_each(|p| block(0..c_out, p * step..((p + 1) * step).min(hw)));
-        } else {
-            let step = c_out.div_ceil(2 * threads);
-            (0..c_out.div_ceil(step))
-                .into_par_iter()
-                .for_each(|p| block(p * step..((p + 1) * step).min(c_out), 0..hw));
-        }
+        in_blocks(c_out, hw, k, block);
     }
     drop((x, wt, bt, residual));
     let layout = Layout::contiguous(Shape::new([b, c_out, ho, wo]));
@@ -469,6 +414,67 @@ dispatch!(epilogue_row(row: &mut [f32], scale: f32, shift: f32, skip: Option<&[f
         }
     }
 });
+
+/// `dst += lhs · rhs` for an `m × n` block with inner size `k`, single-threaded; each operand
+/// given as (pointer, row stride, column stride) in elements.
+///
+/// # Safety
+/// Every element addressed through the pointers and strides must lie in its allocation, and
+/// no other thread may write the destination block meanwhile.
+unsafe fn product(
+    (m, n, k): (usize, usize, usize),
+    dst: (*mut f32, isize),
+    lhs: (*const f32, isize, isize),
+    rhs: (*const f32, isize, isize),
+    alpha: f32,
+    beta: f32,
+) {
+    // SAFETY: forwarded from the caller; the destination has unit column stride.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.0,
+            1,
+            dst.1,
+            alpha != 0.0,
+            lhs.0,
+            lhs.2,
+            lhs.1,
+            rhs.0,
+            rhs.2,
+            rhs.1,
+            alpha,
+            beta,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// Runs `block(rows, columns)` over an `m × n` product of inner size `k`: whole when small or
+/// single-threaded, else in two blocks per thread along the longer side (columns in multiples
+/// of 16, the micro-kernel's width), so that each block packs only its share of the larger
+/// operand.
+fn in_blocks(m: usize, n: usize, k: usize, block: impl Fn(Range<usize>, Range<usize>) + Sync) {
+    let threads = rayon::current_num_threads();
+    if threads <= 1 || m * n * k < PARALLEL_WORK {
+        block(0..m, 0..n);
+    } else if m >= n {
+        let step = m.div_ceil(2 * threads);
+        (0..m.div_ceil(step))
+            .into_par_iter()
+            .for_each(|i| block(i * step..((i + 1) * step).min(m), 0..n));
+    } else {
+        let step = n.div_ceil(2 * threads).div_ceil(16) * 16;
+        (0..n.div_ceil(step))
+            .into_par_iter()
+            .for_each(|i| block(0..m, i * step..((i + 1) * step).min(n)));
+    }
+}
 
 /// A read-only pointer shared by tasks.
 #[derive(Clone, Copy)]
@@ -720,26 +726,13 @@ impl Head {
         // written by this task only.
         unsafe {
             // scores = scale · q kᵀ
-            gemm::gemm(
-                m,
-                self.keys,
-                self.d,
-                scores.as_mut_ptr(),
-                1,
-                self.keys as isize,
-                false,
-                q,
-                self.q.strides[3],
-                self.q.strides[2],
-                k,
-                self.k.strides[2],
-                self.k.strides[3],
+            product(
+                (m, self.keys, self.d),
+                (scores.as_mut_ptr(), self.keys as isize),
+                (q, self.q.strides[2], self.q.strides[3]),
+                (k, self.k.strides[3], self.k.strides[2]),
                 0.0,
                 self.scale,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
             );
         }
         for (r, row) in scores.chunks_exact_mut(self.keys).enumerate() {
@@ -754,26 +747,13 @@ impl Head {
         let dst = self.dst.0.wrapping_add(first * self.dv);
         unsafe {
             // out = p v (p unnormalized)
-            gemm::gemm(
-                m,
-                self.dv,
-                self.keys,
-                dst,
-                1,
-                out_rs,
-                false,
-                scores.as_ptr(),
-                1,
-                self.keys as isize,
-                v,
-                self.v.strides[3],
-                self.v.strides[2],
+            product(
+                (m, self.dv, self.keys),
+                (dst, out_rs),
+                (scores.as_ptr(), self.keys as isize, 1),
+                (v, self.v.strides[2], self.v.strides[3]),
                 0.0,
                 1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
             );
             for (r, &s) in inv.iter().enumerate() {
                 let row = std::slice::from_raw_parts_mut(
