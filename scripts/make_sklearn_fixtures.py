@@ -6,7 +6,8 @@ Regenerate (from the repository root):
     python3 scripts/make_sklearn_fixtures.py
 
 Writes small .npy files to crates/reduction/tests/fixtures/ (PCA, StandardScaler) and
-crates/regression/tests/fixtures/ (LinearRegression, PolynomialFeatures, SVR), and
+crates/regression/tests/fixtures/ (LinearRegression, PolynomialFeatures, SVR with linear, rbf
+and poly kernels, KernelRidge, GaussianProcessRegressor), and
 crates/regression/tests/fixtures/splits.txt with KFold / train_test_split / permutation index
 sets, one per line:
     kfold <n> <n_splits> <seed> <fold> train <i ...> test <i ...>
@@ -18,6 +19,9 @@ import pathlib
 import numpy as np
 import sklearn
 from sklearn.decomposition import PCA
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
+from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import KFold, train_test_split
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
@@ -99,6 +103,86 @@ def regression_cases():
         np.save(REG / f"{name}_pred.npy", svr.predict(st))
 
 
+def kernel_cases():
+    """Kernel SVR, kernel ridge and GP regression on standardized-PC-like inputs (own generator,
+    so that the cases above keep their draws)."""
+    kr = np.random.default_rng(2026)
+
+    def data(n, d, nt):
+        x = kr.normal(size=(n, d)) * np.linspace(2.5, 0.5, d)
+        y = 450 + 60 * np.sin(x[:, 0]) + 25 * x[:, 1] ** 2 - 30 * x[:, 0] * x[:, 2 % d] + kr.normal(scale=15, size=n)
+        t = kr.normal(size=(nt, d)) * np.linspace(2.5, 0.5, d)
+        return x, y, t
+
+    svrs = {
+        "svr_rbf_scale": SVR(kernel="rbf", gamma="scale", C=100.0, epsilon=0.5),
+        "svr_rbf_auto": SVR(kernel="rbf", gamma="auto", C=1000.0, epsilon=2.0),
+        "svr_rbf_value": SVR(kernel="rbf", gamma=0.35, C=30.0, epsilon=0.1),
+        "svr_poly": SVR(kernel="poly", degree=3, gamma="scale", coef0=1.0, C=5.0, epsilon=1.0),
+        "svr_poly2": SVR(kernel="poly", degree=2, gamma=0.2, coef0=0.5, C=50.0, epsilon=0.1),
+    }
+    for name, model in svrs.items():
+        x, y, t = data(70, 4, 12)
+        model.fit(x, y)
+        np.save(REG / f"{name}_x.npy", x)
+        np.save(REG / f"{name}_y.npy", y)
+        np.save(REG / f"{name}_test.npy", t)
+        np.save(REG / f"{name}_pred.npy", model.predict(t))
+        np.save(REG / f"{name}_nsv.npy", np.array([float(model.support_.size)]))
+    krrs = {
+        "krr_rbf": KernelRidge(kernel="rbf", alpha=0.5, gamma=0.2),
+        "krr_rbf_default": KernelRidge(kernel="rbf", alpha=1.0),
+        "krr_linear": KernelRidge(kernel="linear", alpha=2.0),
+        "krr_laplacian": KernelRidge(kernel="laplacian", alpha=0.1, gamma=0.3),
+    }
+    for name, model in krrs.items():
+        x, y, t = data(50, 5, 10)
+        model.fit(x, y)
+        np.save(REG / f"{name}_x.npy", x)
+        np.save(REG / f"{name}_y.npy", y)
+        np.save(REG / f"{name}_test.npy", t)
+        np.save(REG / f"{name}_pred.npy", model.predict(t))
+    # GP: constant x (RBF | Matern) + white noise, normalize_y, seeded restarts. The default
+    # optimizer (scipy's L-BFGS-B, default tolerances) and a tight one (gtol 1e-10), whose
+    # optimum the parity test compares with; then the prediction with the learned kernel.
+    def tight(obj_func, initial_theta, bounds):
+        import scipy.optimize
+        r = scipy.optimize.minimize(obj_func, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds,
+                                    options={"gtol": 1e-10, "ftol": 1e-15, "maxiter": 15000})
+        return r.x, r.fun
+
+    gps = {
+        "gp_rbf": RBF(length_scale=1.0),
+        "gp_matern15": Matern(length_scale=1.0, nu=1.5),
+        "gp_matern25": Matern(length_scale=1.0, nu=2.5),
+    }
+    for name, base in gps.items():
+        x, y, t = data(40, 3, 10)
+        kernel = ConstantKernel(1.0) * base + WhiteKernel(1.0)
+        for suffix, opt in (("", "fmin_l_bfgs_b"), ("_tight", tight)):
+            gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=3,
+                                          random_state=7, optimizer=opt).fit(x, y)
+            mean, std = gp.predict(t, return_std=True)
+            np.save(REG / f"{name}{suffix}_theta.npy", gp.kernel_.theta)
+            np.save(REG / f"{name}{suffix}_lml.npy", np.array([gp.log_marginal_likelihood_value_]))
+            np.save(REG / f"{name}{suffix}_mean.npy", mean)
+            np.save(REG / f"{name}{suffix}_std.npy", std)
+        np.save(REG / f"{name}_x.npy", x)
+        np.save(REG / f"{name}_y.npy", y)
+        np.save(REG / f"{name}_test.npy", t)
+        # the fixed kernel (no optimizer): the log marginal likelihood, its gradient and the
+        # prediction at the starting hyper-parameters, and at a second point
+        fixed = ConstantKernel(40.0) * base.clone_with_theta(np.log([0.7])) + WhiteKernel(0.3)
+        gp = GaussianProcessRegressor(kernel=fixed, normalize_y=True, optimizer=None).fit(x, y)
+        lml, grad = gp.log_marginal_likelihood(fixed.theta, eval_gradient=True)
+        mean, std = gp.predict(t, return_std=True)
+        np.save(REG / f"{name}_fixed_theta.npy", fixed.theta)
+        np.save(REG / f"{name}_fixed_lml.npy", np.array([lml]))
+        np.save(REG / f"{name}_fixed_grad.npy", grad)
+        np.save(REG / f"{name}_fixed_mean.npy", mean)
+        np.save(REG / f"{name}_fixed_std.npy", std)
+
+
 def split_cases():
     lines = []
     for n in (10, 17, 134, 149):
@@ -126,6 +210,7 @@ def main():
     pca_cases()
     scaler_case()
     regression_cases()
+    kernel_cases()
     split_cases()
     print(f"scikit-learn {sklearn.__version__}, numpy {np.__version__}")
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use microprop::config::{MaxPcs, Protocol};
 use microprop::evaluate::{Evaluation, evaluate};
-use microprop_regression::RegressorKind;
+use microprop_regression::{ModelGrid, RegressorKind};
 use ndarray_npy::WriteNpyExt;
 
 use crate::{output_field, project_root, python_has, run_reference};
@@ -28,8 +28,15 @@ pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
             .num_threads(threads)
             .build()?;
         let t = Instant::now();
-        let (rows, _) =
-            pool.install(|| evaluate(&x, &y, &[RegressorKind::Svr], &protocol, false))?;
+        let (rows, _) = pool.install(|| {
+            evaluate(
+                &x,
+                &y,
+                &[ModelGrid::single("svr", RegressorKind::Svr.into())],
+                &protocol,
+                false,
+            )
+        })?;
         Ok((t.elapsed().as_secs_f64(), rows[0].clone()))
     };
     let (all, row) = time(rayon::current_num_threads())?;

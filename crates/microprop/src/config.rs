@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use microprop_regression::RegressorKind;
+use microprop_regression::{ModelGrid, ModelParams, ParamValue, RegressorKind};
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::DataSpec;
@@ -27,8 +27,8 @@ pub struct StudyConfig {
     /// appended (default: `[true]`; the paper's case 2 runs both).
     #[serde(default = "default_with_extra")]
     pub with_extra_columns: Vec<bool>,
-    /// Models (`lr`, `pr`, `svr`).
-    pub models: Vec<RegressorKind>,
+    /// Models: `lr`, `pr`, `svr`, or a family with hyper-parameters (see [`ModelSpec`]).
+    pub models: Vec<ModelSpec>,
     /// How models are evaluated.
     pub protocol: Protocol,
     /// Standardize columns before PCA (default: when extra columns are appended).
@@ -37,6 +37,144 @@ pub struct StudyConfig {
     /// Feature cache directory (default: `<out>/cache`).
     #[serde(default)]
     pub cache: Option<PathBuf>,
+}
+
+/// A model of a study: one of the paper's (`"lr"`, `"pr"`, `"svr"`: a linear SVR with
+/// scikit-learn's defaults), or a family with hyper-parameters, each a value or a list that
+/// the inner cross-validation chooses from jointly with the number of components:
+/// `{"kind": "svr", "kernel": "rbf", "c": [1, 10], "gamma": ["scale", 0.1], "epsilon": 0.5}`.
+/// Families: `svr` (kernel linear, rbf, poly; c, epsilon, gamma, degree, coef0, tol), `krr`
+/// (kernel linear, rbf, laplacian, poly; alpha, gamma, degree, coef0), `gp` (kernel rbf,
+/// matern15, matern25; restarts, seed, alpha), `lr`, `pr`. `name` names it in reports
+/// (default: the family and kernel, e.g. `svr-rbf`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ModelSpec {
+    /// One of the paper's models, with its defaults.
+    Named(RegressorKind),
+    /// A family with hyper-parameters.
+    Grid {
+        /// The family: `lr`, `pr`, `svr`, `krr` or `gp`.
+        kind: String,
+        /// Name in reports and file names.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// The kernel of `svr`, `krr` and `gp`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        kernel: Option<String>,
+        /// Hyper-parameters: a number, a name, or a list of them.
+        #[serde(flatten)]
+        params: BTreeMap<String, serde_json::Value>,
+    },
+}
+
+impl<'de> Deserialize<'de> for ModelSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let v = serde_json::Value::deserialize(d)?;
+        match v {
+            serde_json::Value::String(s) => match s.as_str() {
+                "lr" => Ok(ModelSpec::Named(RegressorKind::Linear)),
+                "pr" => Ok(ModelSpec::Named(RegressorKind::Polynomial)),
+                "svr" => Ok(ModelSpec::Named(RegressorKind::Svr)),
+                other => Err(D::Error::custom(format!(
+                    "unknown model `{other}`: use lr, pr, svr, or an object such as \
+                     {{\"kind\": \"svr\", \"kernel\": \"rbf\", \"c\": [1, 10]}}"
+                ))),
+            },
+            serde_json::Value::Object(mut map) => {
+                let mut text = |key: &str| -> std::result::Result<Option<String>, D::Error> {
+                    match map.remove(key) {
+                        None => Ok(None),
+                        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+                        Some(other) => Err(D::Error::custom(format!(
+                            "model `{key}` must be a string, not {other}"
+                        ))),
+                    }
+                };
+                let kind = text("kind")?
+                    .ok_or_else(|| D::Error::custom("a model object needs a \"kind\""))?;
+                let name = text("name")?;
+                let kernel = text("kernel")?;
+                Ok(ModelSpec::Grid {
+                    kind,
+                    name,
+                    kernel,
+                    params: map.into_iter().collect(),
+                })
+            }
+            other => Err(D::Error::custom(format!(
+                "a model is a name (lr, pr, svr) or an object, not {other}"
+            ))),
+        }
+    }
+}
+
+impl From<RegressorKind> for ModelSpec {
+    fn from(kind: RegressorKind) -> Self {
+        ModelSpec::Named(kind)
+    }
+}
+
+impl ModelSpec {
+    /// The name in reports and file names.
+    pub fn name(&self) -> String {
+        match self {
+            ModelSpec::Named(kind) => kind.name().to_string(),
+            ModelSpec::Grid {
+                name: Some(name), ..
+            } => name.clone(),
+            ModelSpec::Grid { kind, kernel, .. } => match kernel {
+                Some(k) => format!("{kind}-{k}"),
+                None => kind.clone(),
+            },
+        }
+    }
+
+    /// Its settings in grid order, every value checked.
+    pub fn grid(&self) -> Result<ModelGrid> {
+        let name = self.name();
+        let bad = |reason: String| Error::Setting {
+            name: "models",
+            reason: format!("model `{name}`: {reason}"),
+        };
+        match self {
+            ModelSpec::Named(kind) => Ok(ModelGrid::single(&name, (*kind).into())),
+            ModelSpec::Grid {
+                kind,
+                kernel,
+                params,
+                ..
+            } => {
+                let base = ModelParams::defaults(kind, kernel.as_deref())
+                    .map_err(|e| bad(e.to_string()))?;
+                let value = |key: &str, v: &serde_json::Value| match v {
+                    serde_json::Value::Number(n) => n
+                        .as_f64()
+                        .map(ParamValue::Number)
+                        .ok_or_else(|| bad(format!("`{key}`: {n} is not a number"))),
+                    serde_json::Value::String(s) => Ok(ParamValue::Text(s.clone())),
+                    other => Err(bad(format!(
+                        "`{key}`: {other} is not a number, a name or a list of them"
+                    ))),
+                };
+                let values = params
+                    .iter()
+                    .map(|(key, v)| {
+                        let list = match v {
+                            serde_json::Value::Array(items) => items
+                                .iter()
+                                .map(|item| value(key, item))
+                                .collect::<Result<Vec<_>>>()?,
+                            single => vec![value(key, single)?],
+                        };
+                        Ok((key.clone(), list))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                ModelGrid::expand(&name, &base, &values).map_err(|e| bad(e.to_string()))
+            }
+        }
+    }
 }
 
 fn default_aggregation() -> Vec<Aggregation> {
@@ -180,11 +318,11 @@ impl Default for MaxPcs {
 }
 
 impl MaxPcs {
-    /// The upper end for one model.
-    pub fn of(&self, kind: RegressorKind) -> usize {
+    /// The upper end for the model named `model`.
+    pub fn of(&self, model: &str) -> usize {
         match self {
             MaxPcs::All(n) => *n,
-            MaxPcs::PerModel(m) => m.get(kind.name()).copied().unwrap_or(50),
+            MaxPcs::PerModel(m) => m.get(model).copied().unwrap_or(50),
         }
     }
 }
@@ -311,9 +449,31 @@ impl StudyConfig {
         if self
             .models
             .iter()
-            .any(|&m| self.protocol.max_pcs().of(m) == 0)
+            .any(|m| self.protocol.max_pcs().of(&m.name()) == 0)
         {
             return Err("max_pcs must be at least 1".into());
+        }
+        let mut names = Vec::new();
+        for m in &self.models {
+            let name = m.name();
+            let ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                return Err(format!(
+                    "model name `{name}` (use letters, digits, - and _)"
+                ));
+            }
+            m.grid().map_err(|e| e.to_string())?;
+            names.push(name);
+        }
+        names.sort();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!(
+                "two models are named `{}`: give one a \"name\"",
+                w[0]
+            ));
         }
         Ok(())
     }
@@ -356,7 +516,10 @@ impl StudyConfig {
             )],
             aggregation: vec![Aggregation::Concat, Aggregation::Mean],
             with_extra_columns: default_with_extra(),
-            models: vec![RegressorKind::Linear, RegressorKind::Polynomial],
+            models: vec![
+                RegressorKind::Linear.into(),
+                RegressorKind::Polynomial.into(),
+            ],
             protocol: Protocol::Holdout {
                 test_size: tenth(),
                 test_seed: eleven(),
@@ -460,9 +623,9 @@ impl StudyConfig {
             aggregation: vec![Aggregation::Concat],
             with_extra_columns: vec![false, true],
             models: vec![
-                RegressorKind::Linear,
-                RegressorKind::Polynomial,
-                RegressorKind::Svr,
+                RegressorKind::Linear.into(),
+                RegressorKind::Polynomial.into(),
+                RegressorKind::Svr.into(),
             ],
             protocol: Protocol::NestedCv {
                 outer: ten(),
@@ -495,7 +658,7 @@ mod tests {
             .expect("README has a JSON example");
         let config: StudyConfig = serde_json::from_str(block).unwrap();
         config.validate().unwrap();
-        assert_eq!(config.protocol.max_pcs().of(RegressorKind::Polynomial), 12);
+        assert_eq!(config.protocol.max_pcs().of("pr"), 12);
         assert!(
             config.standardize(&config.features[0], true),
             "extra columns turn standardization on"

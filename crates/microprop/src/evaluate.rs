@@ -5,7 +5,7 @@ use microprop_reduction::{Pca, StandardScaler};
 use microprop_regression::metrics::{mape, r2};
 use microprop_regression::select::{Candidate, NestedCv, Projection};
 use microprop_regression::split::{KFold, Split, train_test_split};
-use microprop_regression::{Fitted, Regressor, RegressorKind};
+use microprop_regression::{Fitted, ModelGrid, ModelParams, Regressor};
 use ndarray::{Array1, Array2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -98,8 +98,11 @@ pub struct Evaluation {
     pub aggregation: String,
     /// Whether the extra (e.g. composition) columns were appended.
     pub composition: bool,
-    /// Model name (`lr`, `pr`, `svr`).
+    /// Model name (`lr`, `pr`, `svr`, or the config's).
     pub model: String,
+    /// The chosen hyper-parameters, `name=value, …` (nested CV: the most common choice over
+    /// the outer folds); empty for a model without a grid.
+    pub params: String,
     /// Components used (hold-out: chosen on validation; nested CV: most common).
     pub pcs: usize,
     /// Test MAPE (%): hold-out test set, or mean over outer folds.
@@ -116,6 +119,9 @@ pub struct Evaluation {
     pub fold_mape: Vec<f64>,
     /// Components chosen in every outer fold (nested CV).
     pub fold_pcs: Vec<usize>,
+    /// Hyper-parameters chosen in every outer fold (nested CV, models with a grid).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fold_params: Vec<String>,
     /// Test predictions: (sample index, prediction).
     #[serde(skip)]
     pub test_predictions: Vec<(usize, f64)>,
@@ -135,7 +141,7 @@ pub struct Baseline {
 pub fn evaluate(
     x: &Array2<f64>,
     y: &Array1<f64>,
-    models: &[RegressorKind],
+    models: &[ModelGrid],
     protocol: &Protocol,
     scale: bool,
 ) -> Result<(Vec<Evaluation>, Baseline)> {
@@ -155,7 +161,7 @@ pub fn evaluate(
             };
             let evals = models
                 .iter()
-                .map(|&kind| holdout(x, y, kind, max_pcs.of(kind), scale, &outer, &validation))
+                .map(|m| holdout(x, y, m, max_pcs.of(&m.name), scale, &outer, &validation))
                 .collect::<Result<_>>()?;
             let mean = take(y, &outer.train).mean().unwrap_or(0.0);
             let truth = take(y, &outer.test);
@@ -185,63 +191,78 @@ fn take(y: &Array1<f64>, idx: &[usize]) -> Array1<f64> {
     y.select(Axis(0), idx)
 }
 
-/// Fits `kind` on the first `k` columns of `p`.
-pub fn fit_k(kind: RegressorKind, p: &Array2<f64>, y: &Array1<f64>, k: usize) -> Result<Fitted> {
-    Ok(kind.fit(&p.slice(ndarray::s![.., ..k]).to_owned(), y)?)
+/// Fits `model` on the first `k` columns of `p`.
+pub fn fit_k(model: &ModelParams, p: &Array2<f64>, y: &Array1<f64>, k: usize) -> Result<Fitted> {
+    Ok(model.fit(&p.slice(ndarray::s![.., ..k]).to_owned(), y)?)
 }
 
 fn predict_k(model: &Fitted, p: &Array2<f64>, k: usize) -> Result<Array1<f64>> {
     Ok(model.predict(&p.slice(ndarray::s![.., ..k]).to_owned())?)
 }
 
-/// The number of components with the lowest validation MAPE (the first on ties), and the
-/// validation MAPE of every k.
+/// The number of components and the setting with the lowest validation MAPE (the first on
+/// ties, components first, as [`microprop_regression::select::select`]), and for every k the
+/// validation MAPE of its best setting.
 pub fn choose_k(
     x: &Array2<f64>,
     y: &Array1<f64>,
-    kind: RegressorKind,
+    model: &ModelGrid,
     max_k: usize,
     scale: bool,
     validation: &Split,
-) -> Result<(usize, Vec<f64>)> {
+) -> Result<(usize, usize, Vec<f64>)> {
     let x_tr = take_rows(x, &validation.train);
     let y_tr = take(y, &validation.train);
     let proj = Projector::fit(&x_tr, scale, max_k)?;
     let p_tr = proj.transform(&x_tr, proj.pca.n_components())?;
     let p_va = proj.transform(&take_rows(x, &validation.test), proj.pca.n_components())?;
     let y_va = take(y, &validation.test);
-    let curve: Vec<f64> = (1..=proj.pca.n_components())
+    let table: Vec<Vec<f64>> = (1..=proj.pca.n_components())
         .into_par_iter()
         .map(|k| {
-            let m = fit_k(kind, &p_tr, &y_tr, k)?;
-            Ok(mape(&y_va, &predict_k(&m, &p_va, k)?)?)
+            model
+                .settings
+                .iter()
+                .map(|setting| {
+                    let m = fit_k(setting, &p_tr, &y_tr, k)?;
+                    Ok(mape(&y_va, &predict_k(&m, &p_va, k)?)?)
+                })
+                .collect::<Result<Vec<f64>>>()
         })
         .collect::<Result<_>>()?;
-    let best = curve.iter().enumerate().fold(
-        (0, f64::INFINITY),
-        |b, (i, &v)| if v < b.1 { (i, v) } else { b },
-    );
-    Ok((best.0 + 1, curve))
+    let mut best = (0, 0, f64::INFINITY);
+    for (ki, row) in table.iter().enumerate() {
+        for (si, &v) in row.iter().enumerate() {
+            if v < best.2 {
+                best = (ki, si, v);
+            }
+        }
+    }
+    let curve = table
+        .iter()
+        .map(|row| row.iter().copied().fold(f64::INFINITY, f64::min))
+        .collect();
+    Ok((best.0 + 1, best.1, curve))
 }
 
 fn holdout(
     x: &Array2<f64>,
     y: &Array1<f64>,
-    kind: RegressorKind,
+    model: &ModelGrid,
     max_k: usize,
     scale: bool,
     outer: &Split,
     validation: &Split,
 ) -> Result<Evaluation> {
-    let (k, curve) = choose_k(x, y, kind, max_k, scale, validation)?;
+    let (k, setting, curve) = choose_k(x, y, model, max_k, scale, validation)?;
     let x_tr = take_rows(x, &outer.train);
     let y_tr = take(y, &outer.train);
     let proj = Projector::fit(&x_tr, scale, k)?;
     let k = proj.pca.n_components();
     let p_tr = proj.transform(&x_tr, k)?;
-    let model = fit_k(kind, &p_tr, &y_tr, k)?;
-    let pred_tr = predict_k(&model, &p_tr, k)?;
-    let pred_te = predict_k(&model, &proj.transform(&take_rows(x, &outer.test), k)?, k)?;
+    let fitted = fit_k(&model.settings[setting], &p_tr, &y_tr, k)?;
+    let pred_tr = predict_k(&fitted, &p_tr, k)?;
+    let pred_te = predict_k(&fitted, &proj.transform(&take_rows(x, &outer.test), k)?, k)?;
     let y_te = take(y, &outer.test);
     let ape: Vec<f64> = y_te
         .iter()
@@ -252,7 +273,8 @@ fn holdout(
         features: String::new(),
         aggregation: String::new(),
         composition: false,
-        model: kind.name().into(),
+        model: model.name.clone(),
+        params: model.describe(setting),
         pcs: k,
         test_mape: mape(&y_te, &pred_te)?,
         test_mape_err: std_error(&ape),
@@ -261,6 +283,7 @@ fn holdout(
         validation_mape: curve,
         fold_mape: Vec::new(),
         fold_pcs: Vec::new(),
+        fold_params: Vec::new(),
         test_predictions: outer.test.iter().copied().zip(pred_te).collect(),
         train_predictions: outer.train.iter().copied().zip(pred_tr).collect(),
     })
@@ -280,7 +303,7 @@ fn std_error(v: &[f64]) -> f64 {
 fn nested(
     x: &Array2<f64>,
     y: &Array1<f64>,
-    models: &[RegressorKind],
+    models: &[ModelGrid],
     max_pcs: &MaxPcs,
     scale: bool,
     (outer, inner, seed): (usize, usize, u32),
@@ -294,9 +317,9 @@ fn nested(
         inner: KFold::new(inner)?.shuffled(seed),
         candidates: models
             .iter()
-            .map(|&kind| Candidate {
-                kind,
-                grid: (1..=max_pcs.of(kind).min(limit)).collect(),
+            .map(|m| Candidate {
+                settings: m.settings.clone(),
+                grid: (1..=max_pcs.of(&m.name).min(limit)).collect(),
             })
             .collect(),
     };
@@ -304,7 +327,7 @@ fn nested(
     let evals = models
         .iter()
         .zip(&results)
-        .map(|(&kind, r)| {
+        .map(|(m, r)| {
             let mut pairs: Vec<(usize, f64)> = r
                 .folds
                 .iter()
@@ -317,7 +340,10 @@ fn nested(
                 features: String::new(),
                 aggregation: String::new(),
                 composition: false,
-                model: kind.name().into(),
+                model: m.name.clone(),
+                params: m.describe(microprop_regression::select::most_common(
+                    &r.folds.iter().map(|f| f.setting).collect::<Vec<_>>(),
+                )),
                 pcs: microprop_regression::select::notebook_mode(
                     &r.folds.iter().map(|f| f.k).collect::<Vec<_>>(),
                 ),
@@ -328,6 +354,11 @@ fn nested(
                 validation_mape: Vec::new(),
                 fold_mape: r.folds.iter().map(|f| f.mape).collect(),
                 fold_pcs: r.folds.iter().map(|f| f.k).collect(),
+                fold_params: if m.settings.len() > 1 {
+                    r.folds.iter().map(|f| m.describe(f.setting)).collect()
+                } else {
+                    Vec::new()
+                },
                 test_predictions: pairs,
                 train_predictions: Vec::new(),
             })

@@ -93,9 +93,10 @@ struct FitArgs {
     /// Aggregation (default: the config's first).
     #[arg(long, value_enum)]
     aggregation: Option<AggregationArg>,
-    /// Model (default: the config's first).
-    #[arg(long, value_enum)]
-    model: Option<ModelArg>,
+    /// Model, by its name in the config: lr, pr, svr, or a model's "name" (default: the
+    /// config's first).
+    #[arg(long)]
+    model: Option<String>,
     /// Append the config's extra columns: true or false (default: the config's first
     /// `with_extra_columns`).
     #[arg(long)]
@@ -140,13 +141,6 @@ struct PredictArgs {
 enum AggregationArg {
     Concat,
     Mean,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ModelArg {
-    Lr,
-    Pr,
-    Svr,
 }
 
 #[derive(Args)]
@@ -718,7 +712,6 @@ fn study(args: StudyArgs) -> Result<()> {
 
 fn fit(args: FitArgs) -> Result<()> {
     use microprop::features::Aggregation;
-    use microprop_regression::RegressorKind;
     let config = read_config(&args.config, args.allow_missing)?;
     let choice = microprop::study::FitChoice {
         features: args.features,
@@ -726,11 +719,7 @@ fn fit(args: FitArgs) -> Result<()> {
             AggregationArg::Concat => Aggregation::Concat,
             AggregationArg::Mean => Aggregation::Mean,
         }),
-        model: args.model.map(|m| match m {
-            ModelArg::Lr => RegressorKind::Linear,
-            ModelArg::Pr => RegressorKind::Polynomial,
-            ModelArg::Svr => RegressorKind::Svr,
-        }),
+        model: args.model,
         with_extra_columns: args.with_extra_columns,
     };
     let cache = args.cache.or(config.cache.clone()).unwrap_or_else(|| {
@@ -744,7 +733,7 @@ fn fit(args: FitArgs) -> Result<()> {
     let m = &model.metrics;
     println!(
         "{} {} on {} ({}): {} samples, {} PCs chosen by {}; train MAPE {:.3} %, R² {:.4}",
-        model.kind.name().to_uppercase(),
+        model.model.to_uppercase(),
         model.target,
         model.features,
         model.aggregation.name(),

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use microprop_regression::{Fitted, Regressor, RegressorKind};
+use microprop_regression::{Fitted, Regressor};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,7 @@ use crate::precomputed::PrecomputedSpec;
 /// The `format` field of every model file.
 pub const FORMAT: &str = "microprop-model";
 /// The layout version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Metrics recorded when the model was fitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,8 +65,11 @@ pub struct SavedModel {
     pub unit: String,
     /// Standardization and PCA.
     pub projector: Projector,
-    /// The regressor's kind.
-    pub kind: RegressorKind,
+    /// The model's name in the study config (`lr`, `pr`, `svr`, or the config's).
+    pub model: String,
+    /// Its chosen hyper-parameters, `name=value, …` (empty without a grid).
+    #[serde(default)]
+    pub params: String,
     /// The fitted regressor.
     pub regressor: Fitted,
     /// Metrics at fitting time.

@@ -58,6 +58,8 @@ fn row_json(r: &Evaluation) -> serde_json::Value {
         "pcs_mode": r.pcs,
         "fold_mape": r.fold_mape,
         "fold_pcs": r.fold_pcs,
+        "params": r.params,
+        "fold_params": r.fold_params,
         "test_r2": r.test_r2,
         "train_mape": r.train_mape,
         "validation_mape": r.validation_mape,
@@ -301,11 +303,16 @@ fn markdown(outcome: &Outcome) -> String {
     for r in &outcome.rows {
         let _ = writeln!(
             s,
-            "| {} | {}{} | {} | {} | {:.3} | {:.3} | {:.3} | {} | [png](figures/parity_{}.png) |",
+            "| {} | {}{} | {}{} | {} | {:.3} | {:.3} | {:.3} | {} | [png](figures/parity_{}.png) |",
             r.features,
             r.aggregation,
             if r.composition { " + extra" } else { "" },
             r.model.to_uppercase(),
+            if r.params.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.params)
+            },
             r.pcs,
             r.test_mape,
             r.test_mape_err,

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
+use microprop_regression::Regressor;
 use microprop_regression::metrics::{mape, r2};
-use microprop_regression::select::{Candidate, select_k};
+use microprop_regression::select::{Candidate, select};
 use microprop_regression::split::{KFold, train_test_split};
-use microprop_regression::{Regressor, RegressorKind};
 use ndarray::{Array2, Axis, concatenate};
 use serde::Serialize;
 
@@ -160,6 +160,11 @@ pub fn run_study(config: &StudyConfig, out: &Path) -> Result<Outcome> {
         extracted.push(blocks);
     }
     let variants = variants(config, &data);
+    let models = config
+        .models
+        .iter()
+        .map(|m| m.grid())
+        .collect::<Result<Vec<_>>>()?;
     let (mut rows, mut views) = (Vec::new(), Vec::new());
     let mut baseline = None;
     for (set, blocks) in config.features.iter().zip(&extracted) {
@@ -172,21 +177,19 @@ pub fn run_study(config: &StudyConfig, out: &Path) -> Result<Outcome> {
                     images.clone()
                 };
                 let scale = config.standardize(set, composition);
-                let (evals, base) =
-                    evaluate(&x, &data.target, &config.models, &config.protocol, scale).map_err(
-                        |e| match e {
-                            Error::Regression(error) => Error::Study {
-                                what: format!(
-                                    "{} ({}{})",
-                                    set.name,
-                                    agg.name(),
-                                    if composition { ", extra columns" } else { "" }
-                                ),
-                                error,
-                            },
-                            other => other,
+                let (evals, base) = evaluate(&x, &data.target, &models, &config.protocol, scale)
+                    .map_err(|e| match e {
+                        Error::Regression(error) => Error::Study {
+                            what: format!(
+                                "{} ({}{})",
+                                set.name,
+                                agg.name(),
+                                if composition { ", extra columns" } else { "" }
+                            ),
+                            error,
                         },
-                    )?;
+                        other => other,
+                    })?;
                 baseline = Some(base);
                 rows.extend(evals.into_iter().map(|mut e| {
                     e.features = set.name.clone();
@@ -241,8 +244,8 @@ pub struct FitChoice {
     pub features: Option<String>,
     /// Aggregation.
     pub aggregation: Option<Aggregation>,
-    /// Model.
-    pub model: Option<RegressorKind>,
+    /// Model, by its name in the config.
+    pub model: Option<String>,
     /// Append the extra columns (default: the config's first `with_extra_columns`).
     pub with_extra_columns: Option<bool>,
 }
@@ -285,7 +288,24 @@ pub fn design_matrix(
 pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Result<SavedModel> {
     let set = find_set(config, choice.features.as_deref())?;
     let agg = choice.aggregation.unwrap_or(config.aggregation[0]);
-    let kind = choice.model.unwrap_or(config.models[0]);
+    let spec = match &choice.model {
+        None => &config.models[0],
+        Some(name) => config
+            .models
+            .iter()
+            .find(|m| m.name() == *name)
+            .ok_or_else(|| {
+                let known: Vec<String> = config.models.iter().map(|m| m.name()).collect();
+                Error::Setting {
+                    name: "model",
+                    reason: format!(
+                        "`{name}` is not in the study (it lists: {})",
+                        known.join(", ")
+                    ),
+                }
+            })?,
+    };
+    let grid = spec.grid()?;
     let data = Dataset::load(&config.data)?;
     check_size(data.len(), &config.protocol)?;
     let with_extra = choice
@@ -293,21 +313,21 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
         .unwrap_or(config.with_extra_columns[0])
         && !data.extra_names.is_empty();
     let scale = config.standardize(set, with_extra);
-    let max_k = config.protocol.max_pcs().of(kind);
+    let max_k = config.protocol.max_pcs().of(&grid.name);
     let (x, blocks) = design_matrix(config, &data, set, agg, with_extra, Some(cache))?;
     let dims: Vec<usize> = blocks
         .iter()
         .map(|b| b.block.aggregated(agg).map(|m| m.ncols()))
         .collect::<Result<_>>()?;
     let y = &data.target;
-    let (k, validation_mape, selection) = match &config.protocol {
+    let (k, setting, validation_mape, selection) = match &config.protocol {
         Protocol::Holdout {
             val_size, val_seed, ..
         } => {
             let split = train_test_split(x.nrows(), *val_size, *val_seed)?;
-            let (k, curve) = choose_k(&x, y, kind, max_k, scale, &split)?;
+            let (k, setting, curve) = choose_k(&x, y, &grid, max_k, scale, &split)?;
             let how = format!("validation split {}% (seed {val_seed})", val_size * 100.0);
-            (k, Some(curve[k - 1]), how)
+            (k, setting, Some(curve[k - 1]), how)
         }
         Protocol::NestedCv { inner, seed, .. } => {
             let folds = KFold::new(*inner)?.shuffled(*seed);
@@ -316,19 +336,20 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
                 .min(x.ncols())
                 .max(1);
             let candidate = Candidate {
-                kind,
+                settings: grid.settings.clone(),
                 grid: (1..=max_k.min(limit)).collect(),
             };
-            let ks = select_k(
+            let chosen = select(
                 &x,
                 y,
                 &ScaledPca { scale },
                 std::slice::from_ref(&candidate),
                 &folds,
             )?;
-            let k = ks[0];
+            let (k, setting) = chosen[0];
             (
                 k,
+                setting,
                 None,
                 format!("KFold({inner}) cross-validation (seed {seed})"),
             )
@@ -337,7 +358,7 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
     let projector = Projector::fit(&x, scale, k)?;
     let k = projector.pca.n_components();
     let scores = projector.transform(&x, k)?;
-    let regressor = fit_k(kind, &scores, y, k)?;
+    let regressor = fit_k(&grid.settings[setting], &scores, y, k)?;
     let pred = regressor.predict(&scores)?;
     Ok(SavedModel {
         format: crate::model::FORMAT.into(),
@@ -358,7 +379,8 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
         target: data.target_spec.name.clone(),
         unit: data.target_spec.unit.clone(),
         projector,
-        kind,
+        model: grid.name.clone(),
+        params: grid.describe(setting),
         regressor,
         metrics: TrainingMetrics {
             samples: x.nrows(),

@@ -21,7 +21,7 @@ fn dino_l_svr_matches_scikit_learn_reference_through_the_cli() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let mut config = StudyConfig::case2(&dir, &["dino_l"]).unwrap();
-    config.models = vec![RegressorKind::Svr];
+    config.models = vec![RegressorKind::Svr.into()];
     let path = tmp.path().join("study.json");
     std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
     let results = study_results(&path, &tmp.path().join("out"));

@@ -370,3 +370,149 @@ fn unreadable_or_foreign_model_files_are_refused_clearly() {
     let (ok, _, err) = predict(&dir.path().join("absent.json"));
     assert!(!ok && err.contains("absent.json"), "{err}");
 }
+
+#[test]
+fn model_grids_are_chosen_jointly_reported_and_fitted_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), |c| {
+        c["aggregation"] = serde_json::json!(["mean"]);
+        c["models"] = serde_json::json!([
+            "lr",
+            {"kind": "svr", "kernel": "rbf", "c": [10, 1000], "gamma": ["scale", 0.5], "epsilon": 0.01},
+            {"kind": "krr", "kernel": "linear", "alpha": [0.1, 10]},
+            {"kind": "gp", "kernel": "matern25", "name": "gp"}
+        ]);
+        c["protocol"] = serde_json::json!({"kind": "nested_cv", "outer": 3, "inner": 3, "seed": 1, "max_pcs": 6});
+    });
+    let out = dir.path().join("report");
+    let (ok, _, err) = study(&config, &out, &[]);
+    assert!(ok, "study failed: {err}");
+    let r = results(&out);
+    let rows = r["outcome"]["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["model"].as_str().unwrap()).collect();
+    assert_eq!(names, ["lr", "svr-rbf", "krr-linear", "gp"]);
+    for row in rows {
+        let mape = row["test_mape"].as_f64().unwrap();
+        assert!(mape.is_finite() && mape > 0.0, "{row}");
+    }
+    // The SVR grid: every outer fold chose one of its four settings, and the row names the
+    // most common one.
+    let svr = &rows[1];
+    let folds = svr["fold_params"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    let settings = [
+        "c=10, epsilon=0.01, gamma=0.5",
+        "c=10, epsilon=0.01, gamma=scale",
+        "c=1000, epsilon=0.01, gamma=0.5",
+        "c=1000, epsilon=0.01, gamma=scale",
+    ];
+    for f in folds {
+        assert!(settings.contains(&f.as_str().unwrap()), "{f}");
+    }
+    assert!(settings.contains(&svr["params"].as_str().unwrap()), "{svr}");
+    // Models without a grid list no per-fold settings.
+    assert_eq!(rows[0]["params"], "");
+    assert!(rows[3]["fold_params"].is_null(), "{}", rows[3]);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("| SVR-RBF (c="), "{report}");
+    assert!(out.join("predictions/twopoint_mean_gp.csv").is_file());
+
+    // `fit --model NAME` takes the config's name; the saved GP predicts its training fit.
+    let model = dir.path().join("gp.json");
+    let (ok, stdout, err) = microprop(&[
+        "fit",
+        config.to_str().unwrap(),
+        "--model",
+        "gp",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(ok, "fit failed: {err}");
+    assert!(stdout.contains("GP E11 on twopoint (mean)"), "{stdout}");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let train_mape = saved["metrics"]["train_mape"].as_f64().unwrap();
+    let d = data().join("data");
+    let preds = dir.path().join("pred.csv");
+    let sources: Vec<PathBuf> = ["xx", "xy", "xz"]
+        .iter()
+        .map(|s| d.join(format!("sections_{s}.npy")))
+        .collect();
+    let mut args = vec!["predict", model.to_str().unwrap()];
+    args.extend(sources.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--out", preds.to_str().unwrap()]);
+    let (ok, _, err) = microprop(&args);
+    assert!(ok, "predict failed: {err}");
+    let truth = read_column(&d.join("metadata.csv"), "E11");
+    let csv = std::fs::read_to_string(&preds).unwrap();
+    let mut total = 0.0;
+    for line in csv.lines().skip(1) {
+        let mut cells = line.split(',');
+        let i: usize = cells.next().unwrap().parse().unwrap();
+        let p: f64 = cells.next().unwrap().parse().unwrap();
+        total += ((truth[i] - p) / truth[i]).abs();
+    }
+    let mape = total / 60.0 * 100.0;
+    assert!(
+        (mape - train_mape).abs() < 1e-9 * train_mape.max(1.0),
+        "{mape} vs {train_mape}"
+    );
+
+    let (ok, _, err) = microprop(&[
+        "fit",
+        config.to_str().unwrap(),
+        "--model",
+        "forest",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && err.contains("`forest` is not in the study") && err.contains("svr-rbf"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_model_grids_are_refused_naming_the_model_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            serde_json::json!({"kind": "svr", "kernel": "rbf", "c": [1, 0]}),
+            "`c` = 0: must be positive",
+        ),
+        (
+            serde_json::json!({"kind": "svr", "kernel": "rbf", "gamma": [-1]}),
+            "`gamma` = -1",
+        ),
+        (
+            serde_json::json!({"kind": "svr", "kernel": "rbf", "epsilon": [0]}),
+            "`epsilon` = 0",
+        ),
+        (
+            serde_json::json!({"kind": "svr", "kernel": "laplacian"}),
+            "must be one of linear, rbf, poly",
+        ),
+        (
+            serde_json::json!({"kind": "krr", "alpha": []}),
+            "`alpha` lists no value",
+        ),
+        (
+            serde_json::json!({"kind": "gp", "length": 2}),
+            "`length` is not a hyper-parameter of gp",
+        ),
+        (
+            serde_json::json!({"kind": "forest"}),
+            "unknown model `forest`",
+        ),
+        (serde_json::json!("svm"), "unknown model `svm`"),
+    ];
+    for (model, want) in cases {
+        let config = write_config(dir.path(), |c| c["models"] = serde_json::json!([model]));
+        let (ok, _, err) = study(&config, &dir.path().join("out"), &[]);
+        assert!(!ok && err.contains(want), "{model}: {err}");
+    }
+    let config = write_config(dir.path(), |c| {
+        c["models"] = serde_json::json!([{"kind": "svr"}, "svr"]);
+    });
+    let (ok, _, err) = study(&config, &dir.path().join("out"), &[]);
+    assert!(!ok && err.contains("two models are named `svr`"), "{err}");
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use microprop::config::{MaxPcs, Protocol};
 use microprop::evaluate::evaluate;
-use microprop_regression::RegressorKind;
+use microprop_regression::{ModelGrid, RegressorKind};
 use ndarray::{Array1, Array2};
 use ndarray_npy::read_npy;
 use serde_json::Value;
@@ -37,7 +37,8 @@ fn holdout_protocol_matches_scikit_learn() {
         val_seed: 32,
         max_pcs: MaxPcs::All(reference["max_pcs"].as_u64().unwrap() as usize),
     };
-    let models = [RegressorKind::Linear, RegressorKind::Polynomial];
+    let models = [RegressorKind::Linear, RegressorKind::Polynomial]
+        .map(|k| ModelGrid::single(k.name(), k.into()));
     let (rows, baseline) = evaluate(&x, &y, &models, &protocol, false).unwrap();
     close(
         baseline.test_mape,

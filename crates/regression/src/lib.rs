@@ -16,15 +16,23 @@
 
 #![warn(missing_docs)]
 
+mod gp;
+pub mod kernel;
 mod linear;
 pub mod metrics;
+mod model;
 mod poly;
+mod ridge;
 pub mod select;
 pub mod split;
 mod svr;
 
+pub use gp::{GaussianProcess, GaussianProcessParams, GpKernel};
+pub use kernel::{Gamma, Kernel, KernelKind};
 pub use linear::{LinearRegression, LinearRegressionParams};
+pub use model::{ModelGrid, ModelParams, ParamValue};
 pub use poly::PolynomialFeatures;
+pub use ridge::{KernelRidge, KernelRidgeParams};
 pub use svr::{Svr, SvrParams};
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -110,8 +118,13 @@ pub enum Fitted {
     Linear(LinearRegression),
     /// Polynomial features + linear regression.
     Polynomial(PolynomialFeatures, LinearRegression),
-    /// Linear SVR.
+    /// ε-SVR (any kernel).
     Svr(Svr),
+    /// Kernel ridge regression.
+    #[cfg_attr(feature = "serde", serde(rename = "kernel_ridge"))]
+    KernelRidge(KernelRidge),
+    /// Gaussian-process regression.
+    Gp(GaussianProcess),
 }
 
 /// Prediction from a fitted model.
@@ -132,15 +145,7 @@ impl RegressorKind {
 
     /// Fits this kind of model with its default settings.
     pub fn fit(self, x: &Array2<f64>, y: &Array1<f64>) -> Result<Fitted> {
-        Ok(match self {
-            RegressorKind::Linear => Fitted::Linear(LinearRegression::params().fit(x, y)?),
-            RegressorKind::Polynomial => {
-                let poly = PolynomialFeatures::new(2)?;
-                let lr = LinearRegression::params().fit(&poly.transform(x)?, y)?;
-                Fitted::Polynomial(poly, lr)
-            }
-            RegressorKind::Svr => Fitted::Svr(Svr::params().fit(x, y)?),
-        })
+        ModelParams::from(self).fit(x, y)
     }
 }
 
@@ -150,6 +155,18 @@ impl Regressor for Fitted {
             Fitted::Linear(m) => m.predict(x),
             Fitted::Polynomial(p, m) => m.predict(&p.transform(x)?),
             Fitted::Svr(m) => m.predict(x),
+            Fitted::KernelRidge(m) => m.predict(x),
+            Fitted::Gp(m) => m.predict(x),
+        }
+    }
+}
+
+impl Fitted {
+    /// Predictions with their standard deviations, for models that give one (GP).
+    pub fn predict_with_std(&self, x: &Array2<f64>) -> Result<(Array1<f64>, Option<Array1<f64>>)> {
+        match self {
+            Fitted::Gp(m) => m.predict_with_std(x).map(|(p, s)| (p, Some(s))),
+            other => other.predict(x).map(|p| (p, None)),
         }
     }
 }

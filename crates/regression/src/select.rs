@@ -1,11 +1,12 @@
-//! Model selection: the number of principal components chosen by inner K-fold, inside outer
-//! K-fold (nested cross-validation), as scikit-learn's `GridSearchCV` inside `cross_val_*`.
+//! Model selection: the number of principal components and the hyper-parameters, chosen
+//! jointly by inner K-fold inside outer K-fold (nested cross-validation), as scikit-learn's
+//! `GridSearchCV` inside `cross_val_*`.
 
 use ndarray::{Array1, Array2, Axis, s};
 use rayon::prelude::*;
 
 use crate::split::{KFold, Split};
-use crate::{Error, Regressor, RegressorKind, Result};
+use crate::{Error, ModelParams, Regressor, RegressorKind, Result};
 
 /// A feature projection fitted on training rows (e.g. scaler + PCA): returns the training
 /// and test rows projected on its first `max_k` axes. Model selection slices columns `..k`.
@@ -24,6 +25,8 @@ pub trait Projection: Sync {
 pub struct FoldResult {
     /// Components chosen by the inner search.
     pub k: usize,
+    /// Index of the hyper-parameter setting chosen by the inner search.
+    pub setting: usize,
     /// MAPE (%) on the outer test fold.
     pub mape: f64,
     /// Test indices of the fold.
@@ -73,13 +76,23 @@ pub fn most_common(values: &[usize]) -> usize {
     best.0
 }
 
-/// One model and the component counts to choose from (ascending).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One model: its hyper-parameter settings and the component counts to choose among.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
-    /// The model.
-    pub kind: RegressorKind,
-    /// Candidate component counts.
+    /// The settings, in grid order (one when the model has no grid).
+    pub settings: Vec<ModelParams>,
+    /// Candidate component counts (ascending).
     pub grid: Vec<usize>,
+}
+
+impl Candidate {
+    /// A model family with its default settings.
+    pub fn single(kind: RegressorKind, grid: Vec<usize>) -> Self {
+        Self {
+            settings: vec![kind.into()],
+            grid,
+        }
+    }
 }
 
 /// The paper notebook's "most common" rule, `max(set(values), key=values.count)` in CPython:
@@ -153,7 +166,7 @@ fn python_set_order(values: &[usize]) -> Vec<usize> {
 ///
 /// Every split's projection is fitted once and shared by all models and all `k` (its first
 /// `k` axes are sliced), which gives the same results as refitting per `k`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NestedCv {
     /// Outer splits (test folds for the reported MAPE).
     pub outer: KFold,
@@ -174,17 +187,7 @@ impl NestedCv {
         progress: &(dyn Fn() + Sync),
     ) -> Result<Vec<NestedResult>> {
         crate::check_xy(&x.view(), &y.view())?;
-        if self.candidates.is_empty()
-            || self
-                .candidates
-                .iter()
-                .any(|c| c.grid.is_empty() || c.grid.contains(&0))
-        {
-            return Err(Error::Parameter {
-                name: "grid",
-                reason: "each model needs at least one positive component count".into(),
-            });
-        }
+        check_candidates(&self.candidates)?;
         let splits = self.outer.split(x.nrows())?;
         let per_fold = splits
             .par_iter()
@@ -209,16 +212,17 @@ impl NestedCv {
         projection: &dyn Projection,
     ) -> Result<Vec<FoldResult>> {
         let (x_tr, y_tr, x_te, y_te) = rows(x, y, split);
-        let ks = select_k(&x_tr, &y_tr, projection, &self.candidates, &self.inner)?;
-        let max_k = ks.iter().copied().max().unwrap_or(1);
+        let chosen = select(&x_tr, &y_tr, projection, &self.candidates, &self.inner)?;
+        let max_k = chosen.iter().map(|c| c.0).max().unwrap_or(1);
         let (p_tr, p_te) = projection.project(&x_tr, &x_te, max_k)?;
         self.candidates
             .iter()
-            .zip(ks)
-            .map(|(c, k)| {
-                let pred = fit_predict(c.kind, &p_tr, &y_tr, &p_te, k)?;
+            .zip(chosen)
+            .map(|(c, (k, setting))| {
+                let pred = fit_predict(&c.settings[setting], &p_tr, &y_tr, &p_te, k)?;
                 Ok(FoldResult {
                     k,
+                    setting,
                     mape: crate::metrics::mape(&y_te, &pred)?,
                     test: split.test.clone(),
                     predictions: pred.to_vec(),
@@ -228,30 +232,61 @@ impl NestedCv {
     }
 }
 
-/// For every candidate, the grid value with the lowest mean inner-fold MAPE (the first on
-/// ties, as `GridSearchCV`), fitting the projection once per inner split.
-pub fn select_k(
+/// Refuses an empty model list, a model without settings and an empty or zero component grid.
+fn check_candidates(candidates: &[Candidate]) -> Result<()> {
+    if candidates.is_empty()
+        || candidates
+            .iter()
+            .any(|c| c.grid.is_empty() || c.grid.contains(&0) || c.settings.is_empty())
+    {
+        return Err(Error::Parameter {
+            name: "grid",
+            reason: "each model needs a setting and at least one positive component count".into(),
+        });
+    }
+    Ok(())
+}
+
+/// For every candidate, the (component count, setting index) with the lowest mean
+/// inner-fold MAPE. The grid is walked component counts first, then settings (a pipeline's
+/// `pca__n_components` sorts before its model's parameters), and the first best is kept on
+/// ties, as `GridSearchCV`. The projection is fitted once per inner split.
+pub fn select(
     x: &Array2<f64>,
     y: &Array1<f64>,
     projection: &dyn Projection,
     candidates: &[Candidate],
     inner: &KFold,
-) -> Result<Vec<usize>> {
+) -> Result<Vec<(usize, usize)>> {
+    check_candidates(candidates)?;
     let max_k = candidates
         .iter()
         .flat_map(|c| c.grid.iter().copied())
         .max()
         .unwrap_or(1);
-    let mut totals: Vec<Vec<f64>> = candidates.iter().map(|c| vec![0.0; c.grid.len()]).collect();
+    // totals[candidate][k index][setting]
+    let mut totals: Vec<Vec<Vec<f64>>> = candidates
+        .iter()
+        .map(|c| vec![vec![0.0; c.settings.len()]; c.grid.len()])
+        .collect();
     let splits = inner.split(x.nrows())?;
     for split in &splits {
         let (x_tr, y_tr, x_te, y_te) = rows(x, y, split);
         let (p_tr, p_te) = projection.project(&x_tr, &x_te, max_k)?;
         for (c, total) in candidates.iter().zip(totals.iter_mut()) {
-            for (t, &k) in total.iter_mut().zip(&c.grid) {
-                let pred = fit_predict(c.kind, &p_tr, &y_tr, &p_te, k)?;
-                // scikit-learn's neg_mean_absolute_percentage_error works in fractions.
-                *t += crate::metrics::mape(&y_te, &pred)? / 100.0;
+            for (row, &k) in total.iter_mut().zip(&c.grid) {
+                let scores = c
+                    .settings
+                    .par_iter()
+                    .map(|m| {
+                        let pred = fit_predict(m, &p_tr, &y_tr, &p_te, k)?;
+                        // scikit-learn's neg_mean_absolute_percentage_error works in fractions.
+                        Ok(crate::metrics::mape(&y_te, &pred)? / 100.0)
+                    })
+                    .collect::<Result<Vec<f64>>>()?;
+                for (t, s) in row.iter_mut().zip(scores) {
+                    *t += s;
+                }
             }
         }
     }
@@ -260,14 +295,30 @@ pub fn select_k(
         .iter()
         .zip(&totals)
         .map(|(c, total)| {
-            let mut best = 0;
-            for (i, t) in total.iter().enumerate() {
-                if t / n < total[best] / n {
-                    best = i;
+            let mut best = (0, 0);
+            for (ki, row) in total.iter().enumerate() {
+                for (si, t) in row.iter().enumerate() {
+                    if t / n < total[best.0][best.1] / n {
+                        best = (ki, si);
+                    }
                 }
             }
-            c.grid[best]
+            (c.grid[best.0], best.1)
         })
+        .collect())
+}
+
+/// For every candidate, the component count of [`select`]'s choice.
+pub fn select_k(
+    x: &Array2<f64>,
+    y: &Array1<f64>,
+    projection: &dyn Projection,
+    candidates: &[Candidate],
+    inner: &KFold,
+) -> Result<Vec<usize>> {
+    Ok(select(x, y, projection, candidates, inner)?
+        .into_iter()
+        .map(|c| c.0)
         .collect())
 }
 
@@ -285,15 +336,16 @@ fn rows(
     )
 }
 
-/// Fits `kind` on the first `k` projected columns of the training rows and predicts the test rows.
+/// Fits `model` on the first `k` projected columns of the training rows and predicts the
+/// test rows.
 fn fit_predict(
-    kind: RegressorKind,
+    model: &ModelParams,
     p_tr: &Array2<f64>,
     y_tr: &Array1<f64>,
     p_te: &Array2<f64>,
     k: usize,
 ) -> Result<Array1<f64>> {
-    let model = kind.fit(&p_tr.slice(s![.., ..k]).to_owned(), y_tr)?;
+    let model = model.fit(&p_tr.slice(s![.., ..k]).to_owned(), y_tr)?;
     model.predict(&p_te.slice(s![.., ..k]).to_owned())
 }
 

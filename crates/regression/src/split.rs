@@ -41,6 +41,18 @@ impl NumpyRandomState {
         }
     }
 
+    /// A uniform double in `[0, 1)` with 53 random bits (`RandomState.random_sample`).
+    pub fn random_sample(&mut self) -> f64 {
+        let a = self.mt.next_u32() >> 5;
+        let b = self.mt.next_u32() >> 6;
+        (f64::from(a) * 67_108_864.0 + f64::from(b)) / 9_007_199_254_740_992.0
+    }
+
+    /// A uniform double in `[low, high)` (`RandomState.uniform(low, high)`).
+    pub fn uniform(&mut self, low: f64, high: f64) -> f64 {
+        low + (high - low) * self.random_sample()
+    }
+
     /// Shuffles in place like `RandomState.shuffle`.
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {

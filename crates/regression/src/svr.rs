@@ -1,5 +1,5 @@
-//! ε-support vector regression with a linear kernel: libsvm's SMO solver (the one behind
-//! scikit-learn's `SVR`), reproduced step for step.
+//! ε-support vector regression with a linear, RBF or polynomial kernel: libsvm's SMO solver
+//! (the one behind scikit-learn's `SVR`), reproduced step for step.
 //!
 //! The dual has `2n` variables (α⁺ for `i < n`, α⁻ for `i ≥ n`) with labels ±1, linear term
 //! `ε ∓ yᵢ` and box `[0, C]`. Each iteration picks the working pair by libsvm's second-order
@@ -8,20 +8,26 @@
 //! reconstruction) before the final check. Like libsvm, kernel rows are kept in single
 //! precision (`Qfloat`), which matters for agreeing with it to the last digits.
 
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, ArrayView2};
 
+use crate::kernel::{Gamma, Kernel, KernelKind, powi};
 use crate::{Error, Regressor, Result, check_xy};
 
-/// Settings of a linear ε-SVR; defaults are scikit-learn's `SVR(kernel="linear")`.
+/// Settings of an ε-SVR; defaults are scikit-learn's `SVR(kernel="linear")` (the paper's
+/// model), and its `gamma="scale"`, `degree=3`, `coef0=0` for the other kernels.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SvrParams {
     c: f64,
     epsilon: f64,
     tol: f64,
     shrinking: bool,
+    kernel: KernelKind,
+    gamma: Gamma,
+    degree: u32,
+    coef0: f64,
 }
 
-/// A fitted linear ε-SVR: support vectors with their dual coefficients, and the offset.
+/// A fitted ε-SVR: its kernel, support vectors with their dual coefficients, and the offset.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -29,6 +35,7 @@ pub struct SvrParams {
     serde(try_from = "SvrRaw")
 )]
 pub struct Svr {
+    kernel: Kernel,
     support: Array2<f64>,
     coef: Vec<f64>,
     rho: f64,
@@ -42,6 +49,10 @@ impl Default for SvrParams {
             epsilon: 0.1,
             tol: 1e-3,
             shrinking: true,
+            kernel: KernelKind::Linear,
+            gamma: Gamma::Scale,
+            degree: 3,
+            coef0: 0.0,
         }
     }
 }
@@ -71,6 +82,30 @@ impl SvrParams {
         self
     }
 
+    /// The kernel family: linear (default), rbf or poly (libsvm has no Laplacian kernel).
+    pub fn kernel(mut self, kernel: KernelKind) -> Self {
+        self.kernel = kernel;
+        self
+    }
+
+    /// γ of the rbf and poly kernels (default `scale`).
+    pub fn gamma(mut self, gamma: Gamma) -> Self {
+        self.gamma = gamma;
+        self
+    }
+
+    /// Degree of the poly kernel (default 3).
+    pub fn degree(mut self, degree: u32) -> Self {
+        self.degree = degree;
+        self
+    }
+
+    /// Constant term of the poly kernel (default 0).
+    pub fn coef0(mut self, coef0: f64) -> Self {
+        self.coef0 = coef0;
+        self
+    }
+
     fn validate(&self) -> Result<()> {
         let bad = |name, reason: &str| {
             Err(Error::Parameter {
@@ -87,14 +122,26 @@ impl SvrParams {
         if !(self.tol.is_finite() && self.tol > 0.0) {
             return bad("tol", "must be finite and positive");
         }
-        Ok(())
+        if self.kernel == KernelKind::Laplacian {
+            return bad(
+                "kernel",
+                "an SVR takes linear, rbf or poly (libsvm's kernels)",
+            );
+        }
+        if !self.coef0.is_finite() {
+            return bad("coef0", "must be finite");
+        }
+        self.gamma.validate()
     }
 
     /// Fits on rows of `x` and targets `y`.
     pub fn fit(&self, x: &Array2<f64>, y: &Array1<f64>) -> Result<Svr> {
         self.validate()?;
         check_xy(&x.view(), &y.view())?;
-        let mut solver = Solver::new(x, y, self);
+        let kernel = self
+            .kernel
+            .settle(self.gamma, self.degree, self.coef0, x.view())?;
+        let mut solver = Solver::new(&kernel, x.view(), y, self);
         let iterations = solver.solve();
         let n = y.len();
         let rho = solver.rho();
@@ -108,6 +155,7 @@ impl SvrParams {
             }
         }
         Ok(Svr {
+            kernel,
             support: x.select(ndarray::Axis(0), &rows),
             coef,
             rho,
@@ -131,6 +179,11 @@ impl Svr {
     pub fn iterations(&self) -> usize {
         self.iterations
     }
+
+    /// The kernel, with γ as fitted.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
 }
 
 impl Regressor for Svr {
@@ -144,12 +197,15 @@ impl Regressor for Svr {
         }
         crate::check_finite("features", x.iter())?;
         // libsvm: Σ coefᵢ K(x, svᵢ) − ρ, support vectors in training order.
-        Ok(x.rows()
-            .into_iter()
-            .map(|row| {
+        let (x, support) = (x.as_standard_layout(), self.support.as_standard_layout());
+        let (xs, ss) = (slice(&x), slice(&support));
+        let d = x.ncols();
+        Ok((0..x.nrows())
+            .map(|r| {
+                let row = &xs[r * d..(r + 1) * d];
                 let mut sum = 0.0;
-                for (sv, &c) in self.support.rows().into_iter().zip(&self.coef) {
-                    sum += c * dot(row.as_slice(), sv.as_slice());
+                for (sv, &c) in ss.chunks_exact(d.max(1)).zip(&self.coef) {
+                    sum += c * k_function(&self.kernel, row, sv);
                 }
                 sum - self.rho
             })
@@ -157,18 +213,71 @@ impl Regressor for Svr {
     }
 }
 
-/// `Σ a[k] b[k]` in index order (libsvm's dense dot product); contiguous rows only.
-fn dot(a: Option<&[f64]>, b: Option<&[f64]>) -> f64 {
-    match (a, b) {
-        (Some(a), Some(b)) => {
-            let mut s = 0.0;
-            for (x, y) in a.iter().zip(b) {
-                s += x * y;
-            }
-            s
-        }
-        _ => f64::NAN,
+/// The elements of a standard-layout array.
+fn slice<'a>(a: &'a ndarray::CowArray<'_, f64, ndarray::Ix2>) -> &'a [f64] {
+    a.as_slice().unwrap_or(&[])
+}
+
+/// `Σ a[k] b[k]` in index order (libsvm's dense dot product).
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (x, y) in a.iter().zip(b) {
+        s += x * y;
     }
+    s
+}
+
+/// libsvm's `k_function`: the kernel between a sample and a support vector at prediction.
+fn k_function(kernel: &Kernel, a: &[f64], b: &[f64]) -> f64 {
+    match *kernel {
+        Kernel::Linear => dot(a, b),
+        Kernel::Poly {
+            gamma,
+            degree,
+            coef0,
+        } => powi(gamma * dot(a, b) + coef0, degree),
+        Kernel::Rbf { gamma } => {
+            let mut sum = 0.0;
+            for (x, y) in a.iter().zip(b) {
+                let d = x - y;
+                sum += d * d;
+            }
+            (-gamma * sum).exp()
+        }
+        // Refused by `SvrParams::validate`; the general formula for completeness.
+        Kernel::Laplacian { .. } => kernel.eval(a.into(), b.into()),
+    }
+}
+
+/// libsvm's training kernel (`Kernel::kernel_*`) for every pair, in double precision: the
+/// matrix rounded to single precision (libsvm's `Qfloat` cache) and its diagonal.
+fn train_kernel(kernel: &Kernel, x: ArrayView2<'_, f64>) -> (Vec<f32>, Vec<f64>) {
+    let n = x.nrows();
+    let xs = x.as_standard_layout();
+    let d = x.ncols();
+    let all = slice(&xs);
+    let row = |i: usize| &all[i * d..(i + 1) * d];
+    let x_square: Vec<f64> = (0..n).map(|i| dot(row(i), row(i))).collect();
+    let k = |i: usize, j: usize| match *kernel {
+        Kernel::Rbf { gamma } => {
+            (-gamma * (x_square[i] + x_square[j] - 2.0 * dot(row(i), row(j)))).exp()
+        }
+        _ => k_function(kernel, row(i), row(j)),
+    };
+    // K is symmetric and each formula is symmetric bit for bit: compute the upper half.
+    let mut k32 = vec![0f32; n * n];
+    let mut diag = vec![0f64; n];
+    for i in 0..n {
+        for j in i..n {
+            let v = k(i, j);
+            k32[i * n + j] = v as f32;
+            k32[j * n + i] = v as f32;
+            if i == j {
+                diag[i] = v;
+            }
+        }
+    }
+    (k32, diag)
 }
 
 const TAU: f64 = 1e-12;
@@ -229,25 +338,10 @@ struct Solver {
 }
 
 impl Solver {
-    fn new(x: &Array2<f64>, y: &Array1<f64>, params: &SvrParams) -> Self {
+    fn new(kernel: &Kernel, x: ArrayView2<'_, f64>, y: &Array1<f64>, params: &SvrParams) -> Self {
         let n = y.len();
         let l = 2 * n;
-        let xs = x.as_standard_layout();
-        let d = x.ncols();
-        let row = |i: usize| &xs.as_slice().unwrap_or(&[])[i * d..(i + 1) * d];
-        // K is symmetric and dot(a, b) == dot(b, a) bit for bit: compute the upper half.
-        let mut k32 = vec![0f32; n * n];
-        let mut diag = vec![0f64; n];
-        for i in 0..n {
-            for j in i..n {
-                let v = dot(Some(row(i)), Some(row(j)));
-                k32[i * n + j] = v as f32;
-                k32[j * n + i] = v as f32;
-                if i == j {
-                    diag[i] = v;
-                }
-            }
-        }
+        let (k32, diag) = train_kernel(kernel, x);
         let sign: Vec<f64> = (0..l).map(|i| if i < n { 1.0 } else { -1.0 }).collect();
         let p: Vec<f64> = (0..l)
             .map(|i| {
@@ -674,10 +768,18 @@ impl Solver {
 #[cfg(feature = "serde")]
 #[derive(serde::Deserialize)]
 struct SvrRaw {
+    /// Absent in model files written before kernels other than linear.
+    #[serde(default = "linear")]
+    kernel: Kernel,
     support: Array2<f64>,
     coef: Vec<f64>,
     rho: f64,
     iterations: usize,
+}
+
+#[cfg(feature = "serde")]
+fn linear() -> Kernel {
+    Kernel::Linear
 }
 
 #[cfg(feature = "serde")]
@@ -696,7 +798,9 @@ impl TryFrom<SvrRaw> for Svr {
         if all.into_iter().any(|v| !v.is_finite()) {
             return Err("SVR holds a non-finite value".into());
         }
+        r.kernel.validate().map_err(|e| e.to_string())?;
         Ok(Self {
+            kernel: r.kernel,
             support: r.support,
             coef: r.coef,
             rho: r.rho,

@@ -1,0 +1,176 @@
+//! Kernel ridge regression, as scikit-learn's `KernelRidge`: the dual coefficients solve
+//! `(K + αI) c = y` (Cholesky, or least squares when that fails), predictions are `K(x, X) c`.
+//! Like scikit-learn, there is no intercept: centre or standardize the targets first where
+//! the kernel cannot represent a constant.
+
+use nalgebra::{DMatrix, DVector};
+use ndarray::{Array1, Array2};
+
+use crate::kernel::{Gamma, Kernel, KernelKind};
+use crate::{Error, Regressor, Result, check_xy};
+
+/// Settings of kernel ridge regression; defaults are scikit-learn's `KernelRidge()`: α = 1,
+/// a linear kernel, γ = 1 / n_features, degree 3 and coef0 1 for the poly kernel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KernelRidgeParams {
+    alpha: f64,
+    kernel: KernelKind,
+    gamma: Gamma,
+    degree: u32,
+    coef0: f64,
+}
+
+/// A fitted kernel ridge model: the kernel, the training rows and their dual coefficients.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "KernelRidgeRaw")
+)]
+pub struct KernelRidge {
+    kernel: Kernel,
+    x_fit: Array2<f64>,
+    dual_coef: Array1<f64>,
+}
+
+impl Default for KernelRidgeParams {
+    fn default() -> Self {
+        Self {
+            alpha: 1.0,
+            kernel: KernelKind::Linear,
+            gamma: Gamma::Auto,
+            degree: 3,
+            coef0: 1.0,
+        }
+    }
+}
+
+impl KernelRidgeParams {
+    /// Regularization strength (> 0).
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.alpha = alpha;
+        self
+    }
+
+    /// The kernel family (default linear).
+    pub fn kernel(mut self, kernel: KernelKind) -> Self {
+        self.kernel = kernel;
+        self
+    }
+
+    /// γ of the rbf, laplacian and poly kernels (default `auto`, 1 / n_features).
+    pub fn gamma(mut self, gamma: Gamma) -> Self {
+        self.gamma = gamma;
+        self
+    }
+
+    /// Degree of the poly kernel (default 3).
+    pub fn degree(mut self, degree: u32) -> Self {
+        self.degree = degree;
+        self
+    }
+
+    /// Constant term of the poly kernel (default 1).
+    pub fn coef0(mut self, coef0: f64) -> Self {
+        self.coef0 = coef0;
+        self
+    }
+
+    /// Fits on rows of `x` and targets `y`.
+    pub fn fit(&self, x: &Array2<f64>, y: &Array1<f64>) -> Result<KernelRidge> {
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(Error::Parameter {
+                name: "alpha",
+                reason: format!("must be finite and positive, not {}", self.alpha),
+            });
+        }
+        check_xy(&x.view(), &y.view())?;
+        let kernel = self
+            .kernel
+            .settle(self.gamma, self.degree, self.coef0, x.view())?;
+        kernel.validate()?;
+        let mut k = kernel.matrix(x.view(), x.view())?;
+        k.diag_mut().mapv_inplace(|v| v + self.alpha);
+        let n = y.len();
+        let a = DMatrix::from_row_slice(n, n, k.as_standard_layout().as_slice().unwrap_or(&[]));
+        let b = DVector::from_iterator(n, y.iter().copied());
+        let c = match a.clone().cholesky() {
+            Some(ch) => ch.solve(&b),
+            // scikit-learn falls back to least squares (with a warning) as well.
+            None => a
+                .svd(true, true)
+                .solve(&b, f64::EPSILON * n as f64)
+                .map_err(|e| Error::Parameter {
+                    name: "alpha",
+                    reason: format!("the regularized kernel matrix cannot be solved: {e}"),
+                })?,
+        };
+        let dual_coef: Array1<f64> = c.iter().copied().collect();
+        crate::check_finite("kernel ridge coefficients", dual_coef.iter())?;
+        Ok(KernelRidge {
+            kernel,
+            x_fit: x.to_owned(),
+            dual_coef,
+        })
+    }
+}
+
+impl KernelRidge {
+    /// Default settings.
+    pub fn params() -> KernelRidgeParams {
+        KernelRidgeParams::default()
+    }
+
+    /// The kernel, with γ as fitted.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// The dual coefficients, one per training row.
+    pub fn dual_coef(&self) -> &Array1<f64> {
+        &self.dual_coef
+    }
+}
+
+impl Regressor for KernelRidge {
+    fn predict(&self, x: &Array2<f64>) -> Result<Array1<f64>> {
+        crate::check_finite("features", x.iter())?;
+        Ok(self
+            .kernel
+            .matrix(x.view(), self.x_fit.view())?
+            .dot(&self.dual_coef))
+    }
+}
+
+/// A kernel ridge model as stored on disk, checked before use.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct KernelRidgeRaw {
+    kernel: Kernel,
+    x_fit: Array2<f64>,
+    dual_coef: Array1<f64>,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<KernelRidgeRaw> for KernelRidge {
+    type Error = String;
+
+    fn try_from(r: KernelRidgeRaw) -> std::result::Result<Self, String> {
+        if r.x_fit.nrows() != r.dual_coef.len() {
+            return Err(format!(
+                "kernel ridge has {} training rows but {} coefficients",
+                r.x_fit.nrows(),
+                r.dual_coef.len()
+            ));
+        }
+        if r.x_fit.iter().chain(&r.dual_coef).any(|v| !v.is_finite()) {
+            return Err("kernel ridge holds a non-finite value".into());
+        }
+        r.kernel.validate().map_err(|e| e.to_string())?;
+        Ok(Self {
+            kernel: r.kernel,
+            x_fit: r.x_fit,
+            dual_coef: r.dual_coef,
+        })
+    }
+}
