@@ -13,6 +13,8 @@ sets, one per line:
     kfold <n> <n_splits> <seed> <fold> train <i ...> test <i ...>
     tts <n> <test_size> <seed> train <i ...> test <i ...>
     perm <n> <seed> <i ...>
+and crates/regression/tests/fixtures/group_splits.txt (GroupKFold, LeaveOneGroupOut; format in
+group_split_cases).
 """
 import pathlib
 
@@ -23,7 +25,7 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteKernel
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LinearRegression
-from sklearn.model_selection import KFold, train_test_split
+from sklearn.model_selection import GroupKFold, KFold, LeaveOneGroupOut, train_test_split
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.svm import SVR
 
@@ -204,6 +206,29 @@ def split_cases():
     (REG / "splits.txt").write_text("\n".join(lines) + "\n")
 
 
+def group_split_cases():
+    """GroupKFold (balanced and shuffled) and LeaveOneGroupOut on group labels with ties in
+    size, one line per fold in group_splits.txt:
+        groups <g ...>                 (the group id of every sample, for the lines below)
+        gkf <n_splits> <seed|none> <fold> train <i ...> test <i ...>
+        logo <fold> train <i ...> test <i ...>
+    """
+    gr = np.random.default_rng(7)
+    lines = []
+    for n, g in ((30, 6), (149, 19), (57, 11)):
+        groups = np.sort(gr.integers(0, g, size=n))
+        groups = gr.permutation(groups)  # interleaved, sizes with ties
+        lines.append("groups " + " ".join(map(str, groups)))
+        for k in (2, 3, 5):
+            for seed in (None, 0, 42):
+                cv = GroupKFold(k) if seed is None else GroupKFold(k, shuffle=True, random_state=seed)
+                for f, (tr, te) in enumerate(cv.split(np.zeros(n), groups=groups)):
+                    lines.append(f"gkf {k} {'none' if seed is None else seed} {f} train {' '.join(map(str, tr))} test {' '.join(map(str, te))}")
+        for f, (tr, te) in enumerate(LeaveOneGroupOut().split(np.zeros(n), groups=groups)):
+            lines.append(f"logo {f} train {' '.join(map(str, tr))} test {' '.join(map(str, te))}")
+    (REG / "group_splits.txt").write_text("\n".join(lines) + "\n")
+
+
 def main():
     RED.mkdir(parents=True, exist_ok=True)
     REG.mkdir(parents=True, exist_ok=True)
@@ -212,6 +237,7 @@ def main():
     regression_cases()
     kernel_cases()
     split_cases()
+    group_split_cases()
     print(f"scikit-learn {sklearn.__version__}, numpy {np.__version__}")
 
 

@@ -32,6 +32,7 @@ pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
             evaluate(
                 &x,
                 &y,
+                None,
                 &[ModelGrid::single("svr", RegressorKind::Svr.into())],
                 &protocol,
                 false,

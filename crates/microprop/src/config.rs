@@ -277,6 +277,29 @@ pub enum Protocol {
         #[serde(default)]
         max_pcs: MaxPcs,
     },
+    /// Nested cross-validation over whole groups (`data.group`): outer `GroupKFold(outer)`,
+    /// inner `GroupKFold(inner)` over the training groups (scikit-learn's, balanced by size).
+    GroupKfold {
+        /// Outer group folds.
+        #[serde(default = "five")]
+        outer: usize,
+        /// Inner group folds.
+        #[serde(default = "five")]
+        inner: usize,
+        /// Largest number of principal components tried.
+        #[serde(default)]
+        max_pcs: MaxPcs,
+    },
+    /// One outer fold per group (`data.group`), inner `GroupKFold(inner)` over the training
+    /// groups: how a model does on a group it has never seen (a new lab, a new paper).
+    LeaveOneGroupOut {
+        /// Inner group folds.
+        #[serde(default = "five")]
+        inner: usize,
+        /// Largest number of principal components tried.
+        #[serde(default)]
+        max_pcs: MaxPcs,
+    },
 }
 
 fn tenth() -> f64 {
@@ -331,7 +354,10 @@ impl Protocol {
     /// The component grid's upper ends.
     pub fn max_pcs(&self) -> &MaxPcs {
         match self {
-            Protocol::Holdout { max_pcs, .. } | Protocol::NestedCv { max_pcs, .. } => max_pcs,
+            Protocol::Holdout { max_pcs, .. }
+            | Protocol::NestedCv { max_pcs, .. }
+            | Protocol::GroupKfold { max_pcs, .. }
+            | Protocol::LeaveOneGroupOut { max_pcs, .. } => max_pcs,
         }
     }
 
@@ -357,7 +383,23 @@ impl Protocol {
                 "nested cross-validation: outer KFold({outer}), inner KFold({inner}), shuffled, \
                  seed {seed}; PCs chosen by inner MAPE"
             ),
+            Protocol::GroupKfold { outer, inner, .. } => format!(
+                "grouped nested cross-validation: outer GroupKFold({outer}), inner \
+                 GroupKFold({inner}) over the training groups; PCs chosen by inner MAPE"
+            ),
+            Protocol::LeaveOneGroupOut { inner, .. } => format!(
+                "leave one group out: each group is a test fold once; inner GroupKFold({inner}) \
+                 over the other groups chooses the PCs by MAPE"
+            ),
         }
+    }
+
+    /// Whether the protocol splits by `data.group`.
+    pub fn grouped(&self) -> bool {
+        matches!(
+            self,
+            Protocol::GroupKfold { .. } | Protocol::LeaveOneGroupOut { .. }
+        )
     }
 }
 
@@ -440,11 +482,23 @@ impl StudyConfig {
                 fraction("test_size", *test_size)?;
                 fraction("val_size", *val_size)?;
             }
-            Protocol::NestedCv { outer, inner, .. } => {
+            Protocol::NestedCv { outer, inner, .. } | Protocol::GroupKfold { outer, inner, .. } => {
                 if *outer < 2 || *inner < 2 {
-                    return Err("nested_cv needs at least 2 outer and 2 inner folds".into());
+                    return Err("the protocol needs at least 2 outer and 2 inner folds".into());
                 }
             }
+            Protocol::LeaveOneGroupOut { inner, .. } => {
+                if *inner < 2 {
+                    return Err("leave_one_group_out needs at least 2 inner folds".into());
+                }
+            }
+        }
+        if self.protocol.grouped() && self.data.group.is_none() {
+            return Err(
+                "a grouped protocol needs data.group (a table column, or a regex with one \
+                 capture group applied to the sample names)"
+                    .into(),
+            );
         }
         if self
             .models
@@ -508,6 +562,7 @@ impl StudyConfig {
                 extra_columns: Vec::new(),
                 color_column: Some("volume_fraction".into()),
                 allow_missing: false,
+                group: None,
                 mat_variable: "a".into(),
             },
             features: vec![FeatureSet::single(
@@ -617,6 +672,7 @@ impl StudyConfig {
                 extra_columns: CASE2_COMPOSITIONS.iter().map(|c| c.to_string()).collect(),
                 color_column: None,
                 allow_missing: false,
+                group: None,
                 mat_variable: "a".into(),
             },
             features,

@@ -39,6 +39,10 @@ pub struct DataSpec {
     /// Drop unmatched names (reported) instead of failing.
     #[serde(default)]
     pub allow_missing: bool,
+    /// The group of every sample, for grouped validation: a table column, or else a regex
+    /// with one capture group applied to the sample name (`"^(Paper\\d+)-"`).
+    #[serde(default)]
+    pub group: Option<String>,
     /// Variable read from `.mat` files.
     #[serde(default = "default_mat_variable")]
     pub mat_variable: String,
@@ -249,6 +253,8 @@ pub struct Dataset {
     pub color: (String, Vec<f64>),
     /// Names dropped because they were unmatched (only with `allow_missing`).
     pub dropped: Vec<String>,
+    /// The group of every sample (with `data.group`).
+    pub groups: Option<Vec<String>>,
 }
 
 /// Names on either side of a join that found no partner.
@@ -319,6 +325,10 @@ impl Dataset {
             .iter()
             .map(|c| Ok(table.column(c)?.iter().map(|v| v.number).collect()))
             .collect::<Result<_>>()?;
+        let group_column = match &spec.group {
+            Some(g) if table.column(g).is_ok() => Some(table.names(g)?),
+            _ => None,
+        };
         let color_name = spec.color_column.clone();
         let color: Option<Vec<Option<f64>>> = match &color_name {
             Some(c) => Some(table.column(c)?.iter().map(|v| v.number).collect()),
@@ -425,6 +435,26 @@ impl Dataset {
             ),
             _ => (spec.target.name.clone(), kept.iter().map(|k| k.2).collect()),
         };
+        let groups = match (&spec.group, group_column) {
+            (None, _) => None,
+            (Some(column), Some(values)) => Some(
+                kept.iter()
+                    .map(|(r, name, _)| {
+                        values[*r].clone().ok_or_else(|| {
+                            table_err(format!(
+                                "row {} ({name}): no group in column `{column}` (data.group)",
+                                r + 2
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            (Some(pattern), None) => Some(groups_by_regex(
+                pattern,
+                kept.iter().map(|k| k.1.as_str()),
+                &table.path,
+            )?),
+        };
         Ok(Self {
             names: kept.iter().map(|k| k.1.clone()).collect(),
             sections,
@@ -434,6 +464,7 @@ impl Dataset {
             extra_names: spec.extra_columns.clone(),
             color,
             dropped,
+            groups,
         })
     }
 
@@ -446,6 +477,46 @@ impl Dataset {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
+}
+
+/// The group of every name: the first capture of `pattern` (`data.group`, not a column of
+/// `table`).
+fn groups_by_regex<'a>(
+    pattern: &str,
+    names: impl Iterator<Item = &'a str>,
+    table: &Path,
+) -> Result<Vec<String>> {
+    let bad = |reason: String| Error::Setting {
+        name: "data.group",
+        reason,
+    };
+    let re = regex::Regex::new(pattern).map_err(|e| {
+        bad(format!(
+            "`{pattern}` is not a column of {} and not a regex: {e}",
+            table.display()
+        ))
+    })?;
+    if re.captures_len() != 2 {
+        return Err(bad(format!(
+            "`{pattern}` is not a column of {}; as a regex it needs exactly one capture group \
+             (it has {})",
+            table.display(),
+            re.captures_len() - 1
+        )));
+    }
+    names
+        .map(|name| {
+            re.captures(name)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().to_string())
+                .filter(|g| !g.is_empty())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "sample `{name}` does not match `{pattern}` (or its group is empty)"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// Name → section of one source; duplicate names are an error.

@@ -4,7 +4,9 @@
 use microprop_reduction::{Pca, StandardScaler};
 use microprop_regression::metrics::{mape, r2};
 use microprop_regression::select::{Candidate, NestedCv, Projection};
-use microprop_regression::split::{KFold, Split, train_test_split};
+use microprop_regression::split::{
+    Folds, GroupKFold, KFold, Split, group_ids, subset_groups, train_test_split,
+};
 use microprop_regression::{Fitted, ModelGrid, ModelParams, Regressor};
 use ndarray::{Array1, Array2, Axis};
 use rayon::prelude::*;
@@ -122,6 +124,12 @@ pub struct Evaluation {
     /// Hyper-parameters chosen in every outer fold (nested CV, models with a grid).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fold_params: Vec<String>,
+    /// MAPE (%) over all out-of-fold predictions at once (cross-validation protocols).
+    pub pooled_mape: Option<f64>,
+    /// MAPE (%) of every group's out-of-fold predictions, groups in ascending order (grouped
+    /// data).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group_mape: Vec<(String, f64)>,
     /// Test predictions: (sample index, prediction).
     #[serde(skip)]
     pub test_predictions: Vec<(usize, f64)>,
@@ -131,20 +139,41 @@ pub struct Evaluation {
 }
 
 /// The reference every model must beat: predicting the training mean.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Baseline {
-    /// Test MAPE (%) of the mean predictor.
+    /// Test MAPE (%) of the mean predictor (mean over outer folds in cross-validation).
     pub test_mape: f64,
+    /// Its MAPE over all out-of-fold predictions at once (cross-validation protocols).
+    pub pooled_mape: Option<f64>,
+    /// Its MAPE per group (grouped data).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group_mape: Vec<(String, f64)>,
 }
 
-/// Evaluates every model on one feature matrix.
+/// Evaluates every model on one feature matrix; `groups` (one per sample) are needed by the
+/// grouped protocols, and give per-group MAPEs under the others.
 pub fn evaluate(
     x: &Array2<f64>,
     y: &Array1<f64>,
+    groups: Option<&[String]>,
     models: &[ModelGrid],
     protocol: &Protocol,
     scale: bool,
 ) -> Result<(Vec<Evaluation>, Baseline)> {
+    if let Some(g) = groups
+        && g.len() != x.nrows()
+    {
+        return Err(Error::Setting {
+            name: "data.group",
+            reason: format!("{} groups for {} samples", g.len(), x.nrows()),
+        });
+    }
+    let need_groups = || {
+        groups.ok_or_else(|| Error::Setting {
+            name: "protocol",
+            reason: "a grouped protocol needs data.group".into(),
+        })
+    };
     match protocol {
         Protocol::Holdout {
             test_size,
@@ -170,6 +199,8 @@ pub fn evaluate(
                 evals,
                 Baseline {
                     test_mape: baseline,
+                    pooled_mape: None,
+                    group_mape: Vec::new(),
                 },
             ))
         }
@@ -178,8 +209,53 @@ pub fn evaluate(
             inner,
             seed,
             max_pcs,
-        } => nested(x, y, models, max_pcs, scale, (*outer, *inner, *seed)),
+        } => {
+            let folds = (
+                Folds::KFold(KFold::new(*outer)?.shuffled(*seed)),
+                Folds::KFold(KFold::new(*inner)?.shuffled(*seed)),
+            );
+            nested(x, y, models, max_pcs, scale, folds, groups)
+        }
+        Protocol::GroupKfold {
+            outer,
+            inner,
+            max_pcs,
+        } => {
+            let folds = (
+                Folds::GroupKFold(GroupKFold::new(*outer)?),
+                Folds::GroupKFold(GroupKFold::new(*inner)?),
+            );
+            nested(x, y, models, max_pcs, scale, folds, Some(need_groups()?))
+        }
+        Protocol::LeaveOneGroupOut { inner, max_pcs } => {
+            let folds = (
+                Folds::LeaveOneGroupOut,
+                Folds::GroupKFold(GroupKFold::new(*inner)?),
+            );
+            nested(x, y, models, max_pcs, scale, folds, Some(need_groups()?))
+        }
     }
+}
+
+/// MAPE (%) per group of predictions `pairs` (sample index, prediction), groups ascending.
+fn per_group(
+    y: &Array1<f64>,
+    groups: &[String],
+    pairs: &[(usize, f64)],
+) -> Result<Vec<(String, f64)>> {
+    let (ids, names) = group_ids(groups);
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(g, name)| {
+            let (truth, pred): (Vec<f64>, Vec<f64>) = pairs
+                .iter()
+                .filter(|(i, _)| ids[*i] == g)
+                .map(|&(i, p)| (y[i], p))
+                .unzip();
+            Ok((name, mape(&Array1::from(truth), &Array1::from(pred))?))
+        })
+        .collect()
 }
 
 /// Rows `idx` of `x`.
@@ -284,6 +360,8 @@ fn holdout(
         fold_mape: Vec::new(),
         fold_pcs: Vec::new(),
         fold_params: Vec::new(),
+        pooled_mape: None,
+        group_mape: Vec::new(),
         test_predictions: outer.test.iter().copied().zip(pred_te).collect(),
         train_predictions: outer.train.iter().copied().zip(pred_tr).collect(),
     })
@@ -306,15 +384,24 @@ fn nested(
     models: &[ModelGrid],
     max_pcs: &MaxPcs,
     scale: bool,
-    (outer, inner, seed): (usize, usize, u32),
+    (outer, inner): (Folds, Folds),
+    groups: Option<&[String]>,
 ) -> Result<(Vec<Evaluation>, Baseline)> {
     let n = x.nrows();
+    let ids = groups.map(|g| group_ids(g).0);
     // The smallest inner training split bounds the usable rank.
-    let inner_train = n * (outer - 1) / outer * (inner - 1) / inner;
+    let outer_splits = outer.split(n, ids.as_deref())?;
+    let mut inner_train = usize::MAX;
+    for split in &outer_splits {
+        let inner_ids = ids.as_ref().map(|g| subset_groups(g, &split.train));
+        for s in inner.split(split.train.len(), inner_ids.as_deref())? {
+            inner_train = inner_train.min(s.train.len());
+        }
+    }
     let limit = inner_train.saturating_sub(1).min(x.ncols()).max(1);
     let cv = NestedCv {
-        outer: KFold::new(outer)?.shuffled(seed),
-        inner: KFold::new(inner)?.shuffled(seed),
+        outer,
+        inner,
         candidates: models
             .iter()
             .map(|m| Candidate {
@@ -322,6 +409,7 @@ fn nested(
                 grid: (1..=max_pcs.of(&m.name).min(limit)).collect(),
             })
             .collect(),
+        groups: ids.clone(),
     };
     let results = cv.run(x, y, &ScaledPca { scale }, &|| {})?;
     let evals = models
@@ -359,22 +447,36 @@ fn nested(
                 } else {
                     Vec::new()
                 },
+                pooled_mape: Some(mape(&truth, &pred)?),
+                group_mape: match groups {
+                    Some(g) => per_group(y, g, &pairs)?,
+                    None => Vec::new(),
+                },
                 test_predictions: pairs,
                 train_predictions: Vec::new(),
             })
         })
         .collect::<Result<Vec<_>>>()?;
     let mut fold_mapes = Vec::new();
-    for split in cv.outer.split(n)? {
+    let mut pairs = Vec::new();
+    for split in &outer_splits {
         let mean = take(y, &split.train).mean().unwrap_or(0.0);
         let truth = take(y, &split.test);
         fold_mapes.push(mape(&truth, &Array1::from_elem(truth.len(), mean))?);
+        pairs.extend(split.test.iter().map(|&i| (i, mean)));
     }
-    let baseline = fold_mapes.iter().sum::<f64>() / fold_mapes.len() as f64;
+    pairs.sort_by_key(|p| p.0);
+    let truth: Array1<f64> = pairs.iter().map(|p| y[p.0]).collect();
+    let pred: Array1<f64> = pairs.iter().map(|p| p.1).collect();
     Ok((
         evals,
         Baseline {
-            test_mape: baseline,
+            test_mape: fold_mapes.iter().sum::<f64>() / fold_mapes.len() as f64,
+            pooled_mape: Some(mape(&truth, &pred)?),
+            group_mape: match groups {
+                Some(g) => per_group(y, g, &pairs)?,
+                None => Vec::new(),
+            },
         },
     ))
 }
@@ -383,13 +485,61 @@ fn nested(
 pub fn check_size(n: usize, protocol: &Protocol) -> Result<()> {
     let need = match protocol {
         Protocol::Holdout { .. } => 8,
-        Protocol::NestedCv { outer, inner, .. } => outer * inner,
+        Protocol::NestedCv { outer, inner, .. } | Protocol::GroupKfold { outer, inner, .. } => {
+            outer * inner
+        }
+        Protocol::LeaveOneGroupOut { inner, .. } => 2 * inner,
     };
     if n < need {
         return Err(Error::Setting {
             name: "protocol",
             reason: format!("{n} samples; this protocol needs at least {need}"),
         });
+    }
+    Ok(())
+}
+
+/// Checks the groups a grouped protocol splits by: enough of them for its folds, and under
+/// `group_kfold` at least two samples in each.
+pub fn check_groups(groups: Option<&[String]>, protocol: &Protocol) -> Result<()> {
+    let Some(groups) = groups else {
+        return Ok(());
+    };
+    let (_, names) = group_ids(groups);
+    let bad = |reason: String| Error::Setting {
+        name: "data.group",
+        reason,
+    };
+    match protocol {
+        Protocol::GroupKfold { outer, inner, .. } => {
+            if let Some(single) = names
+                .iter()
+                .find(|n| groups.iter().filter(|g| g == n).count() < 2)
+            {
+                return Err(bad(format!(
+                    "group `{single}` has one sample; group_kfold needs at least two per group \
+                     (use leave_one_group_out, or a data.group that merges it)"
+                )));
+            }
+            let need = (*outer).max(inner + 1);
+            if names.len() < need {
+                return Err(bad(format!(
+                    "{} groups ({}); group_kfold with {outer} outer and {inner} inner folds \
+                     needs at least {need}",
+                    names.len(),
+                    names.join(", ")
+                )));
+            }
+        }
+        Protocol::LeaveOneGroupOut { inner, .. } if names.len() < inner + 1 => {
+            return Err(bad(format!(
+                "{} groups ({}); leave_one_group_out with {inner} inner folds needs at least {}",
+                names.len(),
+                names.join(", "),
+                inner + 1
+            )));
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -60,6 +60,8 @@ fn row_json(r: &Evaluation) -> serde_json::Value {
         "fold_pcs": r.fold_pcs,
         "params": r.params,
         "fold_params": r.fold_params,
+        "pooled_mape": r.pooled_mape,
+        "group_mape": r.group_mape.iter().map(|(g, m)| json!({"group": g, "mape": m})).collect::<Vec<_>>(),
         "test_r2": r.test_r2,
         "train_mape": r.train_mape,
         "validation_mape": r.validation_mape,
@@ -119,6 +121,8 @@ pub fn write_report(out: &Path, outcome: &Outcome) -> Result<Vec<PathBuf>> {
             "mean": outcome.data.target.mean(),
         },
         "baseline_mape": outcome.baseline.test_mape,
+        "baseline": outcome.baseline,
+        "groups": group_count(outcome),
         "rows": outcome.rows.iter().map(row_json).collect::<Vec<_>>(),
         "outcome": outcome,
         "config": outcome.config,
@@ -194,10 +198,51 @@ fn view_stem(v: &crate::study::PcaView) -> String {
     )
 }
 
+/// The number of distinct groups, with `data.group`.
+fn group_count(outcome: &Outcome) -> Option<usize> {
+    outcome.data.groups.as_ref().map(|g| {
+        let mut names: Vec<&String> = g.iter().collect();
+        names.sort();
+        names.dedup();
+        names.len()
+    })
+}
+
+/// MAPE (%) per group of every row and of the mean predictor, one column per group.
+fn group_table(outcome: &Outcome) -> String {
+    let base = &outcome.baseline.group_mape;
+    if base.is_empty() {
+        return String::new();
+    }
+    let mut s =
+        String::from("\n### MAPE per group (%, out-of-fold predictions)\n\n| features | model |");
+    for (g, _) in base {
+        let _ = write!(s, " {g} |");
+    }
+    s.push_str("\n|---|---|");
+    s.push_str(&"---|".repeat(base.len()));
+    let line = |label: &str, model: &str, values: &[(String, f64)]| {
+        let mut l = format!("\n| {label} | {model} |");
+        for (_, v) in values {
+            let _ = write!(l, " {v:.1} |");
+        }
+        l
+    };
+    s.push_str(&line("–", "mean predictor", base));
+    for r in &outcome.rows {
+        let label = group_label(&r.features, &r.aggregation, r.composition);
+        s.push_str(&line(&label, &r.model.to_uppercase(), &r.group_mape));
+    }
+    s.push('\n');
+    s
+}
+
 fn spread_name(outcome: &Outcome) -> &'static str {
     match outcome.config.protocol {
         crate::config::Protocol::Holdout { .. } => "standard error over test samples",
-        crate::config::Protocol::NestedCv { .. } => "std over outer folds",
+        crate::config::Protocol::NestedCv { .. }
+        | crate::config::Protocol::GroupKfold { .. }
+        | crate::config::Protocol::LeaveOneGroupOut { .. } => "std over outer folds",
     }
 }
 
@@ -295,10 +340,23 @@ fn markdown(outcome: &Outcome) -> String {
     let _ = writeln!(
         s,
         "\n## Results\n\nTest MAPE in %, ± {}. Predicting the training mean gives a test MAPE of \
-         {:.2} %.\n",
+         {:.2} %{}.\n",
         spread_name(outcome),
-        outcome.baseline.test_mape
+        outcome.baseline.test_mape,
+        outcome
+            .baseline
+            .pooled_mape
+            .map_or(String::new(), |p| format!(
+                " ({p:.2} % over all out-of-fold predictions at once)"
+            ))
     );
+    if let Some(groups) = group_count(outcome) {
+        let _ = writeln!(
+            s,
+            "Samples fall into {groups} groups (`data.group`: `{}`).\n",
+            outcome.config.data.group.as_deref().unwrap_or_default()
+        );
+    }
     s.push_str("| features | aggregation | model | PCs | test MAPE | ± | test R² | train MAPE | parity |\n|---|---|---|---|---|---|---|---|---|\n");
     for r in &outcome.rows {
         let _ = writeln!(
@@ -321,6 +379,7 @@ fn markdown(outcome: &Outcome) -> String {
             row_stem(r),
         );
     }
+    s.push_str(&group_table(outcome));
     s.push_str("\n## Figures\n\nEach figure is also written as SVG beside the PNG.\n\n");
     s.push_str("![MAPE per feature set and model](figures/mape.png)\n\n");
     if let Some(best) = outcome

@@ -6,7 +6,7 @@ use std::path::Path;
 use microprop_regression::Regressor;
 use microprop_regression::metrics::{mape, r2};
 use microprop_regression::select::{Candidate, select};
-use microprop_regression::split::{KFold, train_test_split};
+use microprop_regression::split::{Folds, GroupKFold, KFold, group_ids, train_test_split};
 use ndarray::{Array2, Axis, concatenate};
 use serde::Serialize;
 
@@ -14,7 +14,7 @@ use crate::config::{FeatureSet, Protocol, StudyConfig};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::evaluate::{
-    Baseline, Evaluation, Projector, ScaledPca, check_size, choose_k, evaluate, fit_k,
+    Baseline, Evaluation, Projector, ScaledPca, check_groups, check_size, choose_k, evaluate, fit_k,
 };
 use crate::features::{Aggregation, Extracted, append_columns, extract};
 use crate::model::{SavedModel, TrainingMetrics};
@@ -131,6 +131,7 @@ fn variants(config: &StudyConfig, data: &Dataset) -> Vec<bool> {
 pub fn run_study(config: &StudyConfig, out: &Path) -> Result<Outcome> {
     let data = Dataset::load(&config.data)?;
     check_size(data.len(), &config.protocol)?;
+    check_groups(data.groups.as_deref(), &config.protocol)?;
     let cache = config.cache.clone().unwrap_or_else(|| out.join("cache"));
     // Every feature set is extracted before any model is fitted, so bad inputs fail early.
     let mut extracted = Vec::new();
@@ -177,19 +178,26 @@ pub fn run_study(config: &StudyConfig, out: &Path) -> Result<Outcome> {
                     images.clone()
                 };
                 let scale = config.standardize(set, composition);
-                let (evals, base) = evaluate(&x, &data.target, &models, &config.protocol, scale)
-                    .map_err(|e| match e {
-                        Error::Regression(error) => Error::Study {
-                            what: format!(
-                                "{} ({}{})",
-                                set.name,
-                                agg.name(),
-                                if composition { ", extra columns" } else { "" }
-                            ),
-                            error,
-                        },
-                        other => other,
-                    })?;
+                let (evals, base) = evaluate(
+                    &x,
+                    &data.target,
+                    data.groups.as_deref(),
+                    &models,
+                    &config.protocol,
+                    scale,
+                )
+                .map_err(|e| match e {
+                    Error::Regression(error) => Error::Study {
+                        what: format!(
+                            "{} ({}{})",
+                            set.name,
+                            agg.name(),
+                            if composition { ", extra columns" } else { "" }
+                        ),
+                        error,
+                    },
+                    other => other,
+                })?;
                 baseline = Some(base);
                 rows.extend(evals.into_iter().map(|mut e| {
                     e.features = set.name.clone();
@@ -308,6 +316,7 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
     let grid = spec.grid()?;
     let data = Dataset::load(&config.data)?;
     check_size(data.len(), &config.protocol)?;
+    check_groups(data.groups.as_deref(), &config.protocol)?;
     let with_extra = choice
         .with_extra_columns
         .unwrap_or(config.with_extra_columns[0])
@@ -329,12 +338,27 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
             let how = format!("validation split {}% (seed {val_seed})", val_size * 100.0);
             (k, setting, Some(curve[k - 1]), how)
         }
-        Protocol::NestedCv { inner, seed, .. } => {
-            let folds = KFold::new(*inner)?.shuffled(*seed);
-            let limit = (x.nrows() * (inner - 1) / inner)
-                .saturating_sub(1)
-                .min(x.ncols())
-                .max(1);
+        protocol => {
+            // The protocol's inner folds choose k and the setting on all samples.
+            let (folds, how) = match *protocol {
+                Protocol::NestedCv { inner, seed, .. } => (
+                    Folds::KFold(KFold::new(inner)?.shuffled(seed)),
+                    format!("KFold({inner}) cross-validation (seed {seed})"),
+                ),
+                Protocol::GroupKfold { inner, .. } | Protocol::LeaveOneGroupOut { inner, .. } => (
+                    Folds::GroupKFold(GroupKFold::new(inner)?),
+                    format!("GroupKFold({inner}) cross-validation"),
+                ),
+                Protocol::Holdout { .. } => unreachable!("matched above"),
+            };
+            let ids = data.groups.as_deref().map(|g| group_ids(g).0);
+            let smallest = folds
+                .split(x.nrows(), ids.as_deref())?
+                .iter()
+                .map(|s| s.train.len())
+                .min()
+                .unwrap_or(1);
+            let limit = smallest.saturating_sub(1).min(x.ncols()).max(1);
             let candidate = Candidate {
                 settings: grid.settings.clone(),
                 grid: (1..=max_k.min(limit)).collect(),
@@ -344,15 +368,10 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
                 y,
                 &ScaledPca { scale },
                 std::slice::from_ref(&candidate),
-                &folds,
+                (&folds, ids.as_deref()),
             )?;
             let (k, setting) = chosen[0];
-            (
-                k,
-                setting,
-                None,
-                format!("KFold({inner}) cross-validation (seed {seed})"),
-            )
+            (k, setting, None, how)
         }
     };
     let projector = Projector::fit(&x, scale, k)?;

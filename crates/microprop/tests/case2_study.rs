@@ -84,3 +84,75 @@ fn bad_case2_inputs_name_the_file() {
         .to_string();
     assert!(err.contains("dino_xl") && err.contains("dino_l"), "{err}");
 }
+
+#[test]
+fn leave_one_paper_out_matches_scikit_learn() {
+    let Some(dir) = case2_dir() else {
+        return skip();
+    };
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/case2_lopo_reference.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = StudyConfig::case2(&dir, &["dino_l"]).unwrap();
+    config.models = vec![RegressorKind::Svr.into()];
+    config.with_extra_columns = vec![false];
+    config.data.group = Some(r"^(Paper\d+)-".into());
+    config.protocol = microprop::config::Protocol::LeaveOneGroupOut {
+        inner: 5,
+        max_pcs: microprop::config::MaxPcs::All(50),
+    };
+    let path = tmp.path().join("study.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    let results = study_results(&path, &tmp.path().join("out"));
+    let row = &results["rows"][0];
+    let close = |a: f64, b: f64, what: &str| {
+        assert!(
+            (a - b).abs() <= 1e-6 * b.abs(),
+            "{what}: {a} vs scikit-learn {b}"
+        )
+    };
+    let want = reference["fold_mape"].as_array().unwrap();
+    let got = row["fold_mape"].as_array().unwrap();
+    assert_eq!(got.len(), 19, "one fold per paper");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        close(
+            g.as_f64().unwrap(),
+            w.as_f64().unwrap(),
+            &format!("fold {i}"),
+        );
+    }
+    assert_eq!(row["fold_pcs"], reference["fold_pcs"]);
+    close(
+        row["mape_mean"].as_f64().unwrap(),
+        reference["mape_mean"].as_f64().unwrap(),
+        "mean",
+    );
+    close(
+        row["pooled_mape"].as_f64().unwrap(),
+        reference["pooled_mape"].as_f64().unwrap(),
+        "pooled",
+    );
+    // Per-paper MAPEs are the fold MAPEs, named.
+    let groups = row["group_mape"].as_array().unwrap();
+    for (g, name) in groups.iter().zip(reference["groups"].as_array().unwrap()) {
+        assert_eq!(g["group"], *name);
+    }
+    let baseline = &results["baseline"];
+    close(
+        baseline["test_mape"].as_f64().unwrap(),
+        reference["baseline_mape"].as_f64().unwrap(),
+        "mean predictor",
+    );
+    close(
+        baseline["pooled_mape"].as_f64().unwrap(),
+        reference["baseline_pooled_mape"].as_f64().unwrap(),
+        "mean predictor, pooled",
+    );
+    assert_eq!(results["groups"], 19);
+}

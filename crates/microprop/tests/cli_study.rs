@@ -516,3 +516,103 @@ fn bad_model_grids_are_refused_naming_the_model_and_value() {
     let (ok, _, err) = study(&config, &dir.path().join("out"), &[]);
     assert!(!ok && err.contains("two models are named `svr`"), "{err}");
 }
+
+#[test]
+fn grouped_protocols_report_groups_and_refuse_bad_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let grouped = |group: &str, protocol: Value| {
+        let group = group.to_string();
+        write_config(dir.path(), move |c| {
+            c["aggregation"] = serde_json::json!(["mean"]);
+            c["data"]["group"] = Value::String(group);
+            c["protocol"] = protocol;
+        })
+    };
+    // Ten groups of six samples by the last digit of the name.
+    let config = grouped(
+        r"(\d)$",
+        serde_json::json!({"kind": "group_kfold", "outer": 5, "inner": 3, "max_pcs": 8}),
+    );
+    let out = dir.path().join("gkf");
+    let (ok, _, err) = study(&config, &out, &[]);
+    assert!(ok, "study failed: {err}");
+    let r = results(&out);
+    assert_eq!(r["groups"], 10);
+    for row in r["rows"].as_array().unwrap() {
+        assert_eq!(row["fold_mape"].as_array().unwrap().len(), 5);
+        let groups = row["group_mape"].as_array().unwrap();
+        assert_eq!(groups.len(), 10);
+        assert_eq!(groups[0]["group"], "0");
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("Samples fall into 10 groups"), "{report}");
+    assert!(report.contains("### MAPE per group"), "{report}");
+    assert!(report.contains("| – | mean predictor |"), "{report}");
+
+    let logo = grouped(
+        r"(\d)$",
+        serde_json::json!({"kind": "leave_one_group_out", "inner": 3, "max_pcs": 8}),
+    );
+    let out = dir.path().join("logo");
+    let (ok, _, err) = study(&logo, &out, &[]);
+    assert!(ok, "study failed: {err}");
+    let r = results(&out);
+    let row = &r["rows"][0];
+    assert_eq!(row["fold_mape"].as_array().unwrap().len(), 10);
+    // One group per fold: each group's MAPE is its fold's.
+    for (f, g) in row["fold_mape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(row["group_mape"].as_array().unwrap())
+    {
+        assert_eq!(*f, g["mape"]);
+    }
+    let model = dir.path().join("m.json");
+    let (ok, stdout, err) = microprop(&[
+        "fit",
+        logo.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(ok && stdout.contains("GroupKFold(3)"), "{stdout}{err}");
+
+    // Bad groups.
+    let cases = [
+        (
+            r"^(\d)",
+            serde_json::json!({"kind": "group_kfold", "outer": 2, "inner": 2}),
+            "group `0` has one sample",
+        ),
+        (
+            r"\d$",
+            serde_json::json!({"kind": "group_kfold"}),
+            "needs exactly one capture group",
+        ),
+        (
+            r"^(x)",
+            serde_json::json!({"kind": "leave_one_group_out"}),
+            "sample `0` does not match",
+        ),
+        (
+            r"(\d)$",
+            serde_json::json!({"kind": "group_kfold", "outer": 12}),
+            "10 groups",
+        ),
+        (
+            r"([",
+            serde_json::json!({"kind": "group_kfold"}),
+            "not a regex",
+        ),
+    ];
+    for (group, protocol, want) in cases {
+        let config = grouped(group, protocol.clone());
+        let (ok, _, err) = study(&config, &dir.path().join("bad"), &[]);
+        assert!(!ok && err.contains(want), "{group} {protocol}: {err}");
+    }
+    let config = write_config(dir.path(), |c| {
+        c["protocol"] = serde_json::json!({"kind": "leave_one_group_out"});
+    });
+    let (ok, _, err) = study(&config, &dir.path().join("bad"), &[]);
+    assert!(!ok && err.contains("needs data.group"), "{err}");
+}

@@ -75,6 +75,14 @@ pub enum Error {
         /// Folds asked for.
         folds: usize,
     },
+    /// Fewer distinct groups than a group splitter needs.
+    #[error("{groups} groups cannot be split into {folds} group folds")]
+    TooFewGroups {
+        /// Groups available.
+        groups: usize,
+        /// Folds asked for.
+        folds: usize,
+    },
     /// A parameter outside its valid range.
     #[error("invalid parameter {name}: {reason}")]
     Parameter {

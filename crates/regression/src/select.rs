@@ -5,7 +5,7 @@
 use ndarray::{Array1, Array2, Axis, s};
 use rayon::prelude::*;
 
-use crate::split::{KFold, Split};
+use crate::split::{Folds, Split, subset_groups};
 use crate::{Error, ModelParams, Regressor, RegressorKind, Result};
 
 /// A feature projection fitted on training rows (e.g. scaler + PCA): returns the training
@@ -169,11 +169,14 @@ fn python_set_order(values: &[usize]) -> Vec<usize> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NestedCv {
     /// Outer splits (test folds for the reported MAPE).
-    pub outer: KFold,
-    /// Inner splits of every outer training fold (for choosing k).
-    pub inner: KFold,
+    pub outer: Folds,
+    /// Inner splits of every outer training fold (for choosing k and the setting).
+    pub inner: Folds,
     /// The models.
     pub candidates: Vec<Candidate>,
+    /// A group id (`0..g`) per sample, for group splitters (inner group folds see the
+    /// training samples' groups only).
+    pub groups: Option<Vec<usize>>,
 }
 
 impl NestedCv {
@@ -188,7 +191,7 @@ impl NestedCv {
     ) -> Result<Vec<NestedResult>> {
         crate::check_xy(&x.view(), &y.view())?;
         check_candidates(&self.candidates)?;
-        let splits = self.outer.split(x.nrows())?;
+        let splits = self.outer.split(x.nrows(), self.groups.as_deref())?;
         let per_fold = splits
             .par_iter()
             .map(|split| {
@@ -212,7 +215,14 @@ impl NestedCv {
         projection: &dyn Projection,
     ) -> Result<Vec<FoldResult>> {
         let (x_tr, y_tr, x_te, y_te) = rows(x, y, split);
-        let chosen = select(&x_tr, &y_tr, projection, &self.candidates, &self.inner)?;
+        let inner_groups = self.groups.as_ref().map(|g| subset_groups(g, &split.train));
+        let chosen = select(
+            &x_tr,
+            &y_tr,
+            projection,
+            &self.candidates,
+            (&self.inner, inner_groups.as_deref()),
+        )?;
         let max_k = chosen.iter().map(|c| c.0).max().unwrap_or(1);
         let (p_tr, p_te) = projection.project(&x_tr, &x_te, max_k)?;
         self.candidates
@@ -250,13 +260,14 @@ fn check_candidates(candidates: &[Candidate]) -> Result<()> {
 /// For every candidate, the (component count, setting index) with the lowest mean
 /// inner-fold MAPE. The grid is walked component counts first, then settings (a pipeline's
 /// `pca__n_components` sorts before its model's parameters), and the first best is kept on
-/// ties, as `GridSearchCV`. The projection is fitted once per inner split.
+/// ties, as `GridSearchCV`. The projection is fitted once per inner split. `groups` are the
+/// samples' group ids for group splitters.
 pub fn select(
     x: &Array2<f64>,
     y: &Array1<f64>,
     projection: &dyn Projection,
     candidates: &[Candidate],
-    inner: &KFold,
+    (inner, groups): (&Folds, Option<&[usize]>),
 ) -> Result<Vec<(usize, usize)>> {
     check_candidates(candidates)?;
     let max_k = candidates
@@ -269,7 +280,7 @@ pub fn select(
         .iter()
         .map(|c| vec![vec![0.0; c.settings.len()]; c.grid.len()])
         .collect();
-    let splits = inner.split(x.nrows())?;
+    let splits = inner.split(x.nrows(), groups)?;
     for split in &splits {
         let (x_tr, y_tr, x_te, y_te) = rows(x, y, split);
         let (p_tr, p_te) = projection.project(&x_tr, &x_te, max_k)?;
@@ -308,18 +319,20 @@ pub fn select(
         .collect())
 }
 
-/// For every candidate, the component count of [`select`]'s choice.
+/// For every candidate, the component count of [`select`]'s choice, with K-fold inner splits.
 pub fn select_k(
     x: &Array2<f64>,
     y: &Array1<f64>,
     projection: &dyn Projection,
     candidates: &[Candidate],
-    inner: &KFold,
+    inner: &crate::split::KFold,
 ) -> Result<Vec<usize>> {
-    Ok(select(x, y, projection, candidates, inner)?
-        .into_iter()
-        .map(|c| c.0)
-        .collect())
+    Ok(
+        select(x, y, projection, candidates, (&Folds::KFold(*inner), None))?
+            .into_iter()
+            .map(|c| c.0)
+            .collect(),
+    )
 }
 
 /// Training and test rows of a split.

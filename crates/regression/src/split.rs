@@ -140,6 +140,163 @@ impl KFold {
     }
 }
 
+/// scikit-learn's `GroupKFold(n_splits, shuffle, random_state)`: whole groups per fold.
+/// Without shuffling the largest groups go first, each to the fold with the fewest samples so
+/// far; with a seed the groups are permuted and cut into `n_splits` nearly equal runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupKFold {
+    n_splits: usize,
+    shuffle: Option<u32>,
+}
+
+/// Splitters: plain K-fold, or folds of whole groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folds {
+    /// scikit-learn's `KFold`.
+    KFold(KFold),
+    /// scikit-learn's `GroupKFold`.
+    GroupKFold(GroupKFold),
+    /// scikit-learn's `LeaveOneGroupOut`: one fold per group, groups in ascending order.
+    LeaveOneGroupOut,
+}
+
+impl GroupKFold {
+    /// `n_splits ≥ 2` folds, balanced by size.
+    pub fn new(n_splits: usize) -> Result<Self> {
+        KFold::new(n_splits)?;
+        Ok(Self {
+            n_splits,
+            shuffle: None,
+        })
+    }
+
+    /// Permutes the groups with `RandomState(seed)` instead of balancing by size.
+    pub fn shuffled(mut self, seed: u32) -> Self {
+        self.shuffle = Some(seed);
+        self
+    }
+
+    /// The folds of samples whose groups are `groups` (any ids; they are ordered as
+    /// `np.unique` orders the group labels).
+    pub fn split(&self, groups: &[usize]) -> Result<Vec<Split>> {
+        let (groups, unique) = group_ids(groups);
+        let groups = groups.as_slice();
+        let g = unique.len();
+        if g < self.n_splits {
+            return Err(Error::TooFewGroups {
+                groups: g,
+                folds: self.n_splits,
+            });
+        }
+        let mut fold_of = vec![0usize; g];
+        match self.shuffle {
+            Some(seed) => {
+                let order = NumpyRandomState::new(seed).permutation(g);
+                let mut start = 0;
+                for fold in 0..self.n_splits {
+                    let size = g / self.n_splits + usize::from(fold < g % self.n_splits);
+                    for &grp in &order[start..start + size] {
+                        fold_of[grp] = fold;
+                    }
+                    start += size;
+                }
+            }
+            None => {
+                let mut sizes = vec![0usize; g];
+                for &grp in groups {
+                    sizes[grp] += 1;
+                }
+                // np.argsort(sizes, kind="stable")[::-1]: largest first, later groups first
+                // among equal sizes.
+                let mut order: Vec<usize> = (0..g).collect();
+                order.sort_by_key(|&i| sizes[i]);
+                order.reverse();
+                let mut load = vec![0usize; self.n_splits];
+                for grp in order {
+                    // np.argmin: the first lightest fold.
+                    let lightest = (0..self.n_splits)
+                        .min_by_key(|&f| (load[f], f))
+                        .unwrap_or(0);
+                    load[lightest] += sizes[grp];
+                    fold_of[grp] = lightest;
+                }
+            }
+        }
+        Ok((0..self.n_splits)
+            .map(|fold| {
+                let (test, train) = (0..groups.len()).partition(|&i| fold_of[groups[i]] == fold);
+                Split { train, test }
+            })
+            .collect())
+    }
+}
+
+impl Folds {
+    /// The folds of `n` samples; `groups` (one id per sample) for the group splitters.
+    pub fn split(&self, n: usize, groups: Option<&[usize]>) -> Result<Vec<Split>> {
+        let groups = || match groups {
+            Some(g) if g.len() == n => Ok(g),
+            Some(g) => Err(Error::Shape {
+                what: "groups vs samples",
+                left: g.len(),
+                right: n,
+            }),
+            None => Err(Error::Parameter {
+                name: "groups",
+                reason: "group folds need a group for every sample".into(),
+            }),
+        };
+        match self {
+            Folds::KFold(k) => k.split(n),
+            Folds::GroupKFold(k) => k.split(groups()?),
+            Folds::LeaveOneGroupOut => {
+                let (groups, unique) = group_ids(groups()?);
+                let g = unique.len();
+                if g < 2 {
+                    return Err(Error::TooFewGroups {
+                        groups: g,
+                        folds: 2,
+                    });
+                }
+                Ok((0..g)
+                    .map(|grp| {
+                        let (test, train) = (0..n).partition(|&i| groups[i] == grp);
+                        Split { train, test }
+                    })
+                    .filter(|s: &Split| !s.test.is_empty())
+                    .collect())
+            }
+        }
+    }
+
+    /// Number of folds (`None` for one per group).
+    pub fn n_splits(&self) -> Option<usize> {
+        match self {
+            Folds::KFold(k) => Some(k.n_splits()),
+            Folds::GroupKFold(k) => Some(k.n_splits),
+            Folds::LeaveOneGroupOut => None,
+        }
+    }
+}
+
+/// Group ids `0..g` for group labels, numbered in ascending label order (`np.unique`'s
+/// `return_inverse`), and the labels in that order.
+pub fn group_ids<T: Ord + Clone>(labels: &[T]) -> (Vec<usize>, Vec<T>) {
+    let mut unique: Vec<T> = labels.to_vec();
+    unique.sort();
+    unique.dedup();
+    let ids = labels
+        .iter()
+        .map(|l| unique.binary_search(l).unwrap_or(0))
+        .collect();
+    (ids, unique)
+}
+
+/// Group ids restricted to some samples, renumbered `0..g'` in the same relative order.
+pub fn subset_groups(groups: &[usize], rows: &[usize]) -> Vec<usize> {
+    group_ids(&rows.iter().map(|&r| groups[r]).collect::<Vec<_>>()).0
+}
+
 /// scikit-learn's `train_test_split(range(n), test_size=…, random_state=seed)` indices:
 /// `test = permutation[..ceil(test_size · n)]`, `train` = the rest, in permutation order.
 pub fn train_test_split(n: usize, test_size: f64, seed: u32) -> Result<Split> {

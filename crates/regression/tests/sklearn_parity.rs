@@ -103,6 +103,75 @@ fn ints(s: &str) -> Vec<usize> {
 }
 
 #[test]
+fn group_splitters_match_index_for_index() {
+    use microprop_regression::split::{Folds, GroupKFold};
+    let text = std::fs::read_to_string(dir().join("group_splits.txt")).unwrap();
+    let (mut groups, mut counted) = (Vec::new(), 0);
+    let halves = |rest: &str| -> (Vec<usize>, Vec<usize>) {
+        let (train, test) = rest
+            .split_once(" train ")
+            .unwrap()
+            .1
+            .split_once(" test ")
+            .unwrap();
+        (ints(train), ints(test))
+    };
+    for line in text.lines() {
+        let (what, rest) = line.split_once(' ').unwrap();
+        match what {
+            "groups" => groups = ints(rest),
+            "gkf" => {
+                let head: Vec<&str> = rest.split_whitespace().take(3).collect();
+                let mut cv = GroupKFold::new(head[0].parse().unwrap()).unwrap();
+                if head[1] != "none" {
+                    cv = cv.shuffled(head[1].parse().unwrap());
+                }
+                let split = &Folds::GroupKFold(cv)
+                    .split(groups.len(), Some(&groups))
+                    .unwrap()[head[2].parse::<usize>().unwrap()];
+                assert_eq!(
+                    (split.train.clone(), split.test.clone()),
+                    halves(rest),
+                    "{line}"
+                );
+                counted += 1;
+            }
+            "logo" => {
+                let fold: usize = rest.split_whitespace().next().unwrap().parse().unwrap();
+                let split = &Folds::LeaveOneGroupOut
+                    .split(groups.len(), Some(&groups))
+                    .unwrap()[fold];
+                assert_eq!(
+                    (split.train.clone(), split.test.clone()),
+                    halves(rest),
+                    "{line}"
+                );
+                counted += 1;
+            }
+            other => panic!("unknown line kind {other}"),
+        }
+    }
+    assert!(counted > 100, "{counted}");
+    // Fewer groups than folds, and no groups at all, are typed errors.
+    let few = [0, 0, 1, 1];
+    assert!(matches!(
+        Folds::GroupKFold(GroupKFold::new(3).unwrap()).split(4, Some(&few)),
+        Err(Error::TooFewGroups {
+            groups: 2,
+            folds: 3
+        })
+    ));
+    assert!(matches!(
+        Folds::LeaveOneGroupOut.split(4, None),
+        Err(Error::Parameter { name: "groups", .. })
+    ));
+    assert!(matches!(
+        Folds::LeaveOneGroupOut.split(4, Some(&[0, 0, 0, 0])),
+        Err(Error::TooFewGroups { groups: 1, .. })
+    ));
+}
+
+#[test]
 fn splitters_match_index_for_index() {
     let text = std::fs::read_to_string(dir().join("splits.txt")).unwrap();
     let mut counted = [0usize; 3];
