@@ -7,7 +7,7 @@ use microprop_regression::select::{Candidate, NestedCv, Projection};
 use microprop_regression::split::{
     Folds, GroupKFold, KFold, Split, group_ids, subset_groups, train_test_split,
 };
-use microprop_regression::{Fitted, ModelGrid, ModelParams, Regressor};
+use microprop_regression::{Fitted, ModelGrid, ModelParams};
 use ndarray::{Array1, Array2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -130,12 +130,52 @@ pub struct Evaluation {
     /// data).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub group_mape: Vec<(String, f64)>,
+    /// Share of test samples whose true value lies in the central 68 % and 95 % predictive
+    /// intervals (mean ± 0.994 σ and ± 1.960 σ), for models with a standard deviation (GP).
+    pub coverage: Option<Coverage>,
     /// Test predictions: (sample index, prediction).
     #[serde(skip)]
     pub test_predictions: Vec<(usize, f64)>,
+    /// Their standard deviations, in the same order (empty unless the model gives them).
+    #[serde(skip)]
+    pub test_std: Vec<f64>,
     /// Training predictions: (sample index, prediction).
     #[serde(skip)]
     pub train_predictions: Vec<(usize, f64)>,
+    /// Their standard deviations, in the same order (empty unless the model gives them).
+    #[serde(skip)]
+    pub train_std: Vec<f64>,
+}
+
+/// Empirical coverage of central predictive intervals on test samples.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Coverage {
+    /// Share (0–1) of true values within mean ± 0.994 σ (the central 68 %).
+    pub within_68: f64,
+    /// Share (0–1) of true values within mean ± 1.960 σ (the central 95 %).
+    pub within_95: f64,
+}
+
+impl Coverage {
+    /// The coverage of `std` around the predictions `pairs` (sample index, prediction) of the
+    /// targets `y`; `None` without standard deviations.
+    pub fn of(y: &Array1<f64>, pairs: &[(usize, f64)], std: &[f64]) -> Option<Self> {
+        if std.is_empty() || std.len() != pairs.len() {
+            return None;
+        }
+        let share = |z: f64| {
+            pairs
+                .iter()
+                .zip(std)
+                .filter(|((i, p), s)| (y[*i] - p).abs() <= z * **s)
+                .count() as f64
+                / pairs.len() as f64
+        };
+        Some(Self {
+            within_68: share(0.994_457_883_209_753),
+            within_95: share(1.959_963_984_540_054),
+        })
+    }
 }
 
 /// The reference every model must beat: predicting the training mean.
@@ -272,8 +312,11 @@ pub fn fit_k(model: &ModelParams, p: &Array2<f64>, y: &Array1<f64>, k: usize) ->
     Ok(model.fit(&p.slice(ndarray::s![.., ..k]).to_owned(), y)?)
 }
 
-fn predict_k(model: &Fitted, p: &Array2<f64>, k: usize) -> Result<Array1<f64>> {
-    Ok(model.predict(&p.slice(ndarray::s![.., ..k]).to_owned())?)
+/// Predictions from the first `k` columns of `p`, with standard deviations where the model
+/// gives them.
+fn predict_k(model: &Fitted, p: &Array2<f64>, k: usize) -> Result<(Array1<f64>, Vec<f64>)> {
+    let (pred, std) = model.predict_with_std(&p.slice(ndarray::s![.., ..k]).to_owned())?;
+    Ok((pred, std.map_or_else(Vec::new, |s| s.to_vec())))
 }
 
 /// The number of components and the setting with the lowest validation MAPE (the first on
@@ -301,7 +344,7 @@ pub fn choose_k(
                 .iter()
                 .map(|setting| {
                     let m = fit_k(setting, &p_tr, &y_tr, k)?;
-                    Ok(mape(&y_va, &predict_k(&m, &p_va, k)?)?)
+                    Ok(mape(&y_va, &predict_k(&m, &p_va, k)?.0)?)
                 })
                 .collect::<Result<Vec<f64>>>()
         })
@@ -337,9 +380,15 @@ fn holdout(
     let k = proj.pca.n_components();
     let p_tr = proj.transform(&x_tr, k)?;
     let fitted = fit_k(&model.settings[setting], &p_tr, &y_tr, k)?;
-    let pred_tr = predict_k(&fitted, &p_tr, k)?;
-    let pred_te = predict_k(&fitted, &proj.transform(&take_rows(x, &outer.test), k)?, k)?;
+    let (pred_tr, std_tr) = predict_k(&fitted, &p_tr, k)?;
+    let (pred_te, std_te) = predict_k(&fitted, &proj.transform(&take_rows(x, &outer.test), k)?, k)?;
     let y_te = take(y, &outer.test);
+    let test_pairs: Vec<(usize, f64)> = outer
+        .test
+        .iter()
+        .copied()
+        .zip(pred_te.iter().copied())
+        .collect();
     let ape: Vec<f64> = y_te
         .iter()
         .zip(&pred_te)
@@ -362,8 +411,11 @@ fn holdout(
         fold_params: Vec::new(),
         pooled_mape: None,
         group_mape: Vec::new(),
-        test_predictions: outer.test.iter().copied().zip(pred_te).collect(),
+        coverage: Coverage::of(y, &test_pairs, &std_te),
+        test_predictions: test_pairs,
+        test_std: std_te,
         train_predictions: outer.train.iter().copied().zip(pred_tr).collect(),
+        train_std: std_tr,
     })
 }
 
@@ -416,12 +468,19 @@ fn nested(
         .iter()
         .zip(&results)
         .map(|(m, r)| {
-            let mut pairs: Vec<(usize, f64)> = r
+            let mut triples: Vec<(usize, f64, Option<f64>)> = r
                 .folds
                 .iter()
-                .flat_map(|f| f.test.iter().copied().zip(f.predictions.iter().copied()))
+                .flat_map(|f| {
+                    f.test
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &i)| (i, f.predictions[j], f.std.get(j).copied()))
+                })
                 .collect();
-            pairs.sort_by_key(|p| p.0);
+            triples.sort_by_key(|p| p.0);
+            let pairs: Vec<(usize, f64)> = triples.iter().map(|t| (t.0, t.1)).collect();
+            let std: Vec<f64> = triples.iter().filter_map(|t| t.2).collect();
             let truth: Array1<f64> = pairs.iter().map(|p| y[p.0]).collect();
             let pred: Array1<f64> = pairs.iter().map(|p| p.1).collect();
             Ok(Evaluation {
@@ -452,8 +511,11 @@ fn nested(
                     Some(g) => per_group(y, g, &pairs)?,
                     None => Vec::new(),
                 },
+                coverage: Coverage::of(y, &pairs, &std),
                 test_predictions: pairs,
+                test_std: std,
                 train_predictions: Vec::new(),
+                train_std: Vec::new(),
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -542,4 +604,19 @@ pub fn check_groups(groups: Option<&[String]>, protocol: &Protocol) -> Result<()
         _ => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverage_counts_true_values_inside_the_intervals() {
+        let y = Array1::from(vec![10.0, 10.0, 10.0, 10.0]);
+        // Errors of 0.5, 1.5, 2.5 and 0 against σ = 1: inside ±0.994σ: two; inside ±1.96σ: three.
+        let pairs = [(0, 10.5), (1, 8.5), (2, 12.5), (3, 10.0)];
+        let c = Coverage::of(&y, &pairs, &[1.0; 4]).unwrap();
+        assert_eq!((c.within_68, c.within_95), (0.5, 0.75));
+        assert!(Coverage::of(&y, &pairs, &[]).is_none());
+    }
 }

@@ -208,6 +208,8 @@ pub struct ParitySeries {
     pub truth: Vec<f64>,
     /// Predicted values.
     pub predicted: Vec<f64>,
+    /// Predictive standard deviations, drawn as ±1σ error bars (empty: none).
+    pub std: Vec<f64>,
 }
 
 /// Draws `title` centred at the top of `area`, wrapped into as many lines as its width needs,
@@ -298,10 +300,15 @@ impl Figure for Parity {
         DB::ErrorType: 'static,
     {
         root.fill(&WHITE)?;
-        let values = self
-            .series
-            .iter()
-            .flat_map(|s| s.truth.iter().chain(&s.predicted).copied());
+        let bar = |s: &ParitySeries, i: usize| s.std.get(i).copied().unwrap_or(0.0);
+        let values = self.series.iter().flat_map(|s| {
+            s.truth.iter().copied().chain(
+                s.predicted
+                    .iter()
+                    .enumerate()
+                    .flat_map(move |(i, &p)| [p - bar(s, i), p + bar(s, i)]),
+            )
+        });
         let range = padded_range(values).ok_or("no finite values to plot")?;
         let unit = if self.unit.is_empty() {
             String::new()
@@ -335,6 +342,16 @@ impl Figure for Parity {
             } else {
                 colors[i % colors.len()]
             };
+            if !s.std.is_empty() {
+                chart.draw_series(s.truth.iter().zip(&s.predicted).zip(&s.std).map(
+                    move |((&t, &p), &sd)| {
+                        PathElement::new(
+                            vec![(t, p - sd), (t, p + sd)],
+                            color.mix(0.5).stroke_width(1),
+                        )
+                    },
+                ))?;
+            }
             chart
                 .draw_series(
                     s.truth

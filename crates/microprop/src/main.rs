@@ -784,7 +784,7 @@ fn predict(args: PredictArgs) -> Result<()> {
             model.extra_columns.join(", ")
         ),
     };
-    let pred = model.predict(
+    let (pred, std) = model.predict(
         &names,
         &sections,
         &precomputed,
@@ -798,12 +798,25 @@ fn predict(args: PredictArgs) -> Result<()> {
     };
     use microprop::report::csv_field;
     let mut csv = format!(
-        "name,{}\n",
-        csv_field(&format!("predicted_{}", model.target))
+        "name,{}{}\n",
+        csv_field(&format!("predicted_{}", model.target)),
+        if std.is_some() {
+            format!(",{}", csv_field(&format!("std_{}", model.target)))
+        } else {
+            String::new()
+        }
     );
-    for (name, p) in names.iter().zip(&pred) {
-        println!("{name}\t{p:.6}{unit}");
-        csv.push_str(&format!("{},{p}\n", csv_field(name)));
+    for (i, (name, p)) in names.iter().zip(&pred).enumerate() {
+        match &std {
+            Some(s) => {
+                println!("{name}\t{p:.6} ± {:.6}{unit}", s[i]);
+                csv.push_str(&format!("{},{p},{}\n", csv_field(name), s[i]));
+            }
+            None => {
+                println!("{name}\t{p:.6}{unit}");
+                csv.push_str(&format!("{},{p}\n", csv_field(name)));
+            }
+        }
     }
     microprop::output::write_buffered(&args.out, |w| {
         std::io::Write::write_all(w, csv.as_bytes()).map_err(|e| e.to_string())

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use microprop_regression::{Fitted, Regressor};
+use microprop_regression::Fitted;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
@@ -154,11 +154,12 @@ impl SavedModel {
         Ok(())
     }
 
-    /// Predicts from feature rows (sections aggregated, extra columns appended).
-    pub fn predict_features(&self, x: &Array2<f64>) -> Result<Array1<f64>> {
+    /// Predicts from feature rows (sections aggregated, extra columns appended), with the
+    /// predictive standard deviations of models that give them (GP).
+    pub fn predict_features(&self, x: &Array2<f64>) -> Result<(Array1<f64>, Option<Array1<f64>>)> {
         let k = self.projector.pca.n_components();
         let scores = self.projector.transform(x, k)?;
-        Ok(self.regressor.predict(&scores)?)
+        Ok(self.regressor.predict_with_std(&scores)?)
     }
 
     /// Whether every block is precomputed (then no sections are read).
@@ -166,7 +167,8 @@ impl SavedModel {
         self.extractors.iter().all(Extractor::is_precomputed)
     }
 
-    /// Predicts samples `names` from sections (`sections[s][i]` is source `s` of sample `i`;
+    /// Predicts samples `names` (and, for GP models, each prediction's standard deviation)
+    /// from sections (`sections[s][i]` is source `s` of sample `i`;
     /// none for precomputed-only models). `precomputed` replaces, in order, the paths of the
     /// precomputed blocks. Checkpoints must be the ones the model was fitted with.
     pub fn predict(
@@ -176,7 +178,7 @@ impl SavedModel {
         precomputed: &[std::path::PathBuf],
         extra: &Array2<f64>,
         cache: Option<&Path>,
-    ) -> Result<Array1<f64>> {
+    ) -> Result<(Array1<f64>, Option<Array1<f64>>)> {
         let from_sections = !self.precomputed_only();
         if from_sections && sections.len() != self.sections {
             return Err(Error::Setting {

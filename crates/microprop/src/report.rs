@@ -61,6 +61,7 @@ fn row_json(r: &Evaluation) -> serde_json::Value {
         "params": r.params,
         "fold_params": r.fold_params,
         "pooled_mape": r.pooled_mape,
+        "coverage": r.coverage,
         "group_mape": r.group_mape.iter().map(|(g, m)| json!({"group": g, "mape": m})).collect::<Vec<_>>(),
         "test_r2": r.test_r2,
         "train_mape": r.train_mape,
@@ -141,16 +142,17 @@ pub fn write_report(out: &Path, outcome: &Outcome) -> Result<Vec<PathBuf>> {
 
 fn parity(outcome: &Outcome, r: &Evaluation) -> Parity {
     let y = &outcome.data.target;
-    let series = |name: &str, preds: &[(usize, f64)]| ParitySeries {
+    let series = |name: &str, preds: &[(usize, f64)], std: &[f64]| ParitySeries {
         name: name.into(),
         truth: preds.iter().map(|p| y[p.0]).collect(),
         predicted: preds.iter().map(|p| p.1).collect(),
+        std: std.to_vec(),
     };
     let mut all = Vec::new();
     if !r.train_predictions.is_empty() {
-        all.push(series("train", &r.train_predictions));
+        all.push(series("train", &r.train_predictions, &r.train_std));
     }
-    all.push(series("test", &r.test_predictions));
+    all.push(series("test", &r.test_predictions, &r.test_std));
     Parity {
         title: format!(
             "{}, {}, {} PCs: test MAPE {:.2} %",
@@ -196,6 +198,37 @@ fn view_stem(v: &crate::study::PcaView) -> String {
         v.aggregation,
         if v.composition { "+extra" } else { "" }
     )
+}
+
+/// Empirical coverage of the predictive intervals of models that give them (GP).
+fn coverage_table(outcome: &Outcome) -> String {
+    let rows: Vec<&Evaluation> = outcome
+        .rows
+        .iter()
+        .filter(|r| r.coverage.is_some())
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\n### Predictive intervals (test samples)\n\nShare of true values inside the central 68 % \
+         (mean ± 0.994 σ) and 95 % (mean ± 1.960 σ) predictive intervals; a calibrated model \
+         gives about 68 % and 95 %. Parity plots show ±1 σ bars.\n\n\
+         | features | model | within 68 % | within 95 % |\n|---|---|---|---|\n",
+    );
+    for r in rows {
+        if let Some(c) = r.coverage {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.1} % | {:.1} % |",
+                group_label(&r.features, &r.aggregation, r.composition),
+                r.model.to_uppercase(),
+                100.0 * c.within_68,
+                100.0 * c.within_95
+            );
+        }
+    }
+    s
 }
 
 /// The number of distinct groups, with `data.group`.
@@ -257,18 +290,35 @@ pub fn csv_field(s: &str) -> String {
 
 fn predictions_csv(outcome: &Outcome, r: &Evaluation) -> String {
     let t = &outcome.data.target_spec;
-    let mut s = format!("name,split,{0},predicted_{0}\n", csv_field(&t.name));
-    for (split, preds) in [
-        ("train", &r.train_predictions),
-        ("test", &r.test_predictions),
+    let with_std = !r.test_std.is_empty();
+    let mut s = format!(
+        "name,split,{0},predicted_{0}{1}\n",
+        csv_field(&t.name),
+        if with_std {
+            format!(",std_{}", csv_field(&t.name))
+        } else {
+            String::new()
+        }
+    );
+    for (split, preds, std) in [
+        ("train", &r.train_predictions, &r.train_std),
+        ("test", &r.test_predictions, &r.test_std),
     ] {
-        for &(i, p) in preds {
-            let _ = writeln!(
+        for (j, &(i, p)) in preds.iter().enumerate() {
+            let _ = write!(
                 s,
                 "{},{split},{},{p}",
                 csv_field(&outcome.data.names[i]),
                 outcome.data.target[i]
             );
+            if with_std {
+                let _ = write!(
+                    s,
+                    ",{}",
+                    std.get(j).map_or(String::new(), |v| v.to_string())
+                );
+            }
+            s.push('\n');
         }
     }
     s
@@ -380,6 +430,7 @@ fn markdown(outcome: &Outcome) -> String {
         );
     }
     s.push_str(&group_table(outcome));
+    s.push_str(&coverage_table(outcome));
     s.push_str("\n## Figures\n\nEach figure is also written as SVG beside the PNG.\n\n");
     s.push_str("![MAPE per feature set and model](figures/mape.png)\n\n");
     if let Some(best) = outcome

@@ -415,7 +415,28 @@ fn model_grids_are_chosen_jointly_reported_and_fitted_by_name() {
     assert!(rows[3]["fold_params"].is_null(), "{}", rows[3]);
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("| SVR-RBF (c="), "{report}");
-    assert!(out.join("predictions/twopoint_mean_gp.csv").is_file());
+    // The GP carries a standard deviation: coverage in the results and the report, and a
+    // std column in its predictions.
+    let coverage = &rows[3]["coverage"];
+    for key in ["within_68", "within_95"] {
+        let v = coverage[key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{coverage}");
+    }
+    assert!(coverage["within_95"].as_f64() >= coverage["within_68"].as_f64());
+    assert!(rows[1]["coverage"].is_null());
+    assert!(report.contains("### Predictive intervals"), "{report}");
+    let csv = std::fs::read_to_string(out.join("predictions/twopoint_mean_gp.csv")).unwrap();
+    assert!(
+        csv.starts_with("name,split,E11,predicted_E11,std_E11\n"),
+        "{csv}"
+    );
+    for line in csv.lines().skip(1) {
+        let std: f64 = line.rsplit(',').next().unwrap().parse().unwrap();
+        assert!(std > 0.0 && std.is_finite(), "{line}");
+    }
+    let svr_csv =
+        std::fs::read_to_string(out.join("predictions/twopoint_mean_svr-rbf.csv")).unwrap();
+    assert!(!svr_csv.lines().next().unwrap().contains("std_"));
 
     // `fit --model NAME` takes the config's name; the saved GP predicts its training fit.
     let model = dir.path().join("gp.json");
@@ -440,10 +461,12 @@ fn model_grids_are_chosen_jointly_reported_and_fitted_by_name() {
     let mut args = vec!["predict", model.to_str().unwrap()];
     args.extend(sources.iter().map(|p| p.to_str().unwrap()));
     args.extend(["--out", preds.to_str().unwrap()]);
-    let (ok, _, err) = microprop(&args);
+    let (ok, stdout, err) = microprop(&args);
     assert!(ok, "predict failed: {err}");
+    assert!(stdout.contains(" ± "), "{stdout}");
     let truth = read_column(&d.join("metadata.csv"), "E11");
     let csv = std::fs::read_to_string(&preds).unwrap();
+    assert!(csv.starts_with("name,predicted_E11,std_E11\n"), "{csv}");
     let mut total = 0.0;
     for line in csv.lines().skip(1) {
         let mut cells = line.split(',');

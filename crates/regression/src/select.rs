@@ -33,6 +33,8 @@ pub struct FoldResult {
     pub test: Vec<usize>,
     /// Predictions for them.
     pub predictions: Vec<f64>,
+    /// Their predictive standard deviations, for models that give them (GP); else empty.
+    pub std: Vec<f64>,
 }
 
 /// The outcome of nested cross-validation.
@@ -229,13 +231,15 @@ impl NestedCv {
             .iter()
             .zip(chosen)
             .map(|(c, (k, setting))| {
-                let pred = fit_predict(&c.settings[setting], &p_tr, &y_tr, &p_te, k)?;
+                let model = c.settings[setting].fit(&p_tr.slice(s![.., ..k]).to_owned(), &y_tr)?;
+                let (pred, std) = model.predict_with_std(&p_te.slice(s![.., ..k]).to_owned())?;
                 Ok(FoldResult {
                     k,
                     setting,
                     mape: crate::metrics::mape(&y_te, &pred)?,
                     test: split.test.clone(),
                     predictions: pred.to_vec(),
+                    std: std.map_or_else(Vec::new, |s| s.to_vec()),
                 })
             })
             .collect()
