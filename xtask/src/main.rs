@@ -5,6 +5,7 @@ mod bench_extract;
 mod bench_homogenization;
 mod bench_segment;
 mod bench_vit;
+mod beyond;
 mod case1;
 mod download;
 mod reproduce;
@@ -117,6 +118,11 @@ enum Case {
         /// Feature sets (comma-separated; default: all ten).
         #[arg(long, value_delimiter = ',')]
         sets: Vec<String>,
+        /// Also run the configurations beyond the paper (`assets/case2-beyond/`), each under
+        /// the paper's folds and leaving one source paper out: `beyond.md` and the `beyond`
+        /// list of results.json.
+        #[arg(long)]
+        beyond: bool,
     },
 }
 
@@ -239,7 +245,13 @@ fn main() -> Result<()> {
         )
         .map(drop),
         Task::Reproduce {
-            case: Case::Case2 { data, out, sets },
+            case:
+                Case::Case2 {
+                    data,
+                    out,
+                    sets,
+                    beyond,
+                },
         } => {
             let sets = if sets.is_empty() {
                 microprop::config::CASE2_FEATURE_SETS
@@ -249,7 +261,7 @@ fn main() -> Result<()> {
             } else {
                 sets
             };
-            reproduce::case2(data, &out, &sets)
+            reproduce::case2(data, &out, &sets, beyond)
         }
         Task::Bench {
             what:

@@ -74,7 +74,7 @@ pub fn case2_matrix(
 
 /// Writes `out/study.json` for every feature set × {images, images + compositions} ×
 /// {LR, PR, SVR}, runs it as `microprop study` does, writes the report and prints the table.
-pub fn case2(data: Option<PathBuf>, out: &Path, sets: &[String]) -> Result<()> {
+pub fn case2(data: Option<PathBuf>, out: &Path, sets: &[String], beyond: bool) -> Result<()> {
     let start = Instant::now();
     let dir = case2_dir(data)?;
     let config = case2_config(&dir, sets)?;
@@ -97,6 +97,21 @@ pub fn case2(data: Option<PathBuf>, out: &Path, sets: &[String]) -> Result<()> {
         config_path.display(),
         out.display()
     );
+    if beyond {
+        let list = crate::beyond::run(&dir, out)?;
+        let path = out.join("results.json");
+        let mut results: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )?;
+        results["beyond"] = list;
+        crate::write_atomic(&path, serde_json::to_string_pretty(&results)?.as_bytes())?;
+        println!(
+            "wrote {} and the `beyond` list of {}",
+            out.join("beyond.md").display(),
+            path.display()
+        );
+    }
     Ok(())
 }
 

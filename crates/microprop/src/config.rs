@@ -45,8 +45,9 @@ pub struct StudyConfig {
 /// `{"kind": "svr", "kernel": "rbf", "c": [1, 10], "gamma": ["scale", 0.1], "epsilon": 0.5}`.
 /// Families: `svr` (kernel linear, rbf, poly; c, epsilon, gamma, degree, coef0, tol), `krr`
 /// (kernel linear, rbf, laplacian, poly; alpha, gamma, degree, coef0), `gp` (kernel rbf,
-/// matern15, matern25; restarts, seed, alpha), `lr`, `pr`. `name` names it in reports
-/// (default: the family and kernel, e.g. `svr-rbf`).
+/// matern15, matern25; restarts, seed, alpha), `lr`, `pr`; `"standardize": true` puts a
+/// column standardization of the components before `svr`, `krr` or `gp`. `name` names it in
+/// reports (default: the family and kernel, e.g. `svr-rbf`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ModelSpec {
@@ -154,6 +155,7 @@ impl ModelSpec {
                         .map(ParamValue::Number)
                         .ok_or_else(|| bad(format!("`{key}`: {n} is not a number"))),
                     serde_json::Value::String(s) => Ok(ParamValue::Text(s.clone())),
+                    serde_json::Value::Bool(b) => Ok(ParamValue::Bool(*b)),
                     other => Err(bad(format!(
                         "`{key}`: {other} is not a number, a name or a list of them"
                     ))),

@@ -133,6 +133,47 @@ pub enum Fitted {
     KernelRidge(KernelRidge),
     /// Gaussian-process regression.
     Gp(GaussianProcess),
+    /// A model on standardized columns.
+    Standardized(ColumnScaler, Box<Fitted>),
+}
+
+/// Column standardization fitted on training rows: zero mean, unit variance (population
+/// variance; constant columns keep scale 1), as scikit-learn's `StandardScaler`.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ColumnScaler {
+    mean: Array1<f64>,
+    scale: Array1<f64>,
+}
+
+impl ColumnScaler {
+    /// Fits on the rows of `x`.
+    pub fn fit(x: &Array2<f64>) -> Self {
+        let n = x.nrows().max(1) as f64;
+        let mean = x.sum_axis(ndarray::Axis(0)) / n;
+        let scale = x
+            .columns()
+            .into_iter()
+            .zip(&mean)
+            .map(|(c, m)| {
+                let sd = (c.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n).sqrt();
+                if sd > 0.0 && sd.is_finite() { sd } else { 1.0 }
+            })
+            .collect();
+        Self { mean, scale }
+    }
+
+    /// `(x − mean) / scale`, column by column.
+    pub fn transform(&self, x: &Array2<f64>) -> Result<Array2<f64>> {
+        if x.ncols() != self.mean.len() {
+            return Err(Error::Shape {
+                what: "feature columns vs fitted scaler",
+                left: x.ncols(),
+                right: self.mean.len(),
+            });
+        }
+        Ok((x - &self.mean) / &self.scale)
+    }
 }
 
 /// Prediction from a fitted model.
@@ -165,6 +206,7 @@ impl Regressor for Fitted {
             Fitted::Svr(m) => m.predict(x),
             Fitted::KernelRidge(m) => m.predict(x),
             Fitted::Gp(m) => m.predict(x),
+            Fitted::Standardized(s, m) => m.predict(&s.transform(x)?),
         }
     }
 }
@@ -174,6 +216,7 @@ impl Fitted {
     pub fn predict_with_std(&self, x: &Array2<f64>) -> Result<(Array1<f64>, Option<Array1<f64>>)> {
         match self {
             Fitted::Gp(m) => m.predict_with_std(x).map(|(p, s)| (p, Some(s))),
+            Fitted::Standardized(s, m) => m.predict_with_std(&s.transform(x)?),
             other => other.predict(x).map(|p| (p, None)),
         }
     }

@@ -7,7 +7,9 @@ use crate::gp::{GaussianProcessParams, GpKernel};
 use crate::kernel::{Gamma, KernelKind};
 use crate::ridge::KernelRidgeParams;
 use crate::svr::SvrParams;
-use crate::{Error, Fitted, LinearRegression, PolynomialFeatures, RegressorKind, Result};
+use crate::{
+    ColumnScaler, Error, Fitted, LinearRegression, PolynomialFeatures, RegressorKind, Result,
+};
 
 /// One model with every hyper-parameter settled: what model selection chooses among.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,15 +24,20 @@ pub enum ModelParams {
     KernelRidge(KernelRidgeParams),
     /// Gaussian-process regression.
     Gp(GaussianProcessParams),
+    /// The inner model on columns standardized to zero mean and unit variance on the
+    /// training rows (scikit-learn's `StandardScaler` before it in a pipeline).
+    Standardized(Box<ModelParams>),
 }
 
-/// A hyper-parameter value in a grid: a number, or a name (`"rbf"`, `"scale"`).
+/// A hyper-parameter value in a grid: a number, a name (`"rbf"`, `"scale"`) or a switch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamValue {
     /// A number.
     Number(f64),
     /// A name.
     Text(String),
+    /// A switch.
+    Bool(bool),
 }
 
 impl std::fmt::Display for ParamValue {
@@ -38,6 +45,7 @@ impl std::fmt::Display for ParamValue {
         match self {
             ParamValue::Number(v) => write!(f, "{v}"),
             ParamValue::Text(s) => f.write_str(s),
+            ParamValue::Bool(b) => write!(f, "{b}"),
         }
     }
 }
@@ -76,6 +84,13 @@ impl ModelParams {
             ModelParams::Svr(p) => Fitted::Svr(p.fit(x, y)?),
             ModelParams::KernelRidge(p) => Fitted::KernelRidge(p.fit(x, y)?),
             ModelParams::Gp(p) => Fitted::Gp(p.fit(x, y)?),
+            ModelParams::Standardized(inner) => {
+                let scaler = ColumnScaler::fit(x);
+                Fitted::Standardized(
+                    scaler.clone(),
+                    Box::new(inner.fit(&scaler.transform(x)?, y)?),
+                )
+            }
         })
     }
 
@@ -87,6 +102,7 @@ impl ModelParams {
             ModelParams::Svr(_) => "svr",
             ModelParams::KernelRidge(_) => "krr",
             ModelParams::Gp(_) => "gp",
+            ModelParams::Standardized(inner) => inner.family(),
         }
     }
 
@@ -138,8 +154,8 @@ impl ModelParams {
         let gamma = || match value {
             ParamValue::Text(t) if t == "scale" => Ok(Gamma::Scale),
             ParamValue::Text(t) if t == "auto" => Ok(Gamma::Auto),
-            ParamValue::Text(_) => Err(bad("must be `scale`, `auto` or a positive number")),
             ParamValue::Number(_) => Ok(Gamma::Value(positive()?)),
+            _ => Err(bad("must be `scale`, `auto` or a positive number")),
         };
         let kernel = |allowed: &[KernelKind]| {
             let names: Vec<&str> = allowed.iter().map(|k| k.name()).collect();
@@ -149,11 +165,28 @@ impl ModelParams {
                     .find(|k| k.name() == t)
                     .copied()
                     .ok_or_else(|| bad(&format!("must be one of {}", names.join(", ")))),
-                ParamValue::Number(_) => Err(bad(&format!("must be one of {}", names.join(", ")))),
+                _ => Err(bad(&format!("must be one of {}", names.join(", ")))),
             }
         };
+        if name == "standardize" {
+            let on = match value {
+                ParamValue::Bool(b) => *b,
+                _ => return Err(bad("must be true or false")),
+            };
+            let inner = match std::mem::replace(self, ModelParams::Linear) {
+                ModelParams::Standardized(inner) => *inner,
+                other => other,
+            };
+            *self = if on {
+                ModelParams::Standardized(Box::new(inner))
+            } else {
+                inner
+            };
+            return Ok(());
+        }
         match self {
-            ModelParams::Linear | ModelParams::Polynomial => return Err(unknown("none")),
+            ModelParams::Standardized(inner) => return inner.set(name, value),
+            ModelParams::Linear | ModelParams::Polynomial => return Err(unknown("standardize")),
             ModelParams::Svr(p) => {
                 *p = match name {
                     "kernel" => p.kernel(kernel(&[
@@ -167,7 +200,11 @@ impl ModelParams {
                     "degree" => p.degree(whole()?),
                     "coef0" => p.coef0(number()?),
                     "tol" => p.tol(positive()?),
-                    _ => return Err(unknown("kernel, c, epsilon, gamma, degree, coef0, tol")),
+                    _ => {
+                        return Err(unknown(
+                            "kernel, c, epsilon, gamma, degree, coef0, tol, standardize",
+                        ));
+                    }
                 }
             }
             ModelParams::KernelRidge(p) => {
@@ -182,7 +219,7 @@ impl ModelParams {
                     "gamma" => p.gamma(gamma()?),
                     "degree" => p.degree(whole()?),
                     "coef0" => p.coef0(number()?),
-                    _ => return Err(unknown("kernel, alpha, gamma, degree, coef0")),
+                    _ => return Err(unknown("kernel, alpha, gamma, degree, coef0, standardize")),
                 }
             }
             ModelParams::Gp(p) => {
@@ -196,7 +233,7 @@ impl ModelParams {
                     "restarts" => p.restarts(whole()? as usize),
                     "seed" => p.seed(whole()?),
                     "alpha" => p.alpha(positive()?),
-                    _ => return Err(unknown("kernel, restarts, seed, alpha")),
+                    _ => return Err(unknown("kernel, restarts, seed, alpha, standardize")),
                 }
             }
         }
@@ -315,6 +352,39 @@ mod tests {
                     .gamma(Gamma::Scale)
             )
         );
+    }
+
+    #[test]
+    fn standardize_wraps_the_model_in_a_training_scaler() {
+        use crate::Regressor;
+        let x = ndarray::Array2::from_shape_fn((30, 3), |(i, j)| {
+            ((i * 7 + j * 13) % 11) as f64 * [1.0, 100.0, 0.01][j]
+        });
+        let y: Array1<f64> = x
+            .rows()
+            .into_iter()
+            .map(|r| 400.0 + r[0] + r[1] / 50.0)
+            .collect();
+        let mut m = ModelParams::defaults("svr", Some("rbf")).unwrap();
+        m.set("standardize", &ParamValue::Bool(true)).unwrap();
+        m.set("c", &n(100.0)).unwrap();
+        assert_eq!(m.family(), "svr");
+        let fitted = m.fit(&x, &y).unwrap();
+        // The same as scaling by hand with the training rows' mean and population std.
+        let scaler = ColumnScaler::fit(&x);
+        let by_hand = SvrParams::default()
+            .kernel(KernelKind::Rbf)
+            .c(100.0)
+            .fit(&scaler.transform(&x).unwrap(), &y)
+            .unwrap();
+        let test = x.slice(ndarray::s![..5, ..]).to_owned() * 1.1;
+        let want = by_hand.predict(&scaler.transform(&test).unwrap()).unwrap();
+        assert_eq!(fitted.predict(&test).unwrap(), want);
+        let sd = scaler.transform(&x).unwrap().column(1).std(0.0);
+        assert!((sd - 1.0).abs() < 1e-12);
+        m.set("standardize", &ParamValue::Bool(false)).unwrap();
+        assert!(matches!(m, ModelParams::Svr(_)));
+        assert!(m.set("standardize", &n(1.0)).is_err());
     }
 
     #[test]
