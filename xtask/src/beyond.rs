@@ -30,6 +30,9 @@ struct Spec {
     models: Vec<ModelSpec>,
     /// Append the 22 compositions.
     compositions: bool,
+    /// Keep the compositions beside the PCs instead of inside the PCA.
+    #[serde(default)]
+    compositions_beside_pcs: bool,
     /// Largest number of PCs tried.
     max_pcs: usize,
     /// Why it is in the table (what it tests).
@@ -46,6 +49,7 @@ struct Row {
     params: String,
     pcs: usize,
     compositions: bool,
+    beside: bool,
     paper: (f64, f64),
     lopo: (f64, f64),
     note: String,
@@ -97,6 +101,7 @@ fn config(data: &Path, spec: &Spec, protocol: Protocol) -> Result<StudyConfig> {
     }
     config.models = spec.models.clone();
     config.with_extra_columns = vec![spec.compositions];
+    config.extra_beside_pcs = spec.compositions_beside_pcs;
     config.data.group = Some(PAPER_GROUP.into());
     config.protocol = protocol;
     Ok(config)
@@ -135,6 +140,7 @@ pub fn run(data: &Path, out: &Path) -> Result<Value> {
                 params: ra.params.clone(),
                 pcs: ra.pcs,
                 compositions: ra.composition,
+                beside: spec.compositions_beside_pcs,
                 paper: (ra.test_mape, ra.test_mape_err),
                 lopo: (rb.test_mape, rb.test_mape_err),
                 note: spec.note.clone(),
@@ -168,6 +174,7 @@ pub fn run(data: &Path, out: &Path) -> Result<Value> {
                 "params": r.params,
                 "pcs_mode": r.pcs,
                 "compositions": r.compositions,
+            "compositions_beside_pcs": r.beside,
                 "mape_mean": r.paper.0,
                 "mape_std": r.paper.1,
                 "lopo_mape_mean": r.lopo.0,
@@ -200,7 +207,11 @@ fn markdown(rows: &[Row], baselines: (f64, f64), seconds: f64) -> String {
             } else {
                 format!(" ({})", r.params)
             },
-            if r.compositions { "yes" } else { "no" },
+            match (r.compositions, r.beside) {
+                (false, _) => "no",
+                (true, false) => "in the PCA",
+                (true, true) => "beside the PCs",
+            },
             r.pcs,
             r.paper.0,
             r.paper.1,

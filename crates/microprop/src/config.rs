@@ -34,6 +34,11 @@ pub struct StudyConfig {
     /// Standardize columns before PCA (default: when extra columns are appended).
     #[serde(default)]
     pub standardize: Option<bool>,
+    /// Keep the extra columns beside the principal components instead of putting them
+    /// through the PCA: each model sees its `k` components and all extra columns, those
+    /// standardized on the training split (default: false, the paper's way).
+    #[serde(default)]
+    pub extra_beside_pcs: bool,
     /// Feature cache directory (default: `<out>/cache`).
     #[serde(default)]
     pub cache: Option<PathBuf>,
@@ -539,7 +544,22 @@ impl StudyConfig {
     /// fused standardized blocks.
     pub fn standardize(&self, set: &FeatureSet, with_extra: bool) -> bool {
         let extra = with_extra && !self.data.extra_columns.is_empty();
-        self.standardize.unwrap_or(extra) || set.standardizes_blocks()
+        let kept_beside = extra && self.extra_beside_pcs;
+        self.standardize.unwrap_or(extra && !kept_beside) || set.standardizes_blocks()
+    }
+
+    /// The projection before the models: standardization and PCA as configured, and the
+    /// extra columns (when appended) kept beside the components with `extra_beside_pcs`.
+    pub fn projection(&self, set: &FeatureSet, with_extra: bool) -> crate::evaluate::ScaledPca {
+        let beside = if with_extra && self.extra_beside_pcs {
+            self.data.extra_columns.len()
+        } else {
+            0
+        };
+        crate::evaluate::ScaledPca {
+            scale: self.standardize(set, with_extra),
+            beside,
+        }
     }
 }
 
@@ -585,6 +605,7 @@ impl StudyConfig {
                 max_pcs: MaxPcs::default(),
             },
             standardize: None,
+            extra_beside_pcs: false,
             cache: None,
         }
     }
@@ -696,6 +717,7 @@ impl StudyConfig {
                 ])),
             },
             standardize: None,
+            extra_beside_pcs: false,
             cache: None,
         })
     }

@@ -14,7 +14,7 @@ use crate::config::{FeatureSet, Protocol, StudyConfig};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::evaluate::{
-    Baseline, Evaluation, Projector, ScaledPca, check_groups, check_size, choose_k, evaluate, fit_k,
+    Baseline, Evaluation, Projector, check_groups, check_size, choose_k, evaluate, fit_k,
 };
 use crate::features::{Aggregation, Extracted, append_columns, extract};
 use crate::model::{SavedModel, TrainingMetrics};
@@ -184,7 +184,7 @@ pub fn run_study(config: &StudyConfig, out: &Path) -> Result<Outcome> {
                     data.groups.as_deref(),
                     &models,
                     &config.protocol,
-                    scale,
+                    config.projection(set, composition),
                 )
                 .map_err(|e| match e {
                     Error::Regression(error) => Error::Study {
@@ -229,7 +229,7 @@ fn pca_view(
     agg: Aggregation,
     composition: bool,
 ) -> Result<PcaView> {
-    let p = Projector::fit(x, scale, 30)?;
+    let p = Projector::fit(x, scale, 30, 0)?;
     let k = p.pca.n_components();
     let scores = p.transform(x, k)?;
     Ok(PcaView {
@@ -321,7 +321,7 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
         .with_extra_columns
         .unwrap_or(config.with_extra_columns[0])
         && !data.extra_names.is_empty();
-    let scale = config.standardize(set, with_extra);
+    let proj = config.projection(set, with_extra);
     let max_k = config.protocol.max_pcs().of(&grid.name);
     let (x, blocks) = design_matrix(config, &data, set, agg, with_extra, Some(cache))?;
     let dims: Vec<usize> = blocks
@@ -334,7 +334,7 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
             val_size, val_seed, ..
         } => {
             let split = train_test_split(x.nrows(), *val_size, *val_seed)?;
-            let (k, setting, curve) = choose_k(&x, y, &grid, max_k, scale, &split)?;
+            let (k, setting, curve) = choose_k(&x, y, &grid, max_k, proj, &split)?;
             let how = format!("validation split {}% (seed {val_seed})", val_size * 100.0);
             (k, setting, Some(curve[k - 1]), how)
         }
@@ -366,7 +366,7 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
             let chosen = select(
                 &x,
                 y,
-                &ScaledPca { scale },
+                &proj,
                 std::slice::from_ref(&candidate),
                 (&folds, ids.as_deref()),
             )?;
@@ -374,10 +374,10 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
             (k, setting, None, how)
         }
     };
-    let projector = Projector::fit(&x, scale, k)?;
+    let projector = Projector::fit(&x, proj.scale, k, proj.beside)?;
     let k = projector.pca.n_components();
     let scores = projector.transform(&x, k)?;
-    let regressor = fit_k(&grid.settings[setting], &scores, y, k)?;
+    let regressor = fit_k(&grid.settings[setting], &scores, y, k, proj.beside)?;
     let pred = regressor.predict(&scores)?;
     Ok(SavedModel {
         format: crate::model::FORMAT.into(),

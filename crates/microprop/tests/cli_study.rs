@@ -639,3 +639,84 @@ fn grouped_protocols_report_groups_and_refuse_bad_groups() {
     let (ok, _, err) = study(&config, &dir.path().join("bad"), &[]);
     assert!(!ok && err.contains("needs data.group"), "{err}");
 }
+
+#[test]
+fn extra_columns_beside_the_components_reach_every_model_and_saved_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), |c| {
+        c["data"]["extra_columns"] = serde_json::json!(["volume_fraction"]);
+        c["extra_beside_pcs"] = Value::Bool(true);
+        c["aggregation"] = serde_json::json!(["mean"]);
+        c["models"] = serde_json::json!(["lr"]);
+        c["protocol"] = serde_json::json!({"kind": "holdout", "max_pcs": 1});
+    });
+    let out = dir.path().join("report");
+    let (ok, _, err) = study(&config, &out, &[]);
+    assert!(ok, "study failed: {err}");
+    let beside = results(&out)["rows"][0]["mape_mean"].as_f64().unwrap();
+    // The volume fraction nearly determines E11: with it beside one component, a linear
+    // model does far better than with one component of the mixed columns.
+    let mixed_dir = dir.path().join("mixed-config");
+    std::fs::create_dir(&mixed_dir).unwrap();
+    let mixed_config = write_config(&mixed_dir, |c| {
+        c["data"]["extra_columns"] = serde_json::json!(["volume_fraction"]);
+        c["aggregation"] = serde_json::json!(["mean"]);
+        c["models"] = serde_json::json!(["lr"]);
+        c["protocol"] = serde_json::json!({"kind": "holdout", "max_pcs": 1});
+    });
+    let (ok, _, err) = study(&mixed_config, &dir.path().join("mixed"), &[]);
+    assert!(ok, "study failed: {err}");
+    let mixed = results(&dir.path().join("mixed"))["rows"][0]["mape_mean"]
+        .as_f64()
+        .unwrap();
+    assert!(beside < mixed, "beside {beside} vs through the PCA {mixed}");
+
+    // Fit and predict: the saved projector keeps the column beside the components.
+    let model = dir.path().join("m.json");
+    let (ok, _, err) = microprop(&[
+        "fit",
+        config.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(ok, "fit failed: {err}");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert!(
+        saved["projector"]["beside"].is_object(),
+        "{}",
+        saved["projector"]
+    );
+    let train_mape = saved["metrics"]["train_mape"].as_f64().unwrap();
+    let d = data().join("data");
+    let preds = dir.path().join("pred.csv");
+    let sources: Vec<PathBuf> = ["xx", "xy", "xz"]
+        .iter()
+        .map(|s| d.join(format!("sections_{s}.npy")))
+        .collect();
+    let table = d.join("metadata.csv");
+    let mut args = vec!["predict", model.to_str().unwrap()];
+    args.extend(sources.iter().map(|p| p.to_str().unwrap()));
+    args.extend([
+        "--table",
+        table.to_str().unwrap(),
+        "--name-column",
+        "index",
+        "--out",
+        preds.to_str().unwrap(),
+    ]);
+    let (ok, _, err) = microprop(&args);
+    assert!(ok, "predict failed: {err}");
+    let truth = read_column(&table, "E11");
+    let csv = std::fs::read_to_string(&preds).unwrap();
+    let mut total = 0.0;
+    for line in csv.lines().skip(1) {
+        let (name, p) = line.split_once(',').unwrap();
+        let i: usize = name.parse().unwrap();
+        total += ((truth[i] - p.parse::<f64>().unwrap()) / truth[i]).abs();
+    }
+    let mape = total / 60.0 * 100.0;
+    assert!(
+        (mape - train_mape).abs() < 1e-9 * train_mape.max(1.0),
+        "{mape} vs {train_mape}"
+    );
+}

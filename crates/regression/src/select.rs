@@ -18,6 +18,12 @@ pub trait Projection: Sync {
         test: &Array2<f64>,
         max_k: usize,
     ) -> Result<(Array2<f64>, Array2<f64>)>;
+
+    /// The columns of projected rows `p` a model with `k` components sees: the first `k`
+    /// (projections that keep other columns beside the components add those).
+    fn columns(&self, p: &Array2<f64>, k: usize) -> Array2<f64> {
+        p.slice(s![.., ..k.min(p.ncols())]).to_owned()
+    }
 }
 
 /// The outcome of one outer fold.
@@ -231,8 +237,8 @@ impl NestedCv {
             .iter()
             .zip(chosen)
             .map(|(c, (k, setting))| {
-                let model = c.settings[setting].fit(&p_tr.slice(s![.., ..k]).to_owned(), &y_tr)?;
-                let (pred, std) = model.predict_with_std(&p_te.slice(s![.., ..k]).to_owned())?;
+                let model = c.settings[setting].fit(&projection.columns(&p_tr, k), &y_tr)?;
+                let (pred, std) = model.predict_with_std(&projection.columns(&p_te, k))?;
                 Ok(FoldResult {
                     k,
                     setting,
@@ -294,7 +300,8 @@ pub fn select(
                     .settings
                     .par_iter()
                     .map(|m| {
-                        let pred = fit_predict(m, &p_tr, &y_tr, &p_te, k)?;
+                        let model = m.fit(&projection.columns(&p_tr, k), &y_tr)?;
+                        let pred = model.predict(&projection.columns(&p_te, k))?;
                         // scikit-learn's neg_mean_absolute_percentage_error works in fractions.
                         Ok(crate::metrics::mape(&y_te, &pred)? / 100.0)
                     })
@@ -351,19 +358,6 @@ fn rows(
         x.select(Axis(0), &split.test),
         y.select(Axis(0), &split.test),
     )
-}
-
-/// Fits `model` on the first `k` projected columns of the training rows and predicts the
-/// test rows.
-fn fit_predict(
-    model: &ModelParams,
-    p_tr: &Array2<f64>,
-    y_tr: &Array1<f64>,
-    p_te: &Array2<f64>,
-    k: usize,
-) -> Result<Array1<f64>> {
-    let model = model.fit(&p_tr.slice(s![.., ..k]).to_owned(), y_tr)?;
-    model.predict(&p_te.slice(s![.., ..k]).to_owned())
 }
 
 #[cfg(test)]
