@@ -218,31 +218,9 @@ fn a_fitted_model_predicts_new_sections_and_reproduces_its_training_fit() {
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     let train_mape = saved["metrics"]["train_mape"].as_f64().unwrap();
 
-    let d = data().join("data");
-    let preds = dir.path().join("pred.csv");
-    let sources: Vec<PathBuf> = ["xx", "xy", "xz"]
-        .iter()
-        .map(|s| d.join(format!("sections_{s}.npy")))
-        .collect();
-    let mut args = vec!["predict", model.to_str().unwrap()];
-    args.extend(sources.iter().map(|p| p.to_str().unwrap()));
-    args.extend(["--out", preds.to_str().unwrap()]);
-    let (ok, stdout, err) = microprop(&args);
-    assert!(ok, "predict failed: {err}");
+    let (stdout, _, mape) = predict_data_set(&model, &dir.path().join("pred.csv"), &[]);
     assert_eq!(stdout.lines().filter(|l| l.contains('\t')).count(), 60);
-
     // The predictions of the training samples give back the recorded training MAPE.
-    let truth = read_column(&d.join("metadata.csv"), "E11");
-    let csv = std::fs::read_to_string(&preds).unwrap();
-    let mut total = 0.0;
-    for line in csv.lines().skip(1) {
-        let (name, p) = line.split_once(',').unwrap();
-        let i: usize = name.parse().unwrap();
-        let p: f64 = p.parse().unwrap();
-        assert!(p.is_finite());
-        total += ((truth[i] - p) / truth[i]).abs();
-    }
-    let mape = total / 60.0 * 100.0;
     assert!(
         (mape - train_mape).abs() < 1e-9 * train_mape.max(1.0),
         "{mape} vs {train_mape}"
@@ -252,9 +230,41 @@ fn a_fitted_model_predicts_new_sections_and_reproduces_its_training_fit() {
     let (ok, _, err) = microprop(&[
         "predict",
         model.to_str().unwrap(),
-        sources[0].to_str().unwrap(),
+        section_stacks()[0].to_str().unwrap(),
     ]);
     assert!(!ok && err.contains("takes 3 section sources"), "{err}");
+}
+
+/// The data set's three section stacks (xx, xy, xz).
+fn section_stacks() -> Vec<PathBuf> {
+    let d = data().join("data");
+    ["xx", "xy", "xz"]
+        .iter()
+        .map(|s| d.join(format!("sections_{s}.npy")))
+        .collect()
+}
+
+/// `microprop predict MODEL` on the data set's section stacks (and `extra` arguments), into
+/// `out`: its stdout, the CSV it wrote, and the MAPE (%) of its predictions of E11.
+fn predict_data_set(model: &Path, out: &Path, extra: &[&str]) -> (String, String, f64) {
+    let sources = section_stacks();
+    let mut args = vec!["predict", model.to_str().unwrap()];
+    args.extend(sources.iter().map(|p| p.to_str().unwrap()));
+    args.extend(extra);
+    args.extend(["--out", out.to_str().unwrap()]);
+    let (ok, stdout, err) = microprop(&args);
+    assert!(ok, "predict failed: {err}");
+    let truth = read_column(&data().join("data/metadata.csv"), "E11");
+    let csv = std::fs::read_to_string(out).unwrap();
+    let mut total = 0.0;
+    for line in csv.lines().skip(1) {
+        let mut cells = line.split(',');
+        let i: usize = cells.next().unwrap().parse().unwrap();
+        let p: f64 = cells.next().unwrap().parse().unwrap();
+        assert!(p.is_finite(), "{line}");
+        total += ((truth[i] - p) / truth[i]).abs();
+    }
+    (stdout, csv, total / 60.0 * 100.0)
 }
 
 fn read_column(csv: &Path, column: &str) -> Vec<f64> {
@@ -452,29 +462,9 @@ fn model_grids_are_chosen_jointly_reported_and_fitted_by_name() {
     assert!(stdout.contains("GP E11 on twopoint (mean)"), "{stdout}");
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     let train_mape = saved["metrics"]["train_mape"].as_f64().unwrap();
-    let d = data().join("data");
-    let preds = dir.path().join("pred.csv");
-    let sources: Vec<PathBuf> = ["xx", "xy", "xz"]
-        .iter()
-        .map(|s| d.join(format!("sections_{s}.npy")))
-        .collect();
-    let mut args = vec!["predict", model.to_str().unwrap()];
-    args.extend(sources.iter().map(|p| p.to_str().unwrap()));
-    args.extend(["--out", preds.to_str().unwrap()]);
-    let (ok, stdout, err) = microprop(&args);
-    assert!(ok, "predict failed: {err}");
+    let (stdout, csv, mape) = predict_data_set(&model, &dir.path().join("pred.csv"), &[]);
     assert!(stdout.contains(" ± "), "{stdout}");
-    let truth = read_column(&d.join("metadata.csv"), "E11");
-    let csv = std::fs::read_to_string(&preds).unwrap();
     assert!(csv.starts_with("name,predicted_E11,std_E11\n"), "{csv}");
-    let mut total = 0.0;
-    for line in csv.lines().skip(1) {
-        let mut cells = line.split(',');
-        let i: usize = cells.next().unwrap().parse().unwrap();
-        let p: f64 = cells.next().unwrap().parse().unwrap();
-        total += ((truth[i] - p) / truth[i]).abs();
-    }
-    let mape = total / 60.0 * 100.0;
     assert!(
         (mape - train_mape).abs() < 1e-9 * train_mape.max(1.0),
         "{mape} vs {train_mape}"
@@ -687,34 +677,12 @@ fn extra_columns_beside_the_components_reach_every_model_and_saved_models() {
         saved["projector"]
     );
     let train_mape = saved["metrics"]["train_mape"].as_f64().unwrap();
-    let d = data().join("data");
-    let preds = dir.path().join("pred.csv");
-    let sources: Vec<PathBuf> = ["xx", "xy", "xz"]
-        .iter()
-        .map(|s| d.join(format!("sections_{s}.npy")))
-        .collect();
-    let table = d.join("metadata.csv");
-    let mut args = vec!["predict", model.to_str().unwrap()];
-    args.extend(sources.iter().map(|p| p.to_str().unwrap()));
-    args.extend([
-        "--table",
-        table.to_str().unwrap(),
-        "--name-column",
-        "index",
-        "--out",
-        preds.to_str().unwrap(),
-    ]);
-    let (ok, _, err) = microprop(&args);
-    assert!(ok, "predict failed: {err}");
-    let truth = read_column(&table, "E11");
-    let csv = std::fs::read_to_string(&preds).unwrap();
-    let mut total = 0.0;
-    for line in csv.lines().skip(1) {
-        let (name, p) = line.split_once(',').unwrap();
-        let i: usize = name.parse().unwrap();
-        total += ((truth[i] - p.parse::<f64>().unwrap()) / truth[i]).abs();
-    }
-    let mape = total / 60.0 * 100.0;
+    let table = data().join("data/metadata.csv");
+    let (_, _, mape) = predict_data_set(
+        &model,
+        &dir.path().join("pred.csv"),
+        &["--table", table.to_str().unwrap(), "--name-column", "index"],
+    );
     assert!(
         (mape - train_mape).abs() < 1e-9 * train_mape.max(1.0),
         "{mape} vs {train_mape}"

@@ -126,8 +126,7 @@ impl KFold {
         };
         let mut start = 0;
         let mut splits = Vec::with_capacity(self.n_splits);
-        for fold in 0..self.n_splits {
-            let size = n / self.n_splits + usize::from(fold < n % self.n_splits);
+        for size in fold_sizes(n, self.n_splits) {
             let mut in_test = vec![false; n];
             order[start..start + size]
                 .iter()
@@ -193,8 +192,7 @@ impl GroupKFold {
             Some(seed) => {
                 let order = NumpyRandomState::new(seed).permutation(g);
                 let mut start = 0;
-                for fold in 0..self.n_splits {
-                    let size = g / self.n_splits + usize::from(fold < g % self.n_splits);
+                for (fold, size) in fold_sizes(g, self.n_splits).enumerate() {
                     for &grp in &order[start..start + size] {
                         fold_of[grp] = fold;
                     }
@@ -277,6 +275,12 @@ impl Folds {
             Folds::LeaveOneGroupOut => None,
         }
     }
+}
+
+/// Sizes of `k` nearly equal consecutive runs of `n` items, the larger first
+/// (`np.array_split`, and `KFold`'s fold sizes).
+fn fold_sizes(n: usize, k: usize) -> impl Iterator<Item = usize> {
+    (0..k).map(move |fold| n / k + usize::from(fold < n % k))
 }
 
 /// Group ids `0..g` for group labels, numbered in ascending label order (`np.unique`'s

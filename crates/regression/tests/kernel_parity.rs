@@ -1,39 +1,13 @@
 //! Kernel SVR, kernel ridge and Gaussian-process regression against scikit-learn 1.9.1 on the
 //! same inputs and hyper-parameters (`scripts/make_sklearn_fixtures.py`, `kernel_cases`).
 
-use std::path::Path;
+mod common;
 
+use common::{load1, load2, max_rel};
 use microprop_regression::{
     Error, Gamma, GaussianProcess, GpKernel, KernelKind, KernelRidge, Regressor, Svr,
 };
-use ndarray::{Array1, Array2, ArrayD, ShapeBuilder};
-use ndarray_npy::ReadNpyExt;
-
-fn load(name: &str) -> ArrayD<f64> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    ArrayD::<f64>::read_npy(std::fs::File::open(&path).unwrap()).unwrap()
-}
-
-fn load2(name: &str) -> Array2<f64> {
-    load(name).into_dimensionality().unwrap()
-}
-
-fn load1(name: &str) -> Array1<f64> {
-    load(name).into_dimensionality().unwrap()
-}
-
-/// Largest difference relative to the largest reference magnitude.
-fn max_rel(a: &Array1<f64>, b: &Array1<f64>) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-        / scale
-}
+use ndarray::{Array1, Array2, ShapeBuilder};
 
 /// The same matrix in column-major order, and the same rows as a strided view's copy.
 fn f_order(x: &Array2<f64>) -> Array2<f64> {

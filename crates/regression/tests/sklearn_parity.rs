@@ -1,38 +1,13 @@
 //! Regressors and splitters against scikit-learn 1.9.1 (`scripts/make_sklearn_fixtures.py`).
 
-use std::path::Path;
+mod common;
 
+use common::{dir, load1, load2, max_rel};
 use microprop_regression::split::{KFold, NumpyRandomState, train_test_split};
 use microprop_regression::{
     Error, LinearRegression, PolynomialFeatures, Regressor, RegressorKind, Svr, metrics,
 };
-use ndarray::{Array1, Array2, ArrayD, array};
-use ndarray_npy::ReadNpyExt;
-
-fn dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn load(name: &str) -> ArrayD<f64> {
-    ArrayD::<f64>::read_npy(std::fs::File::open(dir().join(name)).unwrap()).unwrap()
-}
-
-fn load2(name: &str) -> Array2<f64> {
-    load(name).into_dimensionality().unwrap()
-}
-
-fn load1(name: &str) -> Array1<f64> {
-    load(name).into_dimensionality().unwrap()
-}
-
-fn max_rel(a: &Array1<f64>, b: &Array1<f64>) -> f64 {
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-        / scale
-}
+use ndarray::array;
 
 #[test]
 fn linear_regression_matches() {
