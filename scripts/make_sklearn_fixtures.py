@@ -7,7 +7,8 @@ Regenerate (from the repository root):
 
 Writes small .npy files to crates/reduction/tests/fixtures/ (PCA, StandardScaler) and
 crates/regression/tests/fixtures/ (LinearRegression, PolynomialFeatures, SVR with linear, rbf
-and poly kernels, KernelRidge, GaussianProcessRegressor), and
+and poly kernels, KernelRidge, GaussianProcessRegressor, TransformedTargetRegressor with a log
+target), and
 crates/regression/tests/fixtures/splits.txt with KFold / train_test_split / permutation index
 sets, one per line:
     kfold <n> <n_splits> <seed> <fold> train <i ...> test <i ...>
@@ -26,6 +27,8 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, WhiteK
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import GroupKFold, KFold, LeaveOneGroupOut, train_test_split
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.svm import SVR
 
@@ -229,6 +232,25 @@ def group_split_cases():
     (REG / "group_splits.txt").write_text("\n".join(lines) + "\n")
 
 
+def log_target_cases():
+    """Models of ln y predicting exp of it (TransformedTargetRegressor), on hardness-like targets
+    spanning 180-720 (own generator, so that the cases above keep their draws)."""
+    lr = np.random.default_rng(2027)
+    x = lr.normal(size=(60, 4)) * np.array([40.0, 3.0, 0.5, 8.0])
+    y = np.exp(6.0 + 0.012 * x[:, 0] + 0.1 * np.sin(x[:, 1]) + 0.02 * x[:, 3] + lr.normal(scale=0.05, size=60))
+    t = lr.normal(size=(12, 4)) * np.array([40.0, 3.0, 0.5, 8.0])
+    cases = {
+        "log_svr_rbf": make_pipeline(StandardScaler(), SVR(kernel="rbf", C=10.0, epsilon=0.01)),
+        "log_krr_rbf": make_pipeline(StandardScaler(), KernelRidge(kernel="rbf", alpha=0.1, gamma=0.2)),
+    }
+    for name, inner in cases.items():
+        model = TransformedTargetRegressor(regressor=inner, func=np.log, inverse_func=np.exp).fit(x, y)
+        np.save(REG / f"{name}_x.npy", x)
+        np.save(REG / f"{name}_y.npy", y)
+        np.save(REG / f"{name}_test.npy", t)
+        np.save(REG / f"{name}_pred.npy", model.predict(t))
+
+
 def main():
     RED.mkdir(parents=True, exist_ok=True)
     REG.mkdir(parents=True, exist_ok=True)
@@ -236,6 +258,7 @@ def main():
     scaler_case()
     regression_cases()
     kernel_cases()
+    log_target_cases()
     split_cases()
     group_split_cases()
     print(f"scikit-learn {sklearn.__version__}, numpy {np.__version__}")

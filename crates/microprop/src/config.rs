@@ -51,8 +51,10 @@ pub struct StudyConfig {
 /// Families: `svr` (kernel linear, rbf, poly; c, epsilon, gamma, degree, coef0, tol), `krr`
 /// (kernel linear, rbf, laplacian, poly; alpha, gamma, degree, coef0), `gp` (kernel rbf,
 /// matern15, matern25; restarts, seed, alpha), `lr`, `pr`; `"standardize": true` puts a
-/// column standardization of the components before `svr`, `krr` or `gp`. `name` names it in
-/// reports (default: the family and kernel, e.g. `svr-rbf`).
+/// column standardization of the components before `svr`, `krr` or `gp`, and
+/// `"log_target": true` fits any of them on `ln y` and predicts `exp` of it (relative errors
+/// weigh alike, as MAPE counts them). `name` names it in reports (default: the family and
+/// kernel, e.g. `svr-rbf`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ModelSpec {

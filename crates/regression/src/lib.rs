@@ -33,7 +33,7 @@ pub use linear::{LinearRegression, LinearRegressionParams};
 pub use model::{ModelGrid, ModelParams, ParamValue};
 pub use poly::PolynomialFeatures;
 pub use ridge::{KernelRidge, KernelRidgeParams};
-pub use svr::{Svr, SvrParams};
+pub use svr::{KernelCache, Svr, SvrParams};
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
@@ -59,8 +59,8 @@ pub enum Error {
         /// The second size.
         right: usize,
     },
-    /// Targets that MAPE cannot use (zero or negative).
-    #[error("MAPE needs positive targets; target {index} is {value}")]
+    /// Targets that MAPE or a log target cannot use (zero or negative).
+    #[error("targets must be positive (for MAPE and a log target); target {index} is {value}")]
     NonPositiveTarget {
         /// Index of the target.
         index: usize,
@@ -90,6 +90,15 @@ pub enum Error {
         name: &'static str,
         /// Why.
         reason: String,
+    },
+    /// A log-target model predicted beyond the range of `f64` (exp of a wild log-space
+    /// extrapolation).
+    #[error("prediction {index} overflows: exp({log}) of the log-target model is not finite")]
+    PredictionOverflow {
+        /// Row of the prediction.
+        index: usize,
+        /// Its log-space value.
+        log: f64,
     },
     /// The support vector solver failed.
     #[error("SVR fit failed: {0}")]
@@ -135,6 +144,9 @@ pub enum Fitted {
     Gp(GaussianProcess),
     /// A model on standardized columns.
     Standardized(ColumnScaler, Box<Fitted>),
+    /// A model of `ln y`; predictions are `exp` of its predictions.
+    #[cfg_attr(feature = "serde", serde(rename = "log_target"))]
+    LogTarget(Box<Fitted>),
 }
 
 /// Column standardization fitted on training rows: zero mean, unit variance (population
@@ -207,6 +219,7 @@ impl Regressor for Fitted {
             Fitted::KernelRidge(m) => m.predict(x),
             Fitted::Gp(m) => m.predict(x),
             Fitted::Standardized(s, m) => m.predict(&s.transform(x)?),
+            Fitted::LogTarget(m) => exp_checked(m.predict(x)?),
         }
     }
 }
@@ -217,8 +230,28 @@ impl Fitted {
         match self {
             Fitted::Gp(m) => m.predict_with_std(x).map(|(p, s)| (p, Some(s))),
             Fitted::Standardized(s, m) => m.predict_with_std(&s.transform(x)?),
+            // The log-space deviation σ carried to the target by the first-order (delta)
+            // rule: sd ≈ exp(μ)·σ.
+            Fitted::LogTarget(m) => {
+                let (mu, sd) = m.predict_with_std(x)?;
+                let pred = exp_checked(mu)?;
+                let sd = sd.map(|s| &s * &pred);
+                Ok((pred, sd))
+            }
             other => other.predict(x).map(|p| (p, None)),
         }
+    }
+}
+
+/// `exp` of log-space predictions; an overflow is an error, not an infinite prediction.
+fn exp_checked(log: Array1<f64>) -> Result<Array1<f64>> {
+    let pred = log.mapv(f64::exp);
+    match pred.iter().position(|p| !p.is_finite()) {
+        Some(index) => Err(Error::PredictionOverflow {
+            index,
+            log: log[index],
+        }),
+        None => Ok(pred),
     }
 }
 

@@ -6,7 +6,7 @@ use ndarray::{Array1, Array2};
 use crate::gp::{GaussianProcessParams, GpKernel};
 use crate::kernel::{Gamma, KernelKind};
 use crate::ridge::KernelRidgeParams;
-use crate::svr::SvrParams;
+use crate::svr::{KernelCache, SvrParams};
 use crate::{
     ColumnScaler, Error, Fitted, LinearRegression, PolynomialFeatures, RegressorKind, Result,
 };
@@ -27,6 +27,10 @@ pub enum ModelParams {
     /// The inner model on columns standardized to zero mean and unit variance on the
     /// training rows (scikit-learn's `StandardScaler` before it in a pipeline).
     Standardized(Box<ModelParams>),
+    /// The inner model fitted on `ln y`, predicting `exp` of its prediction (scikit-learn's
+    /// `TransformedTargetRegressor(func=np.log, inverse_func=np.exp)`): relative errors
+    /// weigh alike across the range of targets.
+    LogTarget(Box<ModelParams>),
 }
 
 /// A hyper-parameter value in a grid: a number, a name (`"rbf"`, `"scale"`) or a switch.
@@ -74,6 +78,17 @@ impl From<RegressorKind> for ModelParams {
 impl ModelParams {
     /// Fits on rows of `x` and targets `y`.
     pub fn fit(&self, x: &Array2<f64>, y: &Array1<f64>) -> Result<Fitted> {
+        self.fit_with(x, y, &KernelCache::default())
+    }
+
+    /// Fits like [`ModelParams::fit`], taking SVR training kernels from `cache` when another
+    /// setting on the same rows computed them already (a grid over C and ε).
+    pub fn fit_with(
+        &self,
+        x: &Array2<f64>,
+        y: &Array1<f64>,
+        cache: &KernelCache,
+    ) -> Result<Fitted> {
         Ok(match self {
             ModelParams::Linear => Fitted::Linear(LinearRegression::params().fit(x, y)?),
             ModelParams::Polynomial => {
@@ -81,15 +96,24 @@ impl ModelParams {
                 let lr = LinearRegression::params().fit(&poly.transform(x)?, y)?;
                 Fitted::Polynomial(poly, lr)
             }
-            ModelParams::Svr(p) => Fitted::Svr(p.fit(x, y)?),
+            ModelParams::Svr(p) => Fitted::Svr(p.fit_with(x, y, cache)?),
             ModelParams::KernelRidge(p) => Fitted::KernelRidge(p.fit(x, y)?),
             ModelParams::Gp(p) => Fitted::Gp(p.fit(x, y)?),
             ModelParams::Standardized(inner) => {
                 let scaler = ColumnScaler::fit(x);
                 Fitted::Standardized(
                     scaler.clone(),
-                    Box::new(inner.fit(&scaler.transform(x)?, y)?),
+                    Box::new(inner.fit_with(&scaler.transform(x)?, y, cache)?),
                 )
+            }
+            ModelParams::LogTarget(inner) => {
+                if let Some(index) = y.iter().position(|v| *v <= 0.0) {
+                    return Err(Error::NonPositiveTarget {
+                        index,
+                        value: y[index],
+                    });
+                }
+                Fitted::LogTarget(Box::new(inner.fit_with(x, &y.mapv(f64::ln), cache)?))
             }
         })
     }
@@ -102,7 +126,7 @@ impl ModelParams {
             ModelParams::Svr(_) => "svr",
             ModelParams::KernelRidge(_) => "krr",
             ModelParams::Gp(_) => "gp",
-            ModelParams::Standardized(inner) => inner.family(),
+            ModelParams::Standardized(inner) | ModelParams::LogTarget(inner) => inner.family(),
         }
     }
 
@@ -168,6 +192,25 @@ impl ModelParams {
                 _ => Err(bad(&format!("must be one of {}", names.join(", ")))),
             }
         };
+        if name == "log_target" {
+            let on = match value {
+                ParamValue::Bool(b) => *b,
+                _ => return Err(bad("must be true or false")),
+            };
+            let inner = match std::mem::replace(self, ModelParams::Linear) {
+                ModelParams::LogTarget(inner) => *inner,
+                other => other,
+            };
+            *self = if on {
+                ModelParams::LogTarget(Box::new(inner))
+            } else {
+                inner
+            };
+            return Ok(());
+        }
+        if let ModelParams::LogTarget(inner) = self {
+            return inner.set(name, value);
+        }
         if name == "standardize" {
             let on = match value {
                 ParamValue::Bool(b) => *b,
@@ -186,7 +229,10 @@ impl ModelParams {
         }
         match self {
             ModelParams::Standardized(inner) => return inner.set(name, value),
-            ModelParams::Linear | ModelParams::Polynomial => return Err(unknown("standardize")),
+            ModelParams::LogTarget(inner) => return inner.set(name, value),
+            ModelParams::Linear | ModelParams::Polynomial => {
+                return Err(unknown("standardize, log_target"));
+            }
             ModelParams::Svr(p) => {
                 *p = match name {
                     "kernel" => p.kernel(kernel(&[
@@ -202,7 +248,7 @@ impl ModelParams {
                     "tol" => p.tol(positive()?),
                     _ => {
                         return Err(unknown(
-                            "kernel, c, epsilon, gamma, degree, coef0, tol, standardize",
+                            "kernel, c, epsilon, gamma, degree, coef0, tol, standardize, log_target",
                         ));
                     }
                 }
@@ -219,7 +265,11 @@ impl ModelParams {
                     "gamma" => p.gamma(gamma()?),
                     "degree" => p.degree(whole()?),
                     "coef0" => p.coef0(number()?),
-                    _ => return Err(unknown("kernel, alpha, gamma, degree, coef0, standardize")),
+                    _ => {
+                        return Err(unknown(
+                            "kernel, alpha, gamma, degree, coef0, standardize, log_target",
+                        ));
+                    }
                 }
             }
             ModelParams::Gp(p) => {
@@ -233,7 +283,11 @@ impl ModelParams {
                     "restarts" => p.restarts(whole()? as usize),
                     "seed" => p.seed(whole()?),
                     "alpha" => p.alpha(positive()?),
-                    _ => return Err(unknown("kernel, restarts, seed, alpha, standardize")),
+                    _ => {
+                        return Err(unknown(
+                            "kernel, restarts, seed, alpha, standardize, log_target",
+                        ));
+                    }
                 }
             }
         }

@@ -6,7 +6,7 @@ use ndarray::{Array1, Array2, Axis, s};
 use rayon::prelude::*;
 
 use crate::split::{Folds, Split, subset_groups};
-use crate::{Error, ModelParams, Regressor, RegressorKind, Result};
+use crate::{Error, KernelCache, ModelParams, Regressor, RegressorKind, Result};
 
 /// A feature projection fitted on training rows (e.g. scaler + PCA): returns the training
 /// and test rows projected on its first `max_k` axes. Model selection slices columns `..k`.
@@ -270,7 +270,8 @@ fn check_candidates(candidates: &[Candidate]) -> Result<()> {
 /// For every candidate, the (component count, setting index) with the lowest mean
 /// inner-fold MAPE. The grid is walked component counts first, then settings (a pipeline's
 /// `pca__n_components` sorts before its model's parameters), and the first best is kept on
-/// ties, as `GridSearchCV`. The projection is fitted once per inner split. `groups` are the
+/// ties, as `GridSearchCV`. The projection is fitted once per inner split, and SVR settings
+/// that differ only in C or ε share their training kernel. `groups` are the
 /// samples' group ids for group splitters.
 pub fn select(
     x: &Array2<f64>,
@@ -296,12 +297,20 @@ pub fn select(
         let (p_tr, p_te) = projection.project(&x_tr, &x_te, max_k)?;
         for (c, total) in candidates.iter().zip(totals.iter_mut()) {
             for (row, &k) in total.iter_mut().zip(&c.grid) {
+                let (a_tr, a_te) = (projection.columns(&p_tr, k), projection.columns(&p_te, k));
+                // Settings that differ only in C or ε share one training kernel.
+                let cache = KernelCache::default();
                 let scores = c
                     .settings
                     .par_iter()
                     .map(|m| {
-                        let model = m.fit(&projection.columns(&p_tr, k), &y_tr)?;
-                        let pred = model.predict(&projection.columns(&p_te, k))?;
+                        let model = m.fit_with(&a_tr, &y_tr, &cache)?;
+                        let pred = match model.predict(&a_te) {
+                            // A setting that overflows on a fold is never chosen (scikit-learn
+                            // scores it NaN, which ranks last).
+                            Err(Error::PredictionOverflow { .. }) => return Ok(f64::INFINITY),
+                            other => other?,
+                        };
                         // scikit-learn's neg_mean_absolute_percentage_error works in fractions.
                         Ok(crate::metrics::mape(&y_te, &pred)? / 100.0)
                     })
@@ -372,6 +381,60 @@ mod tests {
         assert_eq!(notebook_mode(&[5, 3, 5, 3, 9]), 3);
         assert_eq!(notebook_mode(&[40, 8, 40, 8]), 40);
         assert_eq!(notebook_mode(&[33, 1, 1, 33, 2]), 33);
+    }
+
+    /// The features as they are.
+    struct Identity;
+
+    impl Projection for Identity {
+        fn project(
+            &self,
+            train: &Array2<f64>,
+            test: &Array2<f64>,
+            _max_k: usize,
+        ) -> Result<(Array2<f64>, Array2<f64>)> {
+            Ok((train.clone(), test.clone()))
+        }
+    }
+
+    #[test]
+    fn a_setting_that_overflows_on_an_inner_fold_is_never_chosen() {
+        // ln y = 30 x on [0, 1]; one sample far out at x = 100, where the log-target model
+        // predicts exp(3000).
+        let x = Array2::from_shape_fn(
+            (20, 1),
+            |(i, _)| if i == 7 { 100.0 } else { i as f64 / 19.0 },
+        );
+        let y = x.mapv(|v: f64| {
+            if v > 50.0 {
+                5.0
+            } else {
+                (30.0 * v).exp() + 1.0
+            }
+        });
+        let y = y.column(0).to_owned();
+        let mut log = ModelParams::Linear;
+        log.set("log_target", &crate::ParamValue::Bool(true))
+            .unwrap();
+        let candidates = [Candidate {
+            settings: vec![log.clone(), ModelParams::Linear],
+            grid: vec![1],
+        }];
+        let inner = Folds::KFold(crate::split::KFold::new(5).unwrap());
+        let chosen = select(&x, &y, &Identity, &candidates, (&inner, None)).unwrap();
+        assert_eq!(chosen, vec![(1, 1)]);
+        // Alone, the overflow is an error naming the row, not an infinite prediction.
+        let train: Vec<usize> = (0..20).filter(|&i| i != 7).collect();
+        let fitted = log
+            .fit(&x.select(Axis(0), &train), &y.select(Axis(0), &train))
+            .unwrap();
+        let e = fitted
+            .predict(&x.slice(s![5..9, ..]).to_owned())
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::PredictionOverflow { index: 2, .. }),
+            "{e}"
+        );
     }
 
     #[test]

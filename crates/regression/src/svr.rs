@@ -8,6 +8,8 @@
 //! reconstruction) before the final check. Like libsvm, kernel rows are kept in single
 //! precision (`Qfloat`), which matters for agreeing with it to the last digits.
 
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
 use ndarray::{Array1, Array2, ArrayView2};
 
 use crate::kernel::{Gamma, Kernel, KernelKind, powi};
@@ -136,12 +138,19 @@ impl SvrParams {
 
     /// Fits on rows of `x` and targets `y`.
     pub fn fit(&self, x: &Array2<f64>, y: &Array1<f64>) -> Result<Svr> {
+        self.fit_with(x, y, &KernelCache::default())
+    }
+
+    /// Fits like [`SvrParams::fit`], sharing the training kernel through `cache` with other
+    /// fits on the same rows and kernel (a grid over C and ε computes it once).
+    pub fn fit_with(&self, x: &Array2<f64>, y: &Array1<f64>, cache: &KernelCache) -> Result<Svr> {
         self.validate()?;
         check_xy(&x.view(), &y.view())?;
         let kernel = self
             .kernel
             .settle(self.gamma, self.degree, self.coef0, x.view())?;
-        let mut solver = Solver::new(&kernel, x.view(), y, self);
+        let train = cache.get(&kernel, x);
+        let mut solver = Solver::new(&train, y, self);
         let iterations = solver.solve();
         let n = y.len();
         let rho = solver.rho();
@@ -249,6 +258,46 @@ fn k_function(kernel: &Kernel, a: &[f64], b: &[f64]) -> f64 {
     }
 }
 
+/// Training kernel matrices shared between SVR fits: one per (kernel, training rows), each
+/// computed by the first fit that needs it (fits may run on several threads).
+#[derive(Debug, Default)]
+pub struct KernelCache {
+    entries: Mutex<Vec<CacheEntry>>,
+}
+
+/// The rows and settled kernel a matrix was computed for, and the matrix once computed.
+type CacheEntry = (Kernel, Array2<f64>, Arc<OnceLock<Arc<TrainKernel>>>);
+
+/// libsvm's training kernel: every pair rounded to single precision (its `Qfloat` cache),
+/// and the diagonal in double precision.
+#[derive(Debug)]
+struct TrainKernel {
+    k32: Vec<f32>,
+    diag: Vec<f64>,
+}
+
+impl KernelCache {
+    /// The training kernel of `kernel` on the rows of `x`, computed on first use. Rows are
+    /// compared exactly, so a hit is the very matrix a fresh computation would give.
+    fn get(&self, kernel: &Kernel, x: &Array2<f64>) -> Arc<TrainKernel> {
+        let slot = {
+            let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            match entries.iter().find(|(k, rows, _)| k == kernel && rows == x) {
+                Some((_, _, slot)) => Arc::clone(slot),
+                None => {
+                    let slot = Arc::new(OnceLock::new());
+                    entries.push((*kernel, x.clone(), Arc::clone(&slot)));
+                    slot
+                }
+            }
+        };
+        Arc::clone(slot.get_or_init(|| {
+            let (k32, diag) = train_kernel(kernel, x.view());
+            Arc::new(TrainKernel { k32, diag })
+        }))
+    }
+}
+
 /// libsvm's training kernel (`Kernel::kernel_*`) for every pair, in double precision: the
 /// matrix rounded to single precision (libsvm's `Qfloat` cache) and its diagonal.
 fn train_kernel(kernel: &Kernel, x: ArrayView2<'_, f64>) -> (Vec<f32>, Vec<f64>) {
@@ -338,10 +387,10 @@ struct Solver {
 }
 
 impl Solver {
-    fn new(kernel: &Kernel, x: ArrayView2<'_, f64>, y: &Array1<f64>, params: &SvrParams) -> Self {
+    fn new(train: &TrainKernel, y: &Array1<f64>, params: &SvrParams) -> Self {
         let n = y.len();
         let l = 2 * n;
-        let (k32, diag) = train_kernel(kernel, x);
+        let (k32, diag) = (&train.k32, &train.diag);
         let sign: Vec<f64> = (0..l).map(|i| if i < n { 1.0 } else { -1.0 }).collect();
         let p: Vec<f64> = (0..l)
             .map(|i| {

@@ -264,3 +264,71 @@ fn bad_settings_are_typed_errors() {
         "kernel",
     );
 }
+
+#[test]
+fn log_target_models_match_transformed_target_regressor() {
+    use microprop_regression::{ModelParams, ParamValue};
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, f64)]);
+    let cases: [Case; 2] = [
+        ("log_svr_rbf", "svr", &[("c", 10.0), ("epsilon", 0.01)]),
+        ("log_krr_rbf", "krr", &[("alpha", 0.1), ("gamma", 0.2)]),
+    ];
+    for (name, family, numbers) in cases {
+        let mut m = ModelParams::defaults(family, Some("rbf")).unwrap();
+        m.set("log_target", &ParamValue::Bool(true)).unwrap();
+        // Set after the wrapper: the names pass through it to the model.
+        m.set("standardize", &ParamValue::Bool(true)).unwrap();
+        for (k, v) in numbers {
+            m.set(k, &ParamValue::Number(*v)).unwrap();
+        }
+        assert_eq!(m.family(), family);
+        let y = load1(&format!("{name}_y.npy"));
+        let fitted = m.fit(&load2(&format!("{name}_x.npy")), &y).unwrap();
+        let test = load2(&format!("{name}_test.npy"));
+        let pred = fitted.predict(&test).unwrap();
+        let rel = max_rel(&pred, &load1(&format!("{name}_pred.npy")));
+        println!("{name}: relative difference {rel:.2e}");
+        assert!(rel <= 1e-6, "{name}: {rel:e}");
+        // Column-major rows give the same predictions.
+        assert_eq!(fitted.predict(&f_order(&test)).unwrap(), pred);
+        // A non-positive target is refused, naming it.
+        let mut bad = y.clone();
+        bad[7] = 0.0;
+        let e = m.fit(&load2(&format!("{name}_x.npy")), &bad).unwrap_err();
+        assert!(
+            matches!(e, Error::NonPositiveTarget { index: 7, .. }),
+            "{name}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_shared_kernel_cache_changes_no_bit() {
+    use microprop_regression::KernelCache;
+    let x = load2("svr_rbf_scale_x.npy");
+    let y = load1("svr_rbf_scale_y.npy");
+    let test = load2("svr_rbf_scale_test.npy");
+    let cache = KernelCache::default();
+    for (c, epsilon) in [(1.0, 0.5), (100.0, 0.5), (100.0, 2.0), (1000.0, 0.1)] {
+        let params = Svr::params().kernel(KernelKind::Rbf).c(c).epsilon(epsilon);
+        let shared = params.fit_with(&x, &y, &cache).unwrap();
+        let alone = params.fit(&x, &y).unwrap();
+        assert_eq!(shared, alone, "C {c}, ε {epsilon}");
+        assert_eq!(
+            shared.predict(&test).unwrap(),
+            alone.predict(&test).unwrap()
+        );
+    }
+    // Other rows or another γ are other entries, not a stale hit.
+    let x2 = &x * 1.5;
+    let params = Svr::params().kernel(KernelKind::Rbf).c(100.0);
+    assert_eq!(
+        params.fit_with(&x2, &y, &cache).unwrap(),
+        params.fit(&x2, &y).unwrap()
+    );
+    let params = params.gamma(Gamma::Value(0.01));
+    assert_eq!(
+        params.fit_with(&x, &y, &cache).unwrap(),
+        params.fit(&x, &y).unwrap()
+    );
+}
