@@ -390,7 +390,7 @@ fn model_grids_are_chosen_jointly_reported_and_fitted_by_name() {
             "lr",
             {"kind": "svr", "kernel": "rbf", "c": [10, 1000], "gamma": ["scale", 0.5], "epsilon": 0.01},
             {"kind": "krr", "kernel": "linear", "alpha": [0.1, 10]},
-            {"kind": "gp", "kernel": "matern25", "name": "gp"}
+            {"kind": "gp", "kernel": "matern25", "log_target": true, "name": "gp"}
         ]);
         c["protocol"] = serde_json::json!({"kind": "nested_cv", "outer": 3, "inner": 3, "seed": 1, "max_pcs": 6});
     });
@@ -448,7 +448,8 @@ fn model_grids_are_chosen_jointly_reported_and_fitted_by_name() {
         std::fs::read_to_string(out.join("predictions/twopoint_mean_svr-rbf.csv")).unwrap();
     assert!(!svr_csv.lines().next().unwrap().contains("std_"));
 
-    // `fit --model NAME` takes the config's name; the saved GP predicts its training fit.
+    // `fit --model NAME` takes the config's name; the saved GP (a model of ln E11) predicts
+    // its training fit after a round trip through the file.
     let model = dir.path().join("gp.json");
     let (ok, stdout, err) = microprop(&[
         "fit",
