@@ -26,6 +26,7 @@ pub mod precomputed;
 pub mod progress;
 pub mod report;
 pub mod segment;
+pub mod shard;
 pub mod study;
 pub mod synth;
 pub mod table;

@@ -51,6 +51,15 @@ enum Command {
     /// One feature vector per image from a frozen pre-trained model (DINOv2, CLIP, SAM,
     /// ResNet-50 with MicroNet weights).
     Extract(ExtractArgs),
+    /// Merge the shards OUT.shard-K-of-N.npy of `extract` or `correlate` into OUT, as one
+    /// machine writes it.
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// The output the shards were written for (OUT of `--out OUT --shard K/N`).
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -63,6 +72,32 @@ struct ExtractArgs {
     /// Images (files or directories), or .npy arrays with --preprocess none.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    shard: ShardArg,
+}
+
+/// Running one shard of a command (a Slurm array task).
+#[derive(Args)]
+struct ShardArg {
+    /// Do shard K of N of the sorted inputs (from 0), writing OUT.shard-K-of-N.npy and its
+    /// manifest for `microprop merge OUT`. Inside a Slurm array job it defaults to the task's
+    /// shard (SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<microprop::shard::Shard>,
+}
+
+impl ShardArg {
+    /// The shard asked for, else the Slurm array task's (printed), else none.
+    fn resolve(&self) -> Result<Option<microprop::shard::Shard>> {
+        if let Some(s) = self.shard {
+            return Ok(Some(s));
+        }
+        let from_env = microprop::shard::Shard::from_slurm_env()?;
+        if let Some(s) = from_env {
+            eprintln!("Slurm array task: shard {s}");
+        }
+        Ok(from_env)
+    }
 }
 
 #[derive(Args)]
@@ -356,6 +391,8 @@ struct CorrelateArgs {
     /// Write a float64 (inputs × features) .npy here, with FILE.names.txt beside it.
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    shard: ShardArg,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -471,6 +508,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Fit(args) => fit(args),
         Command::Predict(args) => predict(args),
         Command::Extract(args) => extract(args),
+        Command::Merge(args) => merge(args),
     }
 }
 
@@ -506,6 +544,31 @@ fn correlate(args: CorrelateArgs) -> Result<()> {
     };
     let files = collect_inputs(&args.inputs)?;
     tracing::info!("{} input files", files.len());
+    if let Some(shard) = args.shard.resolve()? {
+        let out = args.out.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("--shard writes OUT.shard-K-of-N.npy: give --out OUT")
+        })?;
+        let manifest = microprop::shard::Manifest::new(
+            "correlate",
+            serde_json::json!({
+                "kind": format!("{:?}", settings.kind),
+                "pairs": settings.pairs,
+                "two_point": format!("{:?}", settings.two_point),
+                "crop": settings.crop,
+                "order": format!("{:?}", settings.order),
+                "mat_variable": settings.mat_variable,
+                "allow_absent_phase": settings.allow_absent_phase,
+                "mask": args.mask.as_ref().map(|p| p.display().to_string()),
+                "segment": settings.segment.as_ref().map(|s| format!("{s:?}")),
+            }),
+            &files,
+            "f64",
+            shard,
+        );
+        return run_shard(shard, manifest, &files, out, |mine| {
+            Ok((feature_matrix(mine, &settings)?, row_names(mine)))
+        });
+    }
     let features = feature_matrix(&files, &settings)?;
     let names = row_names(&files);
     println!(
@@ -845,9 +908,73 @@ fn precomputed_names(path: &std::path::Path) -> Result<Vec<String>> {
     Ok(text.lines().map(|l| l.trim().to_string()).collect())
 }
 
+fn merge(args: MergeArgs) -> Result<()> {
+    let merged = microprop::shard::merge(&args.out)?;
+    println!(
+        "merged {} shards of `{}` into {} ({} × {}) and {}",
+        merged.shards,
+        merged.command,
+        args.out.display(),
+        merged.shape.0,
+        merged.shape.1,
+        merged.names_file.display()
+    );
+    Ok(())
+}
+
+/// Runs `compute` on this shard's files and writes the shard, unless it is done already.
+fn run_shard<A: ndarray_npy::WritableElement + ndarray_npy::ReadableElement>(
+    shard: microprop::shard::Shard,
+    manifest: microprop::shard::Manifest,
+    files: &[PathBuf],
+    out: &std::path::Path,
+    compute: impl FnOnce(&[PathBuf]) -> Result<(ndarray::Array2<A>, Vec<String>)>,
+) -> Result<()> {
+    use microprop::shard::{is_done, write_shard};
+    let path = shard.output_path(out);
+    if is_done::<A>(out, &manifest) {
+        eprintln!(
+            "shard {shard}: {} is complete; nothing to do",
+            path.display()
+        );
+        return Ok(());
+    }
+    let mine = &files[shard.range(files.len())];
+    let (features, names) = if mine.is_empty() {
+        (
+            ndarray::Array2::from_shape_vec((0, 0), Vec::new())?,
+            Vec::new(),
+        )
+    } else {
+        compute(mine)?
+    };
+    write_shard(out, manifest, &features, &names)?;
+    eprintln!(
+        "shard {shard}: wrote {} ({} of {} inputs, {} × {})",
+        path.display(),
+        mine.len(),
+        files.len(),
+        features.nrows(),
+        features.ncols()
+    );
+    Ok(())
+}
+
 fn extract(args: ExtractArgs) -> Result<()> {
     use microprop::extract::extract_files;
     let files = collect_inputs(&args.inputs)?;
+    if let Some(shard) = args.shard.resolve()? {
+        let manifest = microprop::shard::Manifest::new(
+            "extract",
+            serde_json::to_value(&args.options)?,
+            &files,
+            "f32",
+            shard,
+        );
+        return run_shard(shard, manifest, &files, &args.out, |mine| {
+            Ok(extract_files(&args.options, mine)?)
+        });
+    }
     let (features, names) = extract_files(&args.options, &files)?;
     let names_file = write_features(&args.out, &features, &names)?;
     eprintln!(
