@@ -51,14 +51,15 @@ enum Command {
     /// One feature vector per image from a frozen pre-trained model (DINOv2, CLIP, SAM,
     /// ResNet-50 with MicroNet weights).
     Extract(ExtractArgs),
-    /// Merge the shards OUT.shard-K-of-N.npy of `extract` or `correlate` into OUT, as one
-    /// machine writes it.
+    /// Merge the shards OUT.shard-K-of-N.npy of `extract` or `correlate` into OUT, or the
+    /// shards of a `synth` directory into its data set, as one machine writes them.
     Merge(MergeArgs),
 }
 
 #[derive(Args)]
 struct MergeArgs {
-    /// The output the shards were written for (OUT of `--out OUT --shard K/N`).
+    /// The output the shards were written for (OUT of `--out OUT --shard K/N`; for `synth`,
+    /// its directory).
     out: PathBuf,
 }
 
@@ -234,6 +235,8 @@ struct SynthArgs {
     /// Moduli per sample: mixed (E11), strain (C1111) or both.
     #[arg(long, value_enum, default_value_t = ControlArg::Both)]
     control: ControlArg,
+    #[command(flatten)]
+    shard: ShardArg,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -688,6 +691,22 @@ fn synth(args: SynthArgs) -> Result<()> {
         ControlArg::Both => Labels::Both,
     };
     let start = std::time::Instant::now();
+    if let Some(shard) = args.shard.resolve()? {
+        let (m, computed) =
+            microprop::synth::synthesize_shard(&args.out, args.n, &settings, shard)?;
+        eprintln!(
+            "shard {shard}: samples {}..{} of {} in {} ({computed} computed now in {:.1} s{}); \
+             `microprop merge {}` assembles the data set once every shard is done",
+            m.samples.start,
+            m.samples.end,
+            args.n,
+            args.out.display(),
+            start.elapsed().as_secs_f64(),
+            if computed == 0 { "; nothing to do" } else { "" },
+            args.out.display()
+        );
+        return Ok(());
+    }
     let summary = synthesize(&args.out, args.n, &settings)?;
     let seconds = start.elapsed().as_secs_f64();
     println!(
@@ -909,6 +928,18 @@ fn precomputed_names(path: &std::path::Path) -> Result<Vec<String>> {
 }
 
 fn merge(args: MergeArgs) -> Result<()> {
+    if args.out.join("synth.json").is_file() {
+        let summary = microprop::synth::merge_shards(&args.out)?;
+        println!(
+            "merged the shards of `synth`: {} samples in {}",
+            summary.records.len(),
+            args.out.display()
+        );
+        for f in &summary.files {
+            println!("  wrote {}", f.display());
+        }
+        return Ok(());
+    }
     let merged = microprop::shard::merge(&args.out)?;
     println!(
         "merged {} shards of `{}` into {} ({} × {}) and {}",

@@ -10,6 +10,9 @@
 //!   `metadata.csv` / `metadata.parquet` (one row per sample: index, seed, generator,
 //!   parameters, volume fraction, E11, C1111, CG iterations), assembled once every
 //!   sample is done. Volumes are regenerated from `(seed, index)`, which fully determines them.
+//! - `shards/shard-K-of-N.json`: written by shard `K/N` ([`synthesize_shard`], a Slurm array
+//!   task) once its samples are done; [`merge_shards`] checks that every shard and every
+//!   sample is there and assembles the data set.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -137,6 +140,150 @@ pub struct Summary {
 
 /// Makes (or completes) a data set of `n` samples in `dir`.
 pub fn synthesize(dir: &Path, n: usize, settings: &Settings) -> Result<Summary> {
+    let (records, computed) = compute_pending(dir, n, settings, 0..n)?;
+    let records: Vec<Record> = records.into_iter().flatten().collect();
+    let files = assemble(dir, settings, &records)?;
+    Ok(Summary {
+        records,
+        computed,
+        files,
+    })
+}
+
+/// What one shard of a data set holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardManifest {
+    /// Samples of the whole data set.
+    pub n: usize,
+    /// This shard.
+    pub shard: crate::shard::Shard,
+    /// The sample indices of this shard.
+    pub samples: std::ops::Range<usize>,
+}
+
+/// Computes the samples of shard `shard` of a data set of `n` (a balanced contiguous block
+/// of indices), skipping finished ones, and records the shard as done; the data set is
+/// assembled by [`merge_shards`]. Returns how many samples it computed.
+pub fn synthesize_shard(
+    dir: &Path,
+    n: usize,
+    settings: &Settings,
+    shard: crate::shard::Shard,
+) -> Result<(ShardManifest, usize)> {
+    let range = shard.range(n);
+    let (_, computed) = compute_pending(dir, n, settings, range.clone())?;
+    let manifest = ShardManifest {
+        n,
+        shard,
+        samples: range,
+    };
+    let path = shard_manifest_path(dir, shard);
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Write {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    write_buffered(&path, |w| {
+        std::io::Write::write_all(w, &json).map_err(|e| e.to_string())
+    })?;
+    Ok((manifest, computed))
+}
+
+fn shard_manifest_path(dir: &Path, shard: crate::shard::Shard) -> PathBuf {
+    dir.join("shards")
+        .join(format!("shard-{}-of-{}.json", shard.index, shard.count))
+}
+
+/// Assembles a data set written by shards: refuses a missing shard, shards of different
+/// counts or sizes, and a missing or unreadable sample, naming them.
+pub fn merge_shards(dir: &Path) -> Result<Summary> {
+    let settings_path = dir.join("synth.json");
+    let bad = |path: &Path, detail: String| Error::Table {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let text = std::fs::read(&settings_path).map_err(|e| bad(&settings_path, e.to_string()))?;
+    let settings: Settings = serde_json::from_slice(&text)
+        .map_err(|e| bad(&settings_path, format!("unreadable settings: {e}")))?;
+    let shards_dir = dir.join("shards");
+    let entries = std::fs::read_dir(&shards_dir).map_err(|source| Error::ListDir {
+        path: shards_dir.clone(),
+        source,
+    })?;
+    let mut manifests: Vec<(PathBuf, ShardManifest)> = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let text = std::fs::read(&path).map_err(|e| bad(&path, e.to_string()))?;
+        let m: ShardManifest = serde_json::from_slice(&text)
+            .map_err(|e| bad(&path, format!("not a shard manifest: {e}")))?;
+        manifests.push((path, m));
+    }
+    manifests.sort_by_key(|(_, m)| (m.shard.count, m.shard.index));
+    let Some((first_path, first)) = manifests.first().cloned() else {
+        return Err(bad(&shards_dir, "no shard manifests".into()));
+    };
+    for (path, m) in &manifests {
+        if m.shard.count != first.shard.count || m.n != first.n {
+            return Err(bad(
+                path,
+                format!(
+                    "shard {} of a {}-sample data set, but {} is shard {} of {}; remove the \
+                     stale shards",
+                    m.shard,
+                    m.n,
+                    first_path.display(),
+                    first.shard,
+                    first.n
+                ),
+            ));
+        }
+    }
+    let count = first.shard.count;
+    let missing: Vec<String> = (0..count)
+        .filter(|k| !manifests.iter().any(|(_, m)| m.shard.index == *k))
+        .map(|k| format!("{k}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad(
+            &shards_dir,
+            format!(
+                "{} of {count} shards not done: {}",
+                missing.len(),
+                missing.join(", ")
+            ),
+        ));
+    }
+    let samples = dir.join("samples");
+    let absent: Vec<String> = (0..first.n as u64)
+        .filter(|&i| read_record(&sample_path(&samples, i), &settings).is_none())
+        .map(|i| sample_path(&samples, i).display().to_string())
+        .collect();
+    if !absent.is_empty() {
+        let shown: Vec<&str> = absent.iter().take(5).map(String::as_str).collect();
+        return Err(bad(
+            &samples,
+            format!(
+                "{} sample(s) missing or unreadable: {}{}",
+                absent.len(),
+                shown.join(", "),
+                if absent.len() > 5 { ", ..." } else { "" }
+            ),
+        ));
+    }
+    synthesize(dir, first.n, &settings)
+}
+
+/// Checks the settings, then computes the unfinished samples among `range` (in parallel,
+/// each written atomically as it completes); returns every sample's record where finished
+/// and how many were computed now.
+fn compute_pending(
+    dir: &Path,
+    n: usize,
+    settings: &Settings,
+    range: std::ops::Range<usize>,
+) -> Result<(Vec<Option<Record>>, usize)> {
     if n == 0 {
         return Err(Error::Setting {
             name: "n",
@@ -160,7 +307,8 @@ pub fn synthesize(dir: &Path, n: usize, settings: &Settings) -> Result<Summary> 
     let mut records: Vec<Option<Record>> = (0..n as u64)
         .map(|i| read_record(&sample_path(&samples, i), settings))
         .collect();
-    let pending: Vec<u64> = (0..n as u64)
+    let pending: Vec<u64> = range
+        .map(|i| i as u64)
         .filter(|&i| records[i as usize].is_none())
         .collect();
     if !pending.is_empty() {
@@ -192,13 +340,7 @@ pub fn synthesize(dir: &Path, n: usize, settings: &Settings) -> Result<Summary> 
         let i = r.index as usize;
         records[i] = Some(r);
     }
-    let records: Vec<Record> = records.into_iter().flatten().collect();
-    let files = assemble(dir, settings, &records)?;
-    Ok(Summary {
-        records,
-        computed,
-        files,
-    })
+    Ok((records, computed))
 }
 
 fn sample_path(samples: &Path, index: u64) -> PathBuf {

@@ -213,3 +213,60 @@ fn more_shards_than_inputs_leave_empty_shards_that_merge() {
     let dir = images(tmp.path(), 2);
     sharded_equals_whole(tmp.path(), &["correlate", s(&dir)], 3);
 }
+
+#[test]
+fn a_sharded_synthetic_data_set_merges_to_the_single_machine_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    let sharded = tmp.path().join("sharded");
+    let common = ["synth", "--n", "7", "--size", "8", "--seed", "3"];
+    let with = |out: &Path, extra: &[&str]| {
+        let mut a: Vec<String> = common.iter().map(|s| s.to_string()).collect();
+        a.extend(["--out".to_string(), s(out).to_string()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let call = |a: Vec<String>, env: &[(&str, &str)]| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(&refs, env)
+    };
+    let (ok, _, err) = call(with(&whole, &[]), &[]);
+    assert!(ok, "{err}");
+    for k in 0..2 {
+        let (ok, _, err) = call(with(&sharded, &["--shard", &format!("{k}/3")]), &[]);
+        assert!(ok, "{err}");
+    }
+    // Before the last shard: the merge names it.
+    let (ok, _, err) = run(&["merge", s(&sharded)], &[]);
+    assert!(!ok && err.contains("1 of 3 shards not done: 2/3"), "{err}");
+    let (ok, _, err) = call(
+        with(&sharded, &[]),
+        &[
+            ("SLURM_ARRAY_TASK_ID", "2"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+        ],
+    );
+    assert!(ok && err.contains("shard 2/3: samples 5..7"), "{err}");
+    // Re-running a finished shard computes nothing.
+    let (ok, _, err) = call(with(&sharded, &["--shard", "0/3"]), &[]);
+    assert!(ok && err.contains("nothing to do"), "{err}");
+    // A lost sample is named, not silently recomputed by the merge.
+    let lost = sharded.join("samples/000004.json");
+    let keep = bytes(&lost);
+    std::fs::remove_file(&lost).unwrap();
+    let (ok, _, err) = run(&["merge", s(&sharded)], &[]);
+    assert!(!ok && err.contains("000004.json"), "{err}");
+    std::fs::write(&lost, keep).unwrap();
+    let (ok, stdout, err) = run(&["merge", s(&sharded)], &[]);
+    assert!(ok && stdout.contains("7 samples"), "{err}");
+    for f in [
+        "volumes.npy",
+        "sections_xx.npy",
+        "sections_xy.npy",
+        "sections_xz.npy",
+        "metadata.csv",
+    ] {
+        assert_eq!(bytes(&sharded.join(f)), bytes(&whole.join(f)), "{f}");
+    }
+}
