@@ -114,6 +114,12 @@ struct StudyArgs {
     /// Drop names that are only in the table or only in the sections (they are reported).
     #[arg(long)]
     allow_missing: bool,
+    /// `all` (features, evaluation, report) or `features` (fill the feature cache only, for
+    /// a later plain run; with --shard, one shard of the samples).
+    #[arg(long, value_enum, default_value_t = StageArg::All)]
+    stage: StageArg,
+    #[command(flatten)]
+    shard: ShardArg,
 }
 
 #[derive(Args)]
@@ -237,6 +243,12 @@ struct SynthArgs {
     control: ControlArg,
     #[command(flatten)]
     shard: ShardArg,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum StageArg {
+    All,
+    Features,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -752,6 +764,26 @@ fn study(args: StudyArgs) -> Result<()> {
         config.cache = args.cache;
     }
     let start = std::time::Instant::now();
+    if args.stage == StageArg::Features {
+        let shard = args.shard.resolve()?;
+        let fill = microprop::study::fill_cache(&config, &args.out, shard)?;
+        let what = shard.map_or_else(String::new, |s| format!("shard {s}: "));
+        println!(
+            "{what}features of samples {}..{} of {} in {} ({:.1} s)",
+            fill.samples.start,
+            fill.samples.end,
+            fill.total,
+            fill.cache.display(),
+            start.elapsed().as_secs_f64()
+        );
+        for (name, computed, cached) in &fill.sets {
+            println!("  features {name}: {computed} computed, {cached} from the cache");
+        }
+        return Ok(());
+    }
+    if args.shard.shard.is_some() {
+        anyhow::bail!("--shard runs one shard of the feature stage: add --stage features");
+    }
     let outcome = microprop::study::run_study(&config, &args.out)?;
     let seconds = start.elapsed().as_secs_f64();
     let written = microprop::report::write_report(&args.out, &outcome)?;

@@ -1,7 +1,7 @@
 //! Studies: a configuration run end to end (data → cached features of every block →
 //! fusion and aggregation → evaluation, see [`crate::evaluate`]) and saved-model fitting.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use microprop_regression::Regressor;
 use microprop_regression::metrics::{mape, r2};
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::evaluate::{
     Baseline, Evaluation, Projector, check_groups, check_size, choose_k, evaluate, fit_k,
 };
-use crate::features::{Aggregation, Extracted, append_columns, extract};
+use crate::features::{Aggregation, Extracted, Extractor, append_columns, extract};
 use crate::model::{SavedModel, TrainingMetrics};
 
 /// Feature extraction of one feature set in a study run.
@@ -125,6 +125,73 @@ fn variants(config: &StudyConfig, data: &Dataset) -> Vec<bool> {
         v.pop();
     }
     v
+}
+
+/// Runs a study: load and join the data, extract (cached) features, aggregate, evaluate.
+/// What a features-only stage did: the samples it covered and the vectors of every feature
+/// set it computed or found in the cache.
+#[derive(Debug, Clone)]
+pub struct CacheFill {
+    /// The sample positions covered (all of them without a shard).
+    pub samples: std::ops::Range<usize>,
+    /// Samples in the study.
+    pub total: usize,
+    /// The cache directory filled.
+    pub cache: PathBuf,
+    /// Per feature set: (name, computed, cached).
+    pub sets: Vec<(String, usize, usize)>,
+}
+
+/// The features-only stage of a study: extracts the feature vectors of the samples of
+/// `shard` (a balanced block of samples in table order; all without one) into the study's
+/// cache, where a later [`run_study`] with the same cache finds them. Precomputed feature
+/// sets need no stage. Shards of one cache may run at once: entries are content-addressed and
+/// written to unique temporary names, then renamed into place.
+pub fn fill_cache(
+    config: &StudyConfig,
+    out: &Path,
+    shard: Option<crate::shard::Shard>,
+) -> Result<CacheFill> {
+    let data = Dataset::load(&config.data)?;
+    let cache = config.cache.clone().unwrap_or_else(|| out.join("cache"));
+    let samples = shard.map_or(0..data.len(), |s| s.range(data.len()));
+    let sections: Vec<Vec<crate::dataset::Section>> = data
+        .sections
+        .iter()
+        .map(|source| source[samples.clone()].to_vec())
+        .collect();
+    let names = data.names[samples.clone()].to_vec();
+    let mut sets = Vec::new();
+    for set in &config.features {
+        let (mut computed, mut cached) = (0, 0);
+        for (b, e) in set.extractors.iter().enumerate() {
+            if names.is_empty() || matches!(e, Extractor::Precomputed(_)) {
+                continue;
+            }
+            let label = if set.extractors.len() > 1 {
+                format!("{} (block {})", set.name, b + 1)
+            } else {
+                set.name.clone()
+            };
+            let x = extract(
+                &sections,
+                &names,
+                e,
+                &config.data.mat_variable,
+                Some(&cache),
+                &label,
+            )?;
+            computed += x.computed;
+            cached += x.cached;
+        }
+        sets.push((set.name.clone(), computed, cached));
+    }
+    Ok(CacheFill {
+        samples,
+        total: data.len(),
+        cache,
+        sets,
+    })
 }
 
 /// Runs a study: load and join the data, extract (cached) features, aggregate, evaluate.

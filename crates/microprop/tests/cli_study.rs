@@ -689,3 +689,60 @@ fn extra_columns_beside_the_components_reach_every_model_and_saved_models() {
         "{mape} vs {train_mape}"
     );
 }
+
+#[test]
+fn a_sharded_feature_stage_fills_the_cache_a_plain_study_then_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("shared-cache");
+    let config = write_config(dir.path(), |c| {
+        c["cache"] = serde_json::json!(cache);
+    });
+    let whole = dir.path().join("whole");
+    let (ok, first, err) = study(
+        &config,
+        &whole,
+        &["--cache", dir.path().join("own").to_str().unwrap()],
+    );
+    assert!(ok, "{err}");
+    let (computed, _) = counts(&first);
+    // Two shards at once, as two array tasks on one file system.
+    let out = dir.path().join("report");
+    let shard = |k: usize| {
+        let (config, out) = (config.clone(), out.clone());
+        std::thread::spawn(move || {
+            let shard = format!("{k}/2");
+            study(&config, &out, &["--stage", "features", "--shard", &shard])
+        })
+    };
+    let (a, b) = (shard(0), shard(1));
+    let mut total = 0;
+    for (k, h) in [a, b].into_iter().enumerate() {
+        let (ok, stdout, err) = h.join().unwrap();
+        assert!(ok, "shard {k}: {err}");
+        let half = if k == 0 {
+            "0..30 of 60"
+        } else {
+            "30..60 of 60"
+        };
+        assert!(
+            stdout.contains(&format!("shard {k}/2: features of samples {half}")),
+            "{stdout}"
+        );
+        total += counts(&stdout).0;
+    }
+    assert!(total >= computed, "{total} vs {computed}");
+    assert!(
+        !out.join("results.json").exists(),
+        "the feature stage evaluates nothing"
+    );
+    // The plain study computes nothing and gives the same results.
+    let (ok, plain, err) = study(&config, &out, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(counts(&plain), (0, computed), "{plain}");
+    assert_eq!(
+        results(&out)["outcome"]["rows"],
+        results(&whole)["outcome"]["rows"]
+    );
+    let (ok, _, err) = study(&config, &out, &["--shard", "0/2"]);
+    assert!(!ok && err.contains("--stage features"), "{err}");
+}
