@@ -9,6 +9,7 @@ mod beyond;
 mod case1;
 mod download;
 mod reproduce;
+mod slurm;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -55,6 +56,14 @@ enum Task {
     Bench {
         #[command(subcommand)]
         what: Bench,
+    },
+    /// Sharded extract, correlate and synth as Slurm array jobs on a one-node Slurm started
+    /// here (installs Debian's slurm-wlm if absent; needs root), merged and compared with
+    /// the single-machine outputs; stops the daemons it started.
+    SlurmTest {
+        /// Keep the temporary directory (slurm.conf, logs, outputs).
+        #[arg(long)]
+        keep: bool,
     },
     /// One model workload in this process, for `bench vit` (prints a JSON timing line).
     #[command(hide = true)]
@@ -218,6 +227,7 @@ struct ModelBench {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Task::SlurmTest { keep } => slurm::run(keep),
         Task::Export {
             set,
             composition,
