@@ -18,8 +18,6 @@ pub mod fft3;
 pub mod generator;
 mod lanes;
 pub mod solver;
-mod spectral;
-mod stencil;
 
 /// Errors of the homogenization crate.
 #[derive(Debug, thiserror::Error)]

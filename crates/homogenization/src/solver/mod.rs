@@ -8,6 +8,10 @@
 //! imposed and the other mean stresses vanish (the zero frequency of `G` is the projector onto
 //! the stress-controlled components), so `E₁₁ = ⟨σ₁₁⟩ = 1 / S*₁₁₁₁` from one solve.
 
+mod cg;
+mod spectral;
+mod stencil;
+
 use ndarray::ArrayView3;
 
 use crate::{Error, Result};
@@ -155,8 +159,8 @@ impl Solver {
             return Err(Error::NotBinary { value: v });
         }
         match self.scheme {
-            Scheme::Willot => crate::stencil::solve(self, labels, shape, e, control),
-            Scheme::Fourier => crate::spectral::solve(self, labels, shape, e, control),
+            Scheme::Willot => stencil::solve(self, labels, shape, e, control),
+            Scheme::Fourier => spectral::solve(self, labels, shape, e, control),
         }
     }
 }

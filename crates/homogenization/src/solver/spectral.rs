@@ -5,9 +5,10 @@
 
 use rayon::prelude::*;
 
+use super::cg::{self, System};
+use super::{Control, Scheme, Solution, Solver, W};
+use crate::Result;
 use crate::fft3::{C64, Fft3};
-use crate::solver::{Control, Scheme, Solution, Solver, W};
-use crate::{Error, Result};
 
 /// Strain-space CG on `G C G` (the reference algorithm; any scheme).
 pub(crate) fn solve(
@@ -24,33 +25,7 @@ pub(crate) fn solve(
     let mean: Vec<Vec<f64>> = e.iter().map(|&v| vec![v; n]).collect();
     let mut r = op.apply(&mean);
     r.iter_mut().flatten().for_each(|v| *v = -*v);
-    let r0 = dot(&r, &r).sqrt();
-    let mut iterations = 0;
-    if r0 > 0.0 {
-        let mut p = r.clone();
-        let mut rr = dot(&r, &r);
-        while (rr.sqrt() / r0) >= s.tol {
-            if iterations >= s.max_iter {
-                return Err(Error::NotConverged {
-                    iterations,
-                    residual: rr.sqrt() / r0,
-                });
-            }
-            let ap = op.apply(&p);
-            let alpha = rr / dot(&p, &ap);
-            axpy(&mut x, alpha, &p);
-            axpy(&mut r, -alpha, &ap);
-            let rr_new = dot(&r, &r);
-            let beta = rr_new / rr;
-            for (pc, rc) in p.iter_mut().zip(&r) {
-                for (pv, &rv) in pc.iter_mut().zip(rc) {
-                    *pv = rv + beta * *pv;
-                }
-            }
-            rr = rr_new;
-            iterations += 1;
-        }
-    }
+    let iterations = cg::solve(&mut Strains(&op), &mut x, r, s.tol, s.max_iter)?;
     // ε = E + x, σ = C:ε.
     for (xc, &ev) in x.iter_mut().zip(&e) {
         xc.iter_mut().for_each(|v| *v += ev);
@@ -68,6 +43,41 @@ pub(crate) fn solve(
         mean_strain: avg(&x),
         iterations,
     })
+}
+
+/// Strain fields (6 components) under `G C G`, unpreconditioned.
+struct Strains<'a>(&'a Operator);
+
+impl System for Strains<'_> {
+    type Vector = Vec<Vec<f64>>;
+
+    fn zeros(&self) -> Self::Vector {
+        vec![vec![0.0; self.0.lam.len()]; 6]
+    }
+
+    fn apply(&mut self, p: &Self::Vector, out: &mut Self::Vector) {
+        *out = self.0.apply(p);
+    }
+
+    fn precondition(&mut self, r: &Self::Vector, z: &mut Self::Vector) {
+        z.clone_from(r);
+    }
+
+    fn dot(&self, a: &Self::Vector, b: &Self::Vector) -> f64 {
+        dot(a, b)
+    }
+
+    fn axpy(&self, y: &mut Self::Vector, a: f64, x: &Self::Vector) {
+        axpy(y, a, x);
+    }
+
+    fn xpby(&self, p: &mut Self::Vector, z: &Self::Vector, b: f64) {
+        for (pc, zc) in p.iter_mut().zip(z) {
+            for (pv, &zv) in pc.iter_mut().zip(zc) {
+                *pv = zv + b * *pv;
+            }
+        }
+    }
 }
 
 /// `p ↦ G(C:p)` on one grid.
