@@ -120,7 +120,7 @@ pub enum Error {
     Reduction(#[from] microprop_reduction::Error),
     /// An error of the vision-model crate (loading, preprocessing, extraction).
     #[error(transparent)]
-    Vit(#[from] microprop_vit::VitError),
+    Vit(#[from] microprop_vit::Error),
     /// An output that could not be written.
     #[error("cannot write {path}: {detail}")]
     Write {

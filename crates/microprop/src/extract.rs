@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use microprop_vit::preprocess::{Pixels, image_shape, read_rgb};
 use microprop_vit::{
-    Backend, Extractor, Family, FeatureRequest, Item, Mode, ModelConfig, ModelSpec, Pooling,
-    Preprocess, Upscale, VitError,
+    Backend, Error as VitError, Extractor, Family, FeatureRequest, Item, Mode, ModelConfig,
+    ModelSpec, Pooling, Preprocess, Upscale,
 };
 use ndarray::{Array2, ArrayD};
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong while loading a model or extracting features.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum VitError {
+pub enum Error {
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -141,5 +141,5 @@ fn list_problems(problems: &[TensorProblem]) -> String {
     lines.join("\n")
 }
 
-/// Result with [`VitError`].
-pub type Result<T> = std::result::Result<T, VitError>;
+/// Result with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::error::{Result, VitError};
+use crate::error::{Error, Result};
 use crate::model::{FeatureRequest, ModelConfig, VisionModel};
 use crate::preprocess::Pixels;
 
@@ -86,7 +86,7 @@ fn wgpu_device() -> Result<Device> {
     let probe = device.clone();
     let works = catch_quietly(move || Tensor::<1>::zeros([1], &probe).into_data()).is_ok();
     if !works {
-        return Err(VitError::Unsupported(
+        return Err(Error::Unsupported(
             "no usable wgpu adapter (GPU driver, Vulkan/Metal/DX12); use the CPU backend".into(),
         ));
     }
@@ -99,7 +99,7 @@ fn wgpu_device() -> Result<Device> {
 
 #[cfg(not(feature = "wgpu"))]
 fn wgpu_device() -> Result<Device> {
-    Err(VitError::Unsupported(
+    Err(Error::Unsupported(
         "this build has no wgpu backend (cargo feature `wgpu`); use the CPU backend".into(),
     ))
 }
@@ -143,7 +143,7 @@ pub struct Item<'a> {
 /// Checks that an input shape suits the model.
 pub fn check_shape(config: &ModelConfig, name: &str, (h, w): (usize, usize)) -> Result<()> {
     let bad = |message: String| {
-        Err(VitError::Input {
+        Err(Error::Input {
             path: name.to_string(),
             message,
         })
@@ -227,7 +227,7 @@ impl Extractor {
             Ok(Ok((d, Ok(values)))) if values.len() == n * d => {
                 Ok(values.chunks_exact(d.max(1)).map(<[f32]>::to_vec).collect())
             }
-            Ok(Ok((_, read))) => Err(VitError::Backend {
+            Ok(Ok((_, read))) => Err(Error::Backend {
                 input: names.join(", "),
                 backend: backend.into(),
                 message: format!("reading features back: {:?}", read.err()),
@@ -253,13 +253,13 @@ impl Extractor {
             Err(message) => {
                 let message = message.lines().next().unwrap_or_default().to_string();
                 if is_memory_failure(&message) {
-                    Err(VitError::DeviceMemory {
+                    Err(Error::DeviceMemory {
                         input: names.join(", "),
                         backend: backend.into(),
                         message,
                     })
                 } else {
-                    Err(VitError::Backend {
+                    Err(Error::Backend {
                         input: names.join(", "),
                         backend: backend.into(),
                         message,
@@ -279,7 +279,7 @@ impl Extractor {
         if let Some(layer) = request.layer
             && layer > self.config.layers()
         {
-            return Err(VitError::Unsupported(format!(
+            return Err(Error::Unsupported(format!(
                 "--layer {layer}: {} has {} layers",
                 self.config.describe(),
                 self.config.layers()
@@ -298,7 +298,7 @@ impl Extractor {
                 for &i in chunk {
                     let px = (items[i].load)()?;
                     if (px.height, px.width) != (h, w) || px.data.len() != 3 * h * w {
-                        return Err(VitError::Input {
+                        return Err(Error::Input {
                             path: items[i].name.clone(),
                             message: format!("pixels are not 3×{h}×{w}"),
                         });

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Result, VitError};
+use crate::error::{Error, Result};
 
 /// The files a model needs.
 pub const MODEL_FILES: &[&str] = &["config.json", "model.safetensors"];
@@ -155,15 +155,15 @@ fn download(url: &str, target: &Path) -> Result<()> {
     Ok(())
 }
 
-fn hub_error(what: &str, message: String) -> VitError {
-    VitError::Hub {
+fn hub_error(what: &str, message: String) -> Error {
+    Error::Hub {
         what: what.to_string(),
         message,
     }
 }
 
-fn io(path: &Path, source: std::io::Error) -> VitError {
-    VitError::Io {
+fn io(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
         path: path.to_path_buf(),
         source,
     }

@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! use microprop_vit::{Backend, FeatureRequest, ModelSpec, load};
-//! # fn main() -> Result<(), microprop_vit::VitError> {
+//! # fn main() -> Result<(), microprop_vit::Error> {
 //! let device = Backend::Cpu.device()?;
 //! let spec = ModelSpec::Named("dinov2-small".into());
 //! let (config, model) = load(&spec, "dinov2-small/".as_ref(), &device)?;
@@ -31,7 +31,7 @@ pub mod sam;
 
 /// The burn framework, re-exported so that callers build tensors with the same version.
 pub use burn;
-pub use error::{Result, TensorProblem, VitError};
+pub use error::{Error, Result, TensorProblem};
 pub use extract::{Backend, Extractor, Item, check_shape};
 pub use model::{
     Family, FeatureRequest, ModelConfig, ModelSpec, NAMED_MODELS, Pooling, VisionModel, load,

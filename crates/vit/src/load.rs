@@ -12,7 +12,7 @@ use burn::store::{
 use burn::tensor::{DType, Tensor};
 use serde::Deserialize;
 
-use crate::error::{Result, TensorProblem, VitError};
+use crate::error::{Error, Result, TensorProblem};
 
 /// Name and shape of one model parameter, as the checkpoint names and lays it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,11 +90,11 @@ pub struct HeaderEntry {
 
 /// Reads the tensor names, dtypes and shapes of a safetensors file (header only).
 pub fn read_header(path: &Path) -> Result<BTreeMap<String, HeaderEntry>> {
-    let bad = |message: String| VitError::WeightsFile {
+    let bad = |message: String| Error::WeightsFile {
         path: path.to_path_buf(),
         message,
     };
-    let io = |source| VitError::Io {
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
@@ -126,7 +126,7 @@ pub fn read_header(path: &Path) -> Result<BTreeMap<String, HeaderEntry>> {
 /// Reads the tensor names, dtypes and shapes of a PyTorch checkpoint (no tensor data).
 /// Nested dictionaries give dotted names (`state_dict.conv1.weight`).
 pub fn read_pytorch_header(path: &Path) -> Result<BTreeMap<String, HeaderEntry>> {
-    let reader = pytorch_reader::PytorchReader::new(path).map_err(|e| VitError::WeightsFile {
+    let reader = pytorch_reader::PytorchReader::new(path).map_err(|e| Error::WeightsFile {
         path: path.to_path_buf(),
         message: format!("not a readable PyTorch checkpoint: {e}"),
     })?;
@@ -155,11 +155,11 @@ impl Format {
     /// header length followed by `{`.
     pub fn detect(path: &Path) -> Result<Self> {
         let mut head = [0u8; 9];
-        let mut file = std::fs::File::open(path).map_err(|source| VitError::Io {
+        let mut file = std::fs::File::open(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let n = file.read(&mut head).map_err(|source| VitError::Io {
+        let n = file.read(&mut head).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -264,7 +264,7 @@ pub fn load_weights<M: Module + ModuleSnapshot>(
     let format = Format::detect(path)?;
     let header = format.header(path)?;
     let expected = expected_tensors(&model);
-    let weights_error = |problems| VitError::Weights {
+    let weights_error = |problems| Error::Weights {
         path: path.to_path_buf(),
         model: what.to_string(),
         problems,
@@ -325,7 +325,7 @@ fn apply<M: ModuleSnapshot, S: ModuleStore>(
     store: &mut S,
     path: &Path,
 ) -> Result<burn::store::ApplyResult> {
-    model.load_from(store).map_err(|e| VitError::WeightsFile {
+    model.load_from(store).map_err(|e| Error::WeightsFile {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
@@ -365,13 +365,13 @@ pub fn weights_file(path: &Path) -> Result<PathBuf> {
         if file.is_file() {
             return Ok(file);
         }
-        return Err(VitError::WeightsFile {
+        return Err(Error::WeightsFile {
             path: path.to_path_buf(),
             message: "directory has no model.safetensors".into(),
         });
     }
     if !path.exists() {
-        return Err(VitError::WeightsFile {
+        return Err(Error::WeightsFile {
             path: path.to_path_buf(),
             message: "no such file or directory".into(),
         });

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::clip::{ClipVisionConfig, ClipVisionModel};
 use crate::dinov2::{Dinov2Config, Dinov2Model};
-use crate::error::{Result, VitError};
+use crate::error::{Error, Result};
 use crate::load::{Layout, load_weights, weights_file};
 use crate::resnet::{ResNet, ResNetConfig, global_average};
 use crate::sam::{SamVisionConfig, SamVisionEncoder};
@@ -141,7 +141,7 @@ impl ModelConfig {
     /// Parses an HF `config.json` (a full `CLIPConfig` / `SamConfig` or a vision config).
     /// The family comes from `arch` or else from the file's `model_type`.
     pub fn from_json(text: &str, source: &str, arch: Option<Family>) -> Result<Self> {
-        let bad = |message: String| VitError::Config {
+        let bad = |message: String| Error::Config {
             path: source.to_string(),
             message,
         };
@@ -184,7 +184,7 @@ impl ModelConfig {
 
     /// Reads and parses a `config.json`.
     pub fn from_file(path: &Path, arch: Option<Family>) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| VitError::Io {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -329,7 +329,7 @@ impl ModelSpec {
             Self::Named(name) => {
                 let preset = ModelConfig::named(name).ok_or_else(|| {
                     let names: Vec<&str> = NAMED_MODELS.iter().map(|(n, _)| *n).collect();
-                    VitError::Unsupported(format!(
+                    Error::Unsupported(format!(
                         "unknown model `{name}`; known: {}",
                         names.join(", ")
                     ))
@@ -445,7 +445,7 @@ impl VisionModel {
         let t = self.tokens(pixels, request.layer)?;
         let cls = || -> Result<Tensor<2>> {
             if !t.has_cls {
-                return Err(VitError::Unsupported(format!(
+                return Err(Error::Unsupported(format!(
                     "{:?} has no CLS token: use --pool mean or pooler",
                     self.family()
                 )));
@@ -464,7 +464,7 @@ impl VisionModel {
         };
         match request.pooling {
             Pooling::Pooler => t.pooled.clone().ok_or_else(|| {
-                VitError::Unsupported(
+                Error::Unsupported(
                     "an intermediate layer has no pooler: use --pool cls, mean or cls+mean".into(),
                 )
             }),
@@ -548,7 +548,7 @@ impl VisionModel {
                 if let Some(stage) = layer
                     && !(1..=4).contains(&stage)
                 {
-                    return Err(VitError::Unsupported(format!(
+                    return Err(Error::Unsupported(format!(
                         "--layer {stage}: a ResNet has stages 1 to 4"
                     )));
                 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::error::{Result, VitError};
+use crate::error::{Error, Result};
 use crate::model::{Family, ModelConfig};
 use crate::resample::pil_resize_bilinear;
 
@@ -219,7 +219,7 @@ pub struct Pixels {
 /// Decodes an image with its allocations bounded by what its file could hold (deflate expands
 /// about 1,032:1; at least 16 MiB, at most 512 MiB), so a lying header is an error.
 fn decode(path: &Path) -> Result<image::DynamicImage> {
-    let bad = |message: String| VitError::Input {
+    let bad = |message: String| Error::Input {
         path: path.display().to_string(),
         message,
     };
@@ -249,7 +249,7 @@ pub fn read_rgb(path: &Path) -> Result<Rgb8> {
 
 /// Reads only an image file's `(height, width)`.
 pub fn image_shape(path: &Path) -> Result<(usize, usize)> {
-    let (w, h) = image::image_dimensions(path).map_err(|e| VitError::Input {
+    let (w, h) = image::image_dimensions(path).map_err(|e| Error::Input {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;

@@ -199,7 +199,7 @@ fn large_inputs_fit_the_device() {
             let message = e.to_string();
             println!("without pieces: {message}");
             assert!(
-                matches!(e, microprop_vit::VitError::DeviceMemory { .. })
+                matches!(e, microprop_vit::Error::DeviceMemory { .. })
                     && message.contains("image0"),
                 "{message}"
             );

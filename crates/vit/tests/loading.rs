@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::Device;
-use microprop_vit::{ModelConfig, ModelSpec, NAMED_MODELS, TensorProblem, VitError, load};
+use microprop_vit::{Error, ModelConfig, ModelSpec, NAMED_MODELS, TensorProblem, load};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -69,7 +69,7 @@ fn edited_checkpoint(
     dir
 }
 
-fn load_dir(dir: &Path) -> Result<(), VitError> {
+fn load_dir(dir: &Path) -> Result<(), Error> {
     let spec = ModelSpec::Config {
         arch: None,
         path: dir.join("config.json"),
@@ -77,9 +77,9 @@ fn load_dir(dir: &Path) -> Result<(), VitError> {
     load(&spec, dir, &Device::flex()).map(|_| ())
 }
 
-fn problems(err: VitError) -> Vec<TensorProblem> {
+fn problems(err: Error) -> Vec<TensorProblem> {
     match err {
-        VitError::Weights { problems, .. } => problems,
+        Error::Weights { problems, .. } => problems,
         other => panic!("expected a weights error, got {other}"),
     }
 }

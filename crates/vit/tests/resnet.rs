@@ -15,8 +15,8 @@ use microprop_vit::load::expected_tensors;
 use microprop_vit::preprocess::read_rgb;
 use microprop_vit::resnet::ARCHITECTURES;
 use microprop_vit::{
-    FeatureRequest, Mode, ModelConfig, ModelSpec, Pooling, Preprocess, TensorProblem, Upscale,
-    VisionModel, VitError, load,
+    Error, FeatureRequest, Mode, ModelConfig, ModelSpec, Pooling, Preprocess, TensorProblem,
+    Upscale, VisionModel, load,
 };
 use ndarray::{Array2, ArrayD};
 use ndarray_npy::read_npy;
@@ -210,9 +210,9 @@ fn layers_outside_the_four_stages_and_cls_pooling_are_refused() {
     assert!(model.features(x(), request).is_err());
 }
 
-fn missing_names(result: Result<(ModelConfig, VisionModel), VitError>) -> Vec<String> {
+fn missing_names(result: Result<(ModelConfig, VisionModel), Error>) -> Vec<String> {
     match result {
-        Err(VitError::Weights { problems, .. }) => problems
+        Err(Error::Weights { problems, .. }) => problems
             .iter()
             .map(|p| match p {
                 TensorProblem::Missing { name } => name.clone(),
@@ -267,7 +267,7 @@ fn a_full_size_state_dict_of_strided_views_loads_exactly() {
 fn the_wrong_architecture_is_reported_tensor_by_tensor() {
     let spec = ModelSpec::Named("resnet50".into());
     let err = load(&spec, &fixture("tiny/model.pth"), &device()).unwrap_err();
-    let VitError::Weights { problems, .. } = &err else {
+    let Error::Weights { problems, .. } = &err else {
         panic!("wrong error: {err}")
     };
     assert!(problems.contains(&TensorProblem::Shape {
@@ -287,7 +287,7 @@ fn the_wrong_architecture_is_reported_tensor_by_tensor() {
     std::fs::write(&junk, "not a checkpoint").unwrap();
     let err = load(&spec, &junk, &device()).unwrap_err();
     assert!(
-        matches!(&err, VitError::WeightsFile { path, .. } if *path == junk),
+        matches!(&err, Error::WeightsFile { path, .. } if *path == junk),
         "{err}"
     );
 }
