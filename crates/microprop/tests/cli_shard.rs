@@ -110,61 +110,41 @@ fn sharded_correlate_merges_to_the_single_machine_output() {
     let out = sharded_equals_whole(tmp.path(), &["correlate", s(&dir), "--periodic"], 3);
 
     // Bad shards, each named.
+    let shard = |periodic: bool, k: &str| {
+        let mut args = vec!["correlate", s(&dir), "--out", s(&out), "--shard", k];
+        if periodic {
+            args.push("--periodic");
+        }
+        let (ok, _, err) = run(&args, &[]);
+        assert!(ok, "{err}");
+    };
+    let merge = || run(&["merge", s(&out)], &[]);
     let shard1 = tmp.path().join("sharded.shard-1-of-3.npy");
     let keep = bytes(&shard1);
     std::fs::write(&shard1, &keep[..keep.len() - 40]).unwrap();
-    let (ok, _, err) = run(&["merge", s(&out)], &[]);
+    let (ok, _, err) = merge();
     assert!(
         !ok && err.contains("sharded.shard-1-of-3.npy") && err.contains("truncated"),
         "{err}"
     );
     std::fs::remove_file(&shard1).unwrap();
-    let (ok, _, err) = run(&["merge", s(&out)], &[]);
+    let (ok, _, err) = merge();
     assert!(
         !ok && err.contains("1 of 3 shards missing") && err.contains("sharded.shard-1-of-3.npy"),
         "{err}"
     );
     // The missing shard redone with other settings: another job.
-    let (ok, _, err) = run(
-        &["correlate", s(&dir), "--out", s(&out), "--shard", "1/3"],
-        &[],
-    );
-    assert!(ok, "{err}");
-    let (ok, _, err) = run(&["merge", s(&out)], &[]);
+    shard(false, "1/3");
+    let (ok, _, err) = merge();
     assert!(
         !ok && err.contains("another job") && err.contains("settings"),
         "{err}"
     );
-    // A stale shard of another count.
-    let (ok, _, err) = run(
-        &[
-            "correlate",
-            s(&dir),
-            "--periodic",
-            "--out",
-            s(&out),
-            "--shard",
-            "1/3",
-        ],
-        &[],
-    );
-    assert!(ok, "{err}");
-    let (ok, _, _) = run(&["merge", s(&out)], &[]);
-    assert!(ok);
-    let (ok, _, err) = run(
-        &[
-            "correlate",
-            s(&dir),
-            "--periodic",
-            "--out",
-            s(&out),
-            "--shard",
-            "0/2",
-        ],
-        &[],
-    );
-    assert!(ok, "{err}");
-    let (ok, _, err) = run(&["merge", s(&out)], &[]);
+    // Redone with the same settings it merges; a stale shard of another count then does not.
+    shard(true, "1/3");
+    assert!(merge().0);
+    shard(true, "0/2");
+    let (ok, _, err) = merge();
     assert!(
         !ok && err.contains("different counts") && err.contains("shard-0-of-2"),
         "{err}"

@@ -192,39 +192,27 @@ impl ModelParams {
                 _ => Err(bad(&format!("must be one of {}", names.join(", ")))),
             }
         };
+        let switch = || match value {
+            ParamValue::Bool(b) => Ok(*b),
+            _ => Err(bad("must be true or false")),
+        };
         if name == "log_target" {
-            let on = match value {
-                ParamValue::Bool(b) => *b,
-                _ => return Err(bad("must be true or false")),
-            };
-            let inner = match std::mem::replace(self, ModelParams::Linear) {
+            let strip = |m| match m {
                 ModelParams::LogTarget(inner) => *inner,
                 other => other,
             };
-            *self = if on {
-                ModelParams::LogTarget(Box::new(inner))
-            } else {
-                inner
-            };
+            self.rewrap(switch()?, strip, ModelParams::LogTarget);
             return Ok(());
         }
         if let ModelParams::LogTarget(inner) = self {
             return inner.set(name, value);
         }
         if name == "standardize" {
-            let on = match value {
-                ParamValue::Bool(b) => *b,
-                _ => return Err(bad("must be true or false")),
-            };
-            let inner = match std::mem::replace(self, ModelParams::Linear) {
+            let strip = |m| match m {
                 ModelParams::Standardized(inner) => *inner,
                 other => other,
             };
-            *self = if on {
-                ModelParams::Standardized(Box::new(inner))
-            } else {
-                inner
-            };
+            self.rewrap(switch()?, strip, ModelParams::Standardized);
             return Ok(());
         }
         match self {
@@ -292,6 +280,19 @@ impl ModelParams {
             }
         }
         Ok(())
+    }
+}
+
+impl ModelParams {
+    /// Removes the outer wrapper `strip` takes off (if there), then wraps again when `on`.
+    fn rewrap(
+        &mut self,
+        on: bool,
+        strip: impl FnOnce(ModelParams) -> ModelParams,
+        wrap: fn(Box<ModelParams>) -> ModelParams,
+    ) {
+        let inner = strip(std::mem::replace(self, ModelParams::Linear));
+        *self = if on { wrap(Box::new(inner)) } else { inner };
     }
 }
 
