@@ -450,7 +450,9 @@ fn run_workload(work: &Workload, numpy: Option<(&str, &PathBuf, &str, PathBuf)>)
     let n = work.images.len() as f64;
     run()?; // warm-up: plans
     let (all, sums) = run()?;
+    // The one-thread pool warms up too: its thread has its own plan cache and allocator arena.
     let one_pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    one_pool.install(run)?;
     let (one, _) = one_pool.install(run)?;
     println!(
         "  microprop, all threads: {all:9.3} s  {:10.1} images/s",
@@ -463,15 +465,18 @@ fn run_workload(work: &Workload, numpy: Option<(&str, &PathBuf, &str, PathBuf)>)
     let Some((python, script, mode, input)) = numpy else {
         return Ok(());
     };
-    let (np_secs, np_sums) = numpy_reference(python, script, mode, &input)?;
+    let (timing, np_sums) = numpy_reference(python, script, mode, &input)?;
+    let np_secs = timing.wall;
     let worst = sums
         .iter()
         .zip(&np_sums)
         .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
         .fold(0.0, f64::max);
     println!(
-        "  numpy (1 thread):       {np_secs:9.3} s  {:10.1} images/s",
-        n / np_secs
+        "  numpy (1 thread):       {np_secs:9.3} s  {:10.1} images/s  (CPU: {:.3} s in numpy, {:.3} s in the kernel)",
+        n / np_secs,
+        timing.user,
+        timing.system
     );
     println!(
         "  speed-up vs numpy: {:.1}x all threads, {:.1}x one thread (map sums agree to {worst:.1e})",
@@ -486,7 +491,7 @@ fn numpy_reference(
     script: &Path,
     mode: &str,
     input: &Path,
-) -> Result<(f64, Vec<f64>)> {
+) -> Result<(NumpyTiming, Vec<f64>)> {
     let stdout = run_reference(
         Command::new(python)
             .arg(script)
@@ -495,17 +500,30 @@ fn numpy_reference(
             .env("OMP_NUM_THREADS", "1"),
         "numpy reference",
     )?;
-    let secs: f64 = output_field(&stdout, "seconds=")
-        .context("numpy reference printed no time")?
-        .trim()
-        .parse()?;
+    let field = |key: &str| -> Result<f64> {
+        Ok(output_field(&stdout, key)
+            .with_context(|| format!("numpy reference printed no {key}"))?
+            .parse()?)
+    };
+    let timing = NumpyTiming {
+        wall: field("seconds=")?,
+        system: field("system_seconds=")?,
+        user: field("user_seconds=")?,
+    };
     let sums_path = if mode == "case2" {
         input.join("numpy.sums.npy")
     } else {
         input.with_extension("sums.npy")
     };
     let sums = Array1::<f64>::read_npy(std::fs::File::open(sums_path)?)?;
-    Ok((secs, sums.to_vec()))
+    Ok((timing, sums.to_vec()))
+}
+
+/// The numpy reference's wall time and its CPU time in the kernel and in user space.
+struct NumpyTiming {
+    wall: f64,
+    system: f64,
+    user: f64,
 }
 
 /// Runs a reference script and returns its standard output; fails with its standard error.
