@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use microprop::config::{MaxPcs, Protocol};
-use microprop::evaluate::{Evaluation, ScaledPca, evaluate};
+use microprop::evaluate::{Evaluation, evaluate};
+use microprop_reduction::Projector;
 use microprop_regression::{ModelGrid, RegressorKind};
 use ndarray_npy::WriteNpyExt;
 
@@ -35,10 +36,7 @@ pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
                 None,
                 &[ModelGrid::single("svr", RegressorKind::Svr.into())],
                 &protocol,
-                ScaledPca {
-                    scale: false,
-                    beside: 0,
-                },
+                Projector::params(),
             )
         })?;
         Ok((t.elapsed().as_secs_f64(), rows[0].clone()))

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use microprop_reduction::{Projector, ProjectorParams};
 use microprop_regression::{ModelGrid, ModelParams, ParamValue, RegressorKind};
 use serde::{Deserialize, Serialize};
 
@@ -552,16 +553,15 @@ impl StudyConfig {
 
     /// The projection before the models: standardization and PCA as configured, and the
     /// extra columns (when appended) kept beside the components with `extra_beside_pcs`.
-    pub fn projection(&self, set: &FeatureSet, with_extra: bool) -> crate::evaluate::ScaledPca {
+    pub fn projection(&self, set: &FeatureSet, with_extra: bool) -> ProjectorParams {
         let beside = if with_extra && self.extra_beside_pcs {
             self.data.extra_columns.len()
         } else {
             0
         };
-        crate::evaluate::ScaledPca {
-            scale: self.standardize(set, with_extra),
-            beside,
-        }
+        Projector::params()
+            .standardize(self.standardize(set, with_extra))
+            .beside(beside)
     }
 }
 

@@ -1,148 +1,19 @@
 //! Where a feature matrix is regressed: `[StandardScaler] → PCA(k) → model`, evaluated by
 //! the hold-out protocol (case 1) or nested cross-validation (case 2).
 
-use microprop_reduction::{Pca, StandardScaler};
+use microprop_reduction::ProjectorParams;
 use microprop_regression::metrics::{mape, r2};
-use microprop_regression::select::{Candidate, NestedCv, Projection};
+use microprop_regression::select::{Candidate, NestedCv};
 use microprop_regression::split::{
     Folds, GroupKFold, KFold, Split, group_ids, subset_groups, train_test_split,
 };
 use microprop_regression::{Fitted, ModelGrid, ModelParams};
 use ndarray::{Array1, Array2, Axis};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::{MaxPcs, Protocol};
 use crate::error::{Error, Result};
-
-/// `[StandardScaler] → PCA`, fitted on each training split; the last `beside` columns (the
-/// extra columns, when they are kept beside the components) skip the PCA and are only
-/// standardized, and every model sees them after its `k` components.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScaledPca {
-    /// Standardize the columns before PCA (used when compositions are appended).
-    pub scale: bool,
-    /// Trailing columns kept beside the components.
-    pub beside: usize,
-}
-
-impl Projection for ScaledPca {
-    fn project(
-        &self,
-        train: &Array2<f64>,
-        test: &Array2<f64>,
-        max_k: usize,
-    ) -> microprop_regression::Result<(Array2<f64>, Array2<f64>)> {
-        let err =
-            |e: microprop_reduction::Error| microprop_regression::Error::Projection(e.to_string());
-        let (train, extra_train) = split_beside(train, self.beside);
-        let (test, extra_test) = split_beside(test, self.beside);
-        let (train, test) = if self.scale {
-            let sc = StandardScaler::fit(&train).map_err(err)?;
-            (
-                sc.transform(&train).map_err(err)?,
-                sc.transform(&test).map_err(err)?,
-            )
-        } else {
-            (train, test)
-        };
-        let pca = Pca::params().n_components(max_k).fit(&train).map_err(err)?;
-        let (p_tr, p_te) = (
-            pca.transform(&train).map_err(err)?,
-            pca.transform(&test).map_err(err)?,
-        );
-        match (extra_train, extra_test) {
-            (Some(a), Some(b)) => {
-                let sc = StandardScaler::fit(&a).map_err(err)?;
-                Ok((
-                    ndarray::concatenate![Axis(1), p_tr, sc.transform(&a).map_err(err)?],
-                    ndarray::concatenate![Axis(1), p_te, sc.transform(&b).map_err(err)?],
-                ))
-            }
-            _ => Ok((p_tr, p_te)),
-        }
-    }
-
-    fn columns(&self, p: &Array2<f64>, k: usize) -> Array2<f64> {
-        let pcs = p.ncols() - self.beside.min(p.ncols());
-        let mut idx: Vec<usize> = (0..k.min(pcs)).collect();
-        idx.extend(pcs..p.ncols());
-        p.select(Axis(1), &idx)
-    }
-}
-
-/// A fitted `[StandardScaler] → PCA`, with the trailing columns kept beside the components
-/// standardized on their own.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Projector {
-    /// Column standardization, when used.
-    pub scaler: Option<StandardScaler>,
-    /// Principal axes (at most as many as asked for and as the data's rank allows).
-    pub pca: Pca,
-    /// Standardization of the trailing columns kept beside the components (none: every
-    /// column goes through the PCA).
-    #[serde(default)]
-    pub beside: Option<StandardScaler>,
-}
-
-impl Projector {
-    /// Fits on `x`, keeping up to `max_k` components of all but the last `beside` columns.
-    pub fn fit(x: &Array2<f64>, scale: bool, max_k: usize, beside: usize) -> Result<Self> {
-        let (main, extra) = split_beside(x, beside);
-        let scaler = scale.then(|| StandardScaler::fit(&main)).transpose()?;
-        let scaled = match &scaler {
-            Some(s) => s.transform(&main)?,
-            None => main,
-        };
-        let pca = Pca::params().fit(&scaled)?;
-        let k = max_k.min(pca.n_components());
-        let beside = match extra {
-            Some(e) => Some(StandardScaler::fit(&e)?),
-            None => None,
-        };
-        Ok(Self {
-            scaler,
-            pca: pca.truncate(k)?,
-            beside,
-        })
-    }
-
-    /// Scores on the first `k` components, then the standardized columns kept beside them.
-    pub fn transform(&self, x: &Array2<f64>, k: usize) -> Result<Array2<f64>> {
-        let n_beside = self.beside.as_ref().map_or(0, |s| s.mean().len());
-        let (main, extra) = split_beside(x, n_beside);
-        let scaled = match &self.scaler {
-            Some(s) => s.transform(&main)?,
-            None => main,
-        };
-        let scores = self.pca.transform_k(&scaled, k)?;
-        match (&self.beside, extra) {
-            (Some(s), Some(e)) => Ok(ndarray::concatenate![Axis(1), scores, s.transform(&e)?]),
-            _ => Ok(scores),
-        }
-    }
-
-    /// Keeps the first `k` components only.
-    pub fn truncate(&self, k: usize) -> Result<Self> {
-        Ok(Self {
-            scaler: self.scaler.clone(),
-            pca: self.pca.truncate(k)?,
-            beside: self.beside.clone(),
-        })
-    }
-}
-
-/// `x` without and with its last `beside` columns (`None` when `beside` is 0).
-fn split_beside(x: &Array2<f64>, beside: usize) -> (Array2<f64>, Option<Array2<f64>>) {
-    if beside == 0 || beside >= x.ncols() {
-        return (x.clone(), None);
-    }
-    let cut = x.ncols() - beside;
-    (
-        x.slice(ndarray::s![.., ..cut]).to_owned(),
-        Some(x.slice(ndarray::s![.., cut..]).to_owned()),
-    )
-}
 
 /// How one model did on one feature matrix.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -251,7 +122,7 @@ pub fn evaluate(
     groups: Option<&[String]>,
     models: &[ModelGrid],
     protocol: &Protocol,
-    proj: ScaledPca,
+    proj: ProjectorParams,
 ) -> Result<(Vec<Evaluation>, Baseline)> {
     if let Some(g) = groups
         && g.len() != x.nrows()
@@ -369,14 +240,7 @@ pub fn fit_k(
     k: usize,
     beside: usize,
 ) -> Result<Fitted> {
-    Ok(model.fit(
-        &ScaledPca {
-            scale: false,
-            beside,
-        }
-        .columns(p, k),
-        y,
-    )?)
+    Ok(model.fit(&ProjectorParams::default().beside(beside).columns(p, k), y)?)
 }
 
 /// Predictions from the first `k` columns of `p`, with standard deviations where the model
@@ -387,13 +251,8 @@ fn predict_k(
     k: usize,
     beside: usize,
 ) -> Result<(Array1<f64>, Vec<f64>)> {
-    let (pred, std) = model.predict_with_std(
-        &ScaledPca {
-            scale: false,
-            beside,
-        }
-        .columns(p, k),
-    )?;
+    let (pred, std) =
+        model.predict_with_std(&ProjectorParams::default().beside(beside).columns(p, k))?;
     Ok((pred, std.map_or_else(Vec::new, |s| s.to_vec())))
 }
 
@@ -405,27 +264,27 @@ pub fn choose_k(
     y: &Array1<f64>,
     model: &ModelGrid,
     max_k: usize,
-    proj: ScaledPca,
+    proj: ProjectorParams,
     validation: &Split,
 ) -> Result<(usize, usize, Vec<f64>)> {
     let x_tr = take_rows(x, &validation.train);
     let y_tr = take(y, &validation.train);
-    let fitted_proj = Projector::fit(&x_tr, proj.scale, max_k, proj.beside)?;
-    let p_tr = fitted_proj.transform(&x_tr, fitted_proj.pca.n_components())?;
-    let p_va = fitted_proj.transform(
-        &take_rows(x, &validation.test),
-        fitted_proj.pca.n_components(),
-    )?;
+    let fitted_proj = proj.fit(&x_tr)?.at_most(max_k)?;
+    let p_tr = fitted_proj.transform(&x_tr)?;
+    let p_va = fitted_proj.transform(&take_rows(x, &validation.test))?;
     let y_va = take(y, &validation.test);
-    let table: Vec<Vec<f64>> = (1..=fitted_proj.pca.n_components())
+    let table: Vec<Vec<f64>> = (1..=fitted_proj.n_components())
         .into_par_iter()
         .map(|k| {
             model
                 .settings
                 .iter()
                 .map(|setting| {
-                    let m = fit_k(setting, &p_tr, &y_tr, k, proj.beside)?;
-                    Ok(mape(&y_va, &predict_k(&m, &p_va, k, proj.beside)?.0)?)
+                    let m = fit_k(setting, &p_tr, &y_tr, k, proj.kept_beside())?;
+                    Ok(mape(
+                        &y_va,
+                        &predict_k(&m, &p_va, k, proj.kept_beside())?.0,
+                    )?)
                 })
                 .collect::<Result<Vec<f64>>>()
         })
@@ -450,23 +309,23 @@ fn holdout(
     y: &Array1<f64>,
     model: &ModelGrid,
     max_k: usize,
-    proj: ScaledPca,
+    proj: ProjectorParams,
     outer: &Split,
     validation: &Split,
 ) -> Result<Evaluation> {
     let (k, setting, curve) = choose_k(x, y, model, max_k, proj, validation)?;
     let x_tr = take_rows(x, &outer.train);
     let y_tr = take(y, &outer.train);
-    let fitted_proj = Projector::fit(&x_tr, proj.scale, k, proj.beside)?;
-    let k = fitted_proj.pca.n_components();
-    let p_tr = fitted_proj.transform(&x_tr, k)?;
-    let fitted = fit_k(&model.settings[setting], &p_tr, &y_tr, k, proj.beside)?;
-    let (pred_tr, std_tr) = predict_k(&fitted, &p_tr, k, proj.beside)?;
+    let fitted_proj = proj.fit(&x_tr)?.at_most(k)?;
+    let (k, beside) = (fitted_proj.n_components(), proj.kept_beside());
+    let p_tr = fitted_proj.transform(&x_tr)?;
+    let fitted = fit_k(&model.settings[setting], &p_tr, &y_tr, k, beside)?;
+    let (pred_tr, std_tr) = predict_k(&fitted, &p_tr, k, beside)?;
     let (pred_te, std_te) = predict_k(
         &fitted,
-        &fitted_proj.transform(&take_rows(x, &outer.test), k)?,
+        &fitted_proj.transform(&take_rows(x, &outer.test))?,
         k,
-        proj.beside,
+        beside,
     )?;
     let y_te = take(y, &outer.test);
     let test_pairs: Vec<(usize, f64)> = outer
@@ -521,7 +380,7 @@ fn nested(
     y: &Array1<f64>,
     models: &[ModelGrid],
     max_pcs: &MaxPcs,
-    proj: ScaledPca,
+    proj: ProjectorParams,
     (outer, inner): (Folds, Folds),
     groups: Option<&[String]>,
 ) -> Result<(Vec<Evaluation>, Baseline)> {
@@ -695,49 +554,6 @@ pub fn check_groups(groups: Option<&[String]>, protocol: &Protocol) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn columns_kept_beside_skip_the_pca_and_follow_every_k() {
-        let x = Array2::from_shape_fn((12, 6), |(i, j)| ((i * 5 + j * 3) % 7) as f64 + j as f64);
-        let (train, test) = (
-            x.slice(ndarray::s![..9, ..]).to_owned(),
-            x.slice(ndarray::s![9.., ..]).to_owned(),
-        );
-        let proj = ScaledPca {
-            scale: true,
-            beside: 2,
-        };
-        let (p_tr, p_te) = proj.project(&train, &test, 3).unwrap();
-        assert_eq!(
-            (p_tr.ncols(), p_te.ncols()),
-            (5, 5),
-            "3 PCs + 2 kept columns"
-        );
-        // The kept columns are the last two, standardized on the training rows.
-        let sc = StandardScaler::fit(&train.slice(ndarray::s![.., 4..]).to_owned()).unwrap();
-        let want = sc
-            .transform(&test.slice(ndarray::s![.., 4..]).to_owned())
-            .unwrap();
-        assert_eq!(p_te.slice(ndarray::s![.., 3..]), want);
-        let two = proj.columns(&p_te, 2);
-        assert_eq!(two.ncols(), 4);
-        assert_eq!(
-            two.slice(ndarray::s![.., ..2]),
-            p_te.slice(ndarray::s![.., ..2])
-        );
-        assert_eq!(two.slice(ndarray::s![.., 2..]), want);
-        // The saved projector lays columns out the same way.
-        let fitted = Projector::fit(&train, true, 3, 2).unwrap();
-        let t = fitted.transform(&test, 3).unwrap();
-        assert_eq!(t.slice(ndarray::s![.., 3..]), want);
-        for (a, b) in t
-            .slice(ndarray::s![.., ..3])
-            .iter()
-            .zip(p_te.slice(ndarray::s![.., ..3]))
-        {
-            assert!((a.abs() - b.abs()).abs() < 1e-9, "{a} vs {b}");
-        }
-    }
 
     #[test]
     fn coverage_counts_true_values_inside_the_intervals() {

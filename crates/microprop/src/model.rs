@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
+use microprop_reduction::Projector;
 use microprop_regression::Fitted;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::evaluate::Projector;
 use crate::features::{Aggregation, Extractor, append_columns, extract};
 use crate::output::write_buffered;
 use crate::precomputed::PrecomputedSpec;
@@ -144,10 +144,10 @@ impl SavedModel {
         {
             return Err("extractors, checkpoints and block_dims differ in length".into());
         }
-        if self.projector.pca.n_components() != self.metrics.pcs {
+        if self.projector.n_components() != self.metrics.pcs {
             return Err(format!(
                 "PCA has {} components but the metrics say {}",
-                self.projector.pca.n_components(),
+                self.projector.n_components(),
                 self.metrics.pcs
             ));
         }
@@ -157,8 +157,7 @@ impl SavedModel {
     /// Predicts from feature rows (sections aggregated, extra columns appended), with the
     /// predictive standard deviations of models that give them (GP).
     pub fn predict_features(&self, x: &Array2<f64>) -> Result<(Array1<f64>, Option<Array1<f64>>)> {
-        let k = self.projector.pca.n_components();
-        let scores = self.projector.transform(x, k)?;
+        let scores = self.projector.transform(x)?;
         Ok(self.regressor.predict_with_std(&scores)?)
     }
 

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use microprop_reduction::Projector;
 use microprop_regression::Regressor;
 use microprop_regression::metrics::{mape, r2};
 use microprop_regression::select::{Candidate, select};
@@ -13,9 +14,7 @@ use serde::Serialize;
 use crate::config::{FeatureSet, Protocol, StudyConfig};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::evaluate::{
-    Baseline, Evaluation, Projector, check_groups, check_size, choose_k, evaluate, fit_k,
-};
+use crate::evaluate::{Baseline, Evaluation, check_groups, check_size, choose_k, evaluate, fit_k};
 use crate::features::{Aggregation, Extracted, Extractor, append_columns, extract};
 use crate::model::{SavedModel, TrainingMetrics};
 
@@ -296,18 +295,17 @@ fn pca_view(
     agg: Aggregation,
     composition: bool,
 ) -> Result<PcaView> {
-    let p = Projector::fit(x, scale, 30, 0)?;
-    let k = p.pca.n_components();
-    let scores = p.transform(x, k)?;
+    let p = Projector::params().standardize(scale).fit(x)?.at_most(30)?;
+    let scores = p.transform(x)?;
     Ok(PcaView {
         features: features.into(),
         aggregation: agg.name().into(),
         composition,
-        ratios: p.pca.explained_variance_ratio().to_vec(),
+        ratios: p.pca().explained_variance_ratio().to_vec(),
         scores: scores
             .rows()
             .into_iter()
-            .map(|r| (r[0], if k > 1 { r[1] } else { 0.0 }))
+            .map(|r| (r[0], if r.len() > 1 { r[1] } else { 0.0 }))
             .collect(),
     })
 }
@@ -441,10 +439,10 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, cache: &Path) -> Resu
             (k, setting, None, how)
         }
     };
-    let projector = Projector::fit(&x, proj.scale, k, proj.beside)?;
-    let k = projector.pca.n_components();
-    let scores = projector.transform(&x, k)?;
-    let regressor = fit_k(&grid.settings[setting], &scores, y, k, proj.beside)?;
+    let projector = proj.fit(&x)?.at_most(k)?;
+    let k = projector.n_components();
+    let scores = projector.transform(&x)?;
+    let regressor = fit_k(&grid.settings[setting], &scores, y, k, proj.kept_beside())?;
     let pred = regressor.predict(&scores)?;
     Ok(SavedModel {
         format: crate::model::FORMAT.into(),

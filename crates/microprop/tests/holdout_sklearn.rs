@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use microprop::config::{MaxPcs, Protocol};
-use microprop::evaluate::{ScaledPca, evaluate};
+use microprop::evaluate::evaluate;
+use microprop_reduction::Projector;
 use microprop_regression::{ModelGrid, RegressorKind};
 use ndarray::{Array1, Array2};
 use ndarray_npy::read_npy;
@@ -39,18 +40,7 @@ fn holdout_protocol_matches_scikit_learn() {
     };
     let models = [RegressorKind::Linear, RegressorKind::Polynomial]
         .map(|k| ModelGrid::single(k.name(), k.into()));
-    let (rows, baseline) = evaluate(
-        &x,
-        &y,
-        None,
-        &models,
-        &protocol,
-        ScaledPca {
-            scale: false,
-            beside: 0,
-        },
-    )
-    .unwrap();
+    let (rows, baseline) = evaluate(&x, &y, None, &models, &protocol, Projector::params()).unwrap();
     close(
         baseline.test_mape,
         reference["baseline_test_mape"].as_f64().unwrap(),

@@ -1,5 +1,6 @@
 //! Dimensionality reduction for feature matrices: exact PCA with scikit-learn's conventions,
-//! and standard scaling.
+//! standard scaling, and the two chained with columns kept beside the components
+//! ([`Projector`]).
 //!
 //! ```
 //! use microprop_reduction::{Pca, StandardScaler};
@@ -17,12 +18,19 @@
 #![warn(missing_docs)]
 
 mod pca;
+mod projector;
 mod scaler;
 
 pub use pca::{Pca, PcaParams};
+pub use projector::{Projector, ProjectorParams};
 pub use scaler::StandardScaler;
 
 use ndarray::ArrayView2;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// Errors of the reduction crate.
 #[derive(Debug, thiserror::Error)]

@@ -44,6 +44,8 @@ impl PcaParams {
     /// the centred data is used (same result as the SVD, much faster for 149 × 25,281);
     /// otherwise nalgebra's full SVD.
     pub fn fit<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Pca> {
+        // Row-major whatever the input's layout, so that the sums run in one order.
+        let x = x.as_standard_layout();
         let (n, d) = x.dim();
         check_finite("PCA input", &x.view())?;
         if n < 2 || d == 0 {
@@ -101,6 +103,7 @@ impl Pca {
     ) -> Result<Array2<f64>> {
         self.check_columns(x.ncols())?;
         check_finite("PCA input", &x.view())?;
+        let x = x.as_standard_layout();
         if k == 0 || k > self.n_components() {
             return Err(Error::TooManyComponents {
                 asked: k,
@@ -124,6 +127,7 @@ impl Pca {
                 expected: self.n_components(),
             });
         }
+        let scores = scores.as_standard_layout();
         Ok(scores.dot(&self.components.slice(s![..k, ..])) + &self.mean)
     }
 

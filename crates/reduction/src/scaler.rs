@@ -21,6 +21,8 @@ impl StandardScaler {
     /// Learns the column means and standard deviations.
     pub fn fit<S: Data<Elem = f64>>(x: &ArrayBase<S, Ix2>) -> Result<Self> {
         check_finite("scaler input", &x.view())?;
+        // Row-major whatever the input's layout, so that the sums run in one order.
+        let x = x.as_standard_layout();
         if x.nrows() == 0 {
             return Err(Error::TooSmall {
                 what: "scaler input",
@@ -57,7 +59,7 @@ impl StandardScaler {
             });
         }
         check_finite("scaler input", &x.view())?;
-        Ok((x - &self.mean) / &self.scale)
+        Ok((&x.as_standard_layout() - &self.mean) / &self.scale)
     }
 
     /// Column means.

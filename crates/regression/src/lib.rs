@@ -103,9 +103,9 @@ pub enum Error {
     /// The support vector solver failed.
     #[error("SVR fit failed: {0}")]
     Svr(String),
-    /// An error of the feature projection (e.g. PCA) inside model selection.
+    /// An error of the feature projection (standardization, PCA) inside model selection.
     #[error("projection failed: {0}")]
-    Projection(String),
+    Reduction(#[from] microprop_reduction::Error),
 }
 
 /// The crate's result type.

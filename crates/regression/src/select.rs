@@ -2,6 +2,7 @@
 //! jointly by inner K-fold inside outer K-fold (nested cross-validation), as scikit-learn's
 //! `GridSearchCV` inside `cross_val_*`.
 
+use microprop_reduction::ProjectorParams;
 use ndarray::{Array1, Array2, Axis, s};
 use rayon::prelude::*;
 
@@ -23,6 +24,25 @@ pub trait Projection: Sync {
     /// (projections that keep other columns beside the components add those).
     fn columns(&self, p: &Array2<f64>, k: usize) -> Array2<f64> {
         p.slice(s![.., ..k.min(p.ncols())]).to_owned()
+    }
+}
+
+/// `[StandardScaler] → PCA` with kept columns, fitted on each training split: scores on its
+/// first `max_k` components (an error when the split's rank allows fewer), then the kept
+/// columns, which every `k` sees.
+impl Projection for ProjectorParams {
+    fn project(
+        &self,
+        train: &Array2<f64>,
+        test: &Array2<f64>,
+        max_k: usize,
+    ) -> Result<(Array2<f64>, Array2<f64>)> {
+        let fitted = self.fit(train)?.truncate(max_k)?;
+        Ok((fitted.transform(train)?, fitted.transform(test)?))
+    }
+
+    fn columns(&self, p: &Array2<f64>, k: usize) -> Array2<f64> {
+        ProjectorParams::columns(self, p, k)
     }
 }
 
@@ -381,6 +401,55 @@ mod tests {
         assert_eq!(notebook_mode(&[5, 3, 5, 3, 9]), 3);
         assert_eq!(notebook_mode(&[40, 8, 40, 8]), 40);
         assert_eq!(notebook_mode(&[33, 1, 1, 33, 2]), 33);
+    }
+
+    #[test]
+    fn columns_kept_beside_skip_the_pca_and_follow_every_k() {
+        use microprop_reduction::{Projector, StandardScaler};
+        let x = Array2::from_shape_fn((12, 6), |(i, j)| ((i * 5 + j * 3) % 7) as f64 + j as f64);
+        let (train, test) = (
+            x.slice(ndarray::s![..9, ..]).to_owned(),
+            x.slice(ndarray::s![9.., ..]).to_owned(),
+        );
+        let proj = Projector::params().standardize(true).beside(2);
+        let (p_tr, p_te) = Projection::project(&proj, &train, &test, 3).unwrap();
+        assert_eq!(
+            (p_tr.ncols(), p_te.ncols()),
+            (5, 5),
+            "3 PCs + 2 kept columns"
+        );
+        // The kept columns are the last two, standardized on the training rows.
+        let sc = StandardScaler::fit(&train.slice(ndarray::s![.., 4..]).to_owned()).unwrap();
+        let want = sc
+            .transform(&test.slice(ndarray::s![.., 4..]).to_owned())
+            .unwrap();
+        assert_eq!(p_te.slice(ndarray::s![.., 3..]), want);
+        let two = Projection::columns(&proj, &p_te, 2);
+        assert_eq!(two.ncols(), 4);
+        assert_eq!(
+            two.slice(ndarray::s![.., ..2]),
+            p_te.slice(ndarray::s![.., ..2])
+        );
+        assert_eq!(two.slice(ndarray::s![.., 2..]), want);
+        // The saved projector lays columns out the same way.
+        let fitted = proj.fit(&train).unwrap().at_most(3).unwrap();
+        let t = fitted.transform_k(&test, 3).unwrap();
+        assert_eq!(t.slice(ndarray::s![.., 3..]), want);
+        for (a, b) in t
+            .slice(ndarray::s![.., ..3])
+            .iter()
+            .zip(p_te.slice(ndarray::s![.., ..3]))
+        {
+            assert!((a.abs() - b.abs()).abs() < 1e-9, "{a} vs {b}");
+        }
+        // More components than a split's rank allows is an error, not a silent clamp.
+        let short = train.slice(ndarray::s![..3, ..]).to_owned();
+        assert!(matches!(
+            Projection::project(&proj, &short, &test, 3),
+            Err(Error::Reduction(
+                microprop_reduction::Error::TooManyComponents { asked: 3, rank: 2 }
+            ))
+        ));
     }
 
     /// The features as they are.
