@@ -5,7 +5,7 @@
 //! comes with its standard deviation.
 
 use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Data, Ix1, Ix2};
 
 use crate::split::NumpyRandomState;
 use crate::{Error, Regressor, Result, check_xy};
@@ -164,7 +164,12 @@ impl GaussianProcessParams {
     }
 
     /// Fits on rows of `x` and targets `y`.
-    pub fn fit(&self, x: &Array2<f64>, y: &Array1<f64>) -> Result<GaussianProcess> {
+    pub fn fit<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+        &self,
+        x: &ArrayBase<S, Ix2>,
+        y: &ArrayBase<T, Ix1>,
+    ) -> Result<GaussianProcess> {
+        let (x, y) = (&x.as_standard_layout(), &y.as_standard_layout());
         self.validate()?;
         check_xy(&x.view(), &y.view())?;
         let n = y.len();
@@ -240,6 +245,11 @@ impl GaussianProcess {
         self.theta
     }
 
+    /// The value added to the kernel matrix's diagonal when fitting.
+    pub fn alpha(&self) -> f64 {
+        self.alpha
+    }
+
     /// The stationary kernel.
     pub fn kernel(&self) -> GpKernel {
         self.kernel
@@ -253,7 +263,11 @@ impl GaussianProcess {
 
     /// The predictive mean and standard deviation for each row of `x`. The standard deviation
     /// includes the learned noise level, as scikit-learn's `predict(return_std=True)`.
-    pub fn predict_with_std(&self, x: &Array2<f64>) -> Result<(Array1<f64>, Array1<f64>)> {
+    pub fn predict_with_std<S: Data<Elem = f64>>(
+        &self,
+        x: &ArrayBase<S, Ix2>,
+    ) -> Result<(Array1<f64>, Array1<f64>)> {
+        let x = &x.as_standard_layout();
         if x.ncols() != self.x_fit.ncols() {
             return Err(Error::Shape {
                 what: "feature columns vs fitted model",
@@ -287,7 +301,7 @@ impl GaussianProcess {
 }
 
 impl Regressor for GaussianProcess {
-    fn predict(&self, x: &Array2<f64>) -> Result<Array1<f64>> {
+    fn predict<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array1<f64>> {
         Ok(self.predict_with_std(x)?.0)
     }
 }

@@ -35,7 +35,7 @@ pub use poly::PolynomialFeatures;
 pub use ridge::{KernelRidge, KernelRidgeParams};
 pub use svr::{KernelCache, Svr, SvrParams};
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayBase, ArrayView1, ArrayView2, Data, Ix1, Ix2};
 
 /// Errors of the regression crate.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +108,11 @@ pub enum Error {
     Reduction(#[from] microprop_reduction::Error),
 }
 
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -160,7 +165,8 @@ pub struct ColumnScaler {
 
 impl ColumnScaler {
     /// Fits on the rows of `x`.
-    pub fn fit(x: &Array2<f64>) -> Self {
+    pub fn fit<S: Data<Elem = f64>>(x: &ArrayBase<S, Ix2>) -> Self {
+        let x = &x.as_standard_layout();
         let n = x.nrows().max(1) as f64;
         let mean = x.sum_axis(ndarray::Axis(0)) / n;
         let scale = x
@@ -176,7 +182,8 @@ impl ColumnScaler {
     }
 
     /// `(x − mean) / scale`, column by column.
-    pub fn transform(&self, x: &Array2<f64>) -> Result<Array2<f64>> {
+    pub fn transform<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array2<f64>> {
+        let x = &x.as_standard_layout();
         if x.ncols() != self.mean.len() {
             return Err(Error::Shape {
                 what: "feature columns vs fitted scaler",
@@ -191,7 +198,7 @@ impl ColumnScaler {
 /// Prediction from a fitted model.
 pub trait Regressor {
     /// Predicts one target per row of `x`.
-    fn predict(&self, x: &Array2<f64>) -> Result<Array1<f64>>;
+    fn predict<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array1<f64>>;
 }
 
 impl RegressorKind {
@@ -205,13 +212,18 @@ impl RegressorKind {
     }
 
     /// Fits this kind of model with its default settings.
-    pub fn fit(self, x: &Array2<f64>, y: &Array1<f64>) -> Result<Fitted> {
+    pub fn fit<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+        self,
+        x: &ArrayBase<S, Ix2>,
+        y: &ArrayBase<T, Ix1>,
+    ) -> Result<Fitted> {
         ModelParams::from(self).fit(x, y)
     }
 }
 
 impl Regressor for Fitted {
-    fn predict(&self, x: &Array2<f64>) -> Result<Array1<f64>> {
+    fn predict<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array1<f64>> {
+        let x = &x.as_standard_layout();
         match self {
             Fitted::Linear(m) => m.predict(x),
             Fitted::Polynomial(p, m) => m.predict(&p.transform(x)?),
@@ -226,7 +238,11 @@ impl Regressor for Fitted {
 
 impl Fitted {
     /// Predictions with their standard deviations, for models that give one (GP).
-    pub fn predict_with_std(&self, x: &Array2<f64>) -> Result<(Array1<f64>, Option<Array1<f64>>)> {
+    pub fn predict_with_std<S: Data<Elem = f64>>(
+        &self,
+        x: &ArrayBase<S, Ix2>,
+    ) -> Result<(Array1<f64>, Option<Array1<f64>>)> {
+        let x = &x.as_standard_layout();
         match self {
             Fitted::Gp(m) => m.predict_with_std(x).map(|(p, s)| (p, Some(s))),
             Fitted::Standardized(s, m) => m.predict_with_std(&s.transform(x)?),

@@ -1,7 +1,7 @@
 //! Ordinary least squares with intercept, minimum-norm for rank-deficient inputs.
 
 use nalgebra::{DMatrix, DVector};
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, ArrayBase, Axis, Data, Ix1, Ix2};
 
 use crate::{Error, Regressor, Result, check_xy};
 
@@ -24,7 +24,12 @@ pub struct LinearRegression {
 impl LinearRegressionParams {
     /// Least squares on centred data; the minimum-norm solution when `x` is rank-deficient
     /// (singular values below `max(n, d) · eps · s_max` are dropped, like LAPACK's gelsd).
-    pub fn fit(&self, x: &Array2<f64>, y: &Array1<f64>) -> Result<LinearRegression> {
+    pub fn fit<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+        &self,
+        x: &ArrayBase<S, Ix2>,
+        y: &ArrayBase<T, Ix1>,
+    ) -> Result<LinearRegression> {
+        let (x, y) = (&x.as_standard_layout(), &y.as_standard_layout());
         check_xy(&x.view(), &y.view())?;
         let (n, d) = x.dim();
         let x_mean = x.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(d));
@@ -62,7 +67,8 @@ impl LinearRegression {
 }
 
 impl Regressor for LinearRegression {
-    fn predict(&self, x: &Array2<f64>) -> Result<Array1<f64>> {
+    fn predict<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array1<f64>> {
+        let x = &x.as_standard_layout();
         if x.ncols() != self.coef.len() {
             return Err(Error::Shape {
                 what: "feature columns vs fitted coefficients",

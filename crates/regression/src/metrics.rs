@@ -1,10 +1,13 @@
 //! Regression metrics.
 
-use ndarray::Array1;
+use ndarray::{ArrayBase, Data, Ix1};
 
 use crate::{Error, Result};
 
-fn check(y: &Array1<f64>, pred: &Array1<f64>) -> Result<()> {
+fn check<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+    y: &ArrayBase<S, Ix1>,
+    pred: &ArrayBase<T, Ix1>,
+) -> Result<()> {
     crate::check_finite("targets", y.iter())?;
     crate::check_finite("predictions", pred.iter())?;
     if y.len() != pred.len() {
@@ -24,7 +27,10 @@ fn check(y: &Array1<f64>, pred: &Array1<f64>) -> Result<()> {
 }
 
 /// Mean absolute percentage error in percent, as the paper: `mean(|y − ŷ| / y) · 100`.
-pub fn mape(y: &Array1<f64>, pred: &Array1<f64>) -> Result<f64> {
+pub fn mape<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+    y: &ArrayBase<S, Ix1>,
+    pred: &ArrayBase<T, Ix1>,
+) -> Result<f64> {
     check(y, pred)?;
     if let Some((index, &value)) = y.iter().enumerate().find(|(_, v)| **v <= 0.0) {
         return Err(Error::NonPositiveTarget { index, value });
@@ -34,9 +40,12 @@ pub fn mape(y: &Array1<f64>, pred: &Array1<f64>) -> Result<f64> {
 }
 
 /// Coefficient of determination R².
-pub fn r2(y: &Array1<f64>, pred: &Array1<f64>) -> Result<f64> {
+pub fn r2<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+    y: &ArrayBase<S, Ix1>,
+    pred: &ArrayBase<T, Ix1>,
+) -> Result<f64> {
     check(y, pred)?;
-    let mean = y.mean().unwrap_or(0.0);
+    let mean = y.as_standard_layout().mean().unwrap_or(0.0);
     let ss_res: f64 = y.iter().zip(pred).map(|(t, p)| (t - p).powi(2)).sum();
     let ss_tot: f64 = y.iter().map(|t| (t - mean).powi(2)).sum();
     Ok(if ss_tot == 0.0 {
@@ -47,14 +56,20 @@ pub fn r2(y: &Array1<f64>, pred: &Array1<f64>) -> Result<f64> {
 }
 
 /// Root mean squared error.
-pub fn rmse(y: &Array1<f64>, pred: &Array1<f64>) -> Result<f64> {
+pub fn rmse<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+    y: &ArrayBase<S, Ix1>,
+    pred: &ArrayBase<T, Ix1>,
+) -> Result<f64> {
     check(y, pred)?;
     let ss: f64 = y.iter().zip(pred).map(|(t, p)| (t - p).powi(2)).sum();
     Ok((ss / y.len() as f64).sqrt())
 }
 
 /// Mean absolute error.
-pub fn mae(y: &Array1<f64>, pred: &Array1<f64>) -> Result<f64> {
+pub fn mae<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+    y: &ArrayBase<S, Ix1>,
+    pred: &ArrayBase<T, Ix1>,
+) -> Result<f64> {
     check(y, pred)?;
     let s: f64 = y.iter().zip(pred).map(|(t, p)| (t - p).abs()).sum();
     Ok(s / y.len() as f64)

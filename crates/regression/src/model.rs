@@ -1,7 +1,7 @@
 //! Models with settled hyper-parameters, and grids of them in the order scikit-learn's
 //! `GridSearchCV` tries them.
 
-use ndarray::{Array1, Array2};
+use ndarray::{ArrayBase, Data, Ix1, Ix2};
 
 use crate::gp::{GaussianProcessParams, GpKernel};
 use crate::kernel::{Gamma, KernelKind};
@@ -77,18 +77,23 @@ impl From<RegressorKind> for ModelParams {
 
 impl ModelParams {
     /// Fits on rows of `x` and targets `y`.
-    pub fn fit(&self, x: &Array2<f64>, y: &Array1<f64>) -> Result<Fitted> {
+    pub fn fit<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+        &self,
+        x: &ArrayBase<S, Ix2>,
+        y: &ArrayBase<T, Ix1>,
+    ) -> Result<Fitted> {
         self.fit_with(x, y, &KernelCache::default())
     }
 
     /// Fits like [`ModelParams::fit`], taking SVR training kernels from `cache` when another
     /// setting on the same rows computed them already (a grid over C and ε).
-    pub fn fit_with(
+    pub fn fit_with<S: Data<Elem = f64>, T: Data<Elem = f64>>(
         &self,
-        x: &Array2<f64>,
-        y: &Array1<f64>,
+        x: &ArrayBase<S, Ix2>,
+        y: &ArrayBase<T, Ix1>,
         cache: &KernelCache,
     ) -> Result<Fitted> {
+        let (x, y) = (&x.as_standard_layout(), &y.as_standard_layout());
         Ok(match self {
             ModelParams::Linear => Fitted::Linear(LinearRegression::params().fit(x, y)?),
             ModelParams::Polynomial => {
@@ -366,6 +371,7 @@ impl ModelGrid {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array1;
 
     fn n(v: f64) -> ParamValue {
         ParamValue::Number(v)

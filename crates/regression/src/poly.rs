@@ -1,6 +1,6 @@
 //! Polynomial feature expansion in scikit-learn's column order.
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayBase, Data, Ix2};
 
 use crate::{Error, Result};
 
@@ -29,7 +29,8 @@ impl PolynomialFeatures {
     }
 
     /// Expands every row.
-    pub fn transform(&self, x: &Array2<f64>) -> Result<Array2<f64>> {
+    pub fn transform<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array2<f64>> {
+        let x = &x.as_standard_layout();
         crate::check_finite("features", x.iter())?;
         let d = x.ncols();
         let width = 1 + d + if self.degree == 2 { d * (d + 1) / 2 } else { 0 };

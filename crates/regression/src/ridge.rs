@@ -4,7 +4,7 @@
 //! the kernel cannot represent a constant.
 
 use nalgebra::{DMatrix, DVector};
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, ArrayBase, Data, Ix1, Ix2};
 
 use crate::kernel::{Gamma, Kernel, KernelKind};
 use crate::{Error, Regressor, Result, check_xy};
@@ -77,7 +77,12 @@ impl KernelRidgeParams {
     }
 
     /// Fits on rows of `x` and targets `y`.
-    pub fn fit(&self, x: &Array2<f64>, y: &Array1<f64>) -> Result<KernelRidge> {
+    pub fn fit<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+        &self,
+        x: &ArrayBase<S, Ix2>,
+        y: &ArrayBase<T, Ix1>,
+    ) -> Result<KernelRidge> {
+        let (x, y) = (&x.as_standard_layout(), &y.as_standard_layout());
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return Err(Error::Parameter {
                 name: "alpha",
@@ -133,7 +138,8 @@ impl KernelRidge {
 }
 
 impl Regressor for KernelRidge {
-    fn predict(&self, x: &Array2<f64>) -> Result<Array1<f64>> {
+    fn predict<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array1<f64>> {
+        let x = &x.as_standard_layout();
         crate::check_finite("features", x.iter())?;
         Ok(self
             .kernel

@@ -3,7 +3,7 @@
 //! `GridSearchCV` inside `cross_val_*`.
 
 use microprop_reduction::ProjectorParams;
-use ndarray::{Array1, Array2, Axis, s};
+use ndarray::{Array1, Array2, ArrayBase, ArrayView1, ArrayView2, Axis, Data, Ix1, Ix2, s};
 use rayon::prelude::*;
 
 use crate::split::{Folds, Split, subset_groups};
@@ -210,14 +210,16 @@ pub struct NestedCv {
 impl NestedCv {
     /// Runs it; one result per candidate, outer folds in parallel (results do not depend on
     /// the thread count). `progress` is called once per finished outer fold.
-    pub fn run(
+    pub fn run<S: Data<Elem = f64>, T: Data<Elem = f64>>(
         &self,
-        x: &Array2<f64>,
-        y: &Array1<f64>,
+        x: &ArrayBase<S, Ix2>,
+        y: &ArrayBase<T, Ix1>,
         projection: &dyn Projection,
         progress: &(dyn Fn() + Sync),
     ) -> Result<Vec<NestedResult>> {
         crate::check_xy(&x.view(), &y.view())?;
+        let (x, y) = (x.as_standard_layout(), y.as_standard_layout());
+        let (x, y) = (x.view(), y.view());
         check_candidates(&self.candidates)?;
         let splits = self.outer.split(x.nrows(), self.groups.as_deref())?;
         let per_fold = splits
@@ -237,8 +239,8 @@ impl NestedCv {
 
     fn outer_fold(
         &self,
-        x: &Array2<f64>,
-        y: &Array1<f64>,
+        x: ArrayView2<'_, f64>,
+        y: ArrayView1<'_, f64>,
         split: &Split,
         projection: &dyn Projection,
     ) -> Result<Vec<FoldResult>> {
@@ -293,14 +295,16 @@ fn check_candidates(candidates: &[Candidate]) -> Result<()> {
 /// ties, as `GridSearchCV`. The projection is fitted once per inner split, and SVR settings
 /// that differ only in C or ε share their training kernel. `groups` are the
 /// samples' group ids for group splitters.
-pub fn select(
-    x: &Array2<f64>,
-    y: &Array1<f64>,
+pub fn select<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+    x: &ArrayBase<S, Ix2>,
+    y: &ArrayBase<T, Ix1>,
     projection: &dyn Projection,
     candidates: &[Candidate],
     (inner, groups): (&Folds, Option<&[usize]>),
 ) -> Result<Vec<(usize, usize)>> {
     check_candidates(candidates)?;
+    let (x, y) = (x.as_standard_layout(), y.as_standard_layout());
+    let (x, y) = (x.view(), y.view());
     let max_k = candidates
         .iter()
         .flat_map(|c| c.grid.iter().copied())
@@ -360,9 +364,9 @@ pub fn select(
 }
 
 /// For every candidate, the component count of [`select`]'s choice, with K-fold inner splits.
-pub fn select_k(
-    x: &Array2<f64>,
-    y: &Array1<f64>,
+pub fn select_k<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+    x: &ArrayBase<S, Ix2>,
+    y: &ArrayBase<T, Ix1>,
     projection: &dyn Projection,
     candidates: &[Candidate],
     inner: &crate::split::KFold,
@@ -377,8 +381,8 @@ pub fn select_k(
 
 /// Training and test rows of a split.
 fn rows(
-    x: &Array2<f64>,
-    y: &Array1<f64>,
+    x: ArrayView2<'_, f64>,
+    y: ArrayView1<'_, f64>,
     split: &Split,
 ) -> (Array2<f64>, Array1<f64>, Array2<f64>, Array1<f64>) {
     (

@@ -10,7 +10,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayBase, ArrayView1, ArrayView2, Data, Ix1, Ix2};
 
 use crate::kernel::{Gamma, Kernel, KernelKind, powi};
 use crate::{Error, Regressor, Result, check_xy};
@@ -137,20 +137,30 @@ impl SvrParams {
     }
 
     /// Fits on rows of `x` and targets `y`.
-    pub fn fit(&self, x: &Array2<f64>, y: &Array1<f64>) -> Result<Svr> {
+    pub fn fit<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+        &self,
+        x: &ArrayBase<S, Ix2>,
+        y: &ArrayBase<T, Ix1>,
+    ) -> Result<Svr> {
         self.fit_with(x, y, &KernelCache::default())
     }
 
     /// Fits like [`SvrParams::fit`], sharing the training kernel through `cache` with other
     /// fits on the same rows and kernel (a grid over C and ε computes it once).
-    pub fn fit_with(&self, x: &Array2<f64>, y: &Array1<f64>, cache: &KernelCache) -> Result<Svr> {
+    pub fn fit_with<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+        &self,
+        x: &ArrayBase<S, Ix2>,
+        y: &ArrayBase<T, Ix1>,
+        cache: &KernelCache,
+    ) -> Result<Svr> {
+        let (x, y) = (&x.as_standard_layout(), &y.as_standard_layout());
         self.validate()?;
         check_xy(&x.view(), &y.view())?;
         let kernel = self
             .kernel
             .settle(self.gamma, self.degree, self.coef0, x.view())?;
-        let train = cache.get(&kernel, x);
-        let mut solver = Solver::new(&train, y, self);
+        let train = cache.get(&kernel, x.view());
+        let mut solver = Solver::new(&train, y.view(), self);
         let iterations = solver.solve();
         let n = y.len();
         let rho = solver.rho();
@@ -196,7 +206,8 @@ impl Svr {
 }
 
 impl Regressor for Svr {
-    fn predict(&self, x: &Array2<f64>) -> Result<Array1<f64>> {
+    fn predict<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array1<f64>> {
+        let x = &x.as_standard_layout();
         if x.ncols() != self.support.ncols() {
             return Err(Error::Shape {
                 what: "feature columns vs fitted model",
@@ -279,14 +290,14 @@ struct TrainKernel {
 impl KernelCache {
     /// The training kernel of `kernel` on the rows of `x`, computed on first use. Rows are
     /// compared exactly, so a hit is the very matrix a fresh computation would give.
-    fn get(&self, kernel: &Kernel, x: &Array2<f64>) -> Arc<TrainKernel> {
+    fn get(&self, kernel: &Kernel, x: ArrayView2<'_, f64>) -> Arc<TrainKernel> {
         let slot = {
             let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
             match entries.iter().find(|(k, rows, _)| k == kernel && rows == x) {
                 Some((_, _, slot)) => Arc::clone(slot),
                 None => {
                     let slot = Arc::new(OnceLock::new());
-                    entries.push((*kernel, x.clone(), Arc::clone(&slot)));
+                    entries.push((*kernel, x.to_owned(), Arc::clone(&slot)));
                     slot
                 }
             }
@@ -387,7 +398,7 @@ struct Solver {
 }
 
 impl Solver {
-    fn new(train: &TrainKernel, y: &Array1<f64>, params: &SvrParams) -> Self {
+    fn new(train: &TrainKernel, y: ArrayView1<'_, f64>, params: &SvrParams) -> Self {
         let n = y.len();
         let l = 2 * n;
         let (k32, diag) = (&train.k32, &train.diag);
