@@ -69,7 +69,7 @@ fn as_pngs(mats: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>> {
             .map_or_else(|| "image".to_string(), |s| s.to_string_lossy().into_owned());
         let png = dir.join(format!("{stem}.png"));
         if !png.exists() {
-            let labels = microprop_correlations::io::read_labels(mat, "a")
+            let labels = microprop_correlations::io::read_labels_with(mat, "a")
                 .with_context(|| format!("reading {}", mat.display()))?;
             let [h, w] = match labels.shape() {
                 [h, w] => [*h, *w],

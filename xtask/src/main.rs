@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use microprop_correlations::{Cutoff, Labels, TwoPoint, read_labels};
+use microprop_correlations::{Cutoff, Labels, TwoPoint, read_labels_with};
 use ndarray::{Array1, Array3, ArrayD, Axis};
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use rand::{Rng, SeedableRng};
@@ -404,7 +404,7 @@ fn case2_workload(dir: &Path) -> Result<Workload> {
     files.sort();
     let images = files
         .iter()
-        .map(|f| read_labels(f, "a").with_context(|| f.display().to_string()))
+        .map(|f| read_labels_with(f, "a").with_context(|| f.display().to_string()))
         .collect::<Result<Vec<_>>>()?;
     Ok(Workload {
         name: "(a) case 2: 149 images, non-periodic cross 255×0, cutoff half",

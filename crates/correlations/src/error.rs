@@ -48,6 +48,41 @@ pub enum Error {
         /// The variables the file does hold, comma-separated.
         available: String,
     },
+    /// A setting that cannot be used as given.
+    #[error("invalid setting {name}: {reason}")]
+    Setting {
+        /// The setting at fault.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A MATLAB file read without a variable name that does not hold exactly one numeric
+    /// array.
+    #[error(
+        "{path} does not hold exactly one numeric array (variables in the file: {available}); \
+         name the variable to read"
+    )]
+    AmbiguousVariable {
+        /// The file at fault.
+        path: PathBuf,
+        /// The variables the file holds, comma-separated.
+        available: String,
+    },
+    /// Feature vectors of different lengths that cannot be stacked into one matrix.
+    #[error(
+        "{what} gives {len} features but {first} gives {expected}; images of different sizes \
+         need a crop (e.g. 159 for the paper's case-2 images)"
+    )]
+    FeatureLength {
+        /// The image whose length differs.
+        what: String,
+        /// Its feature count.
+        len: usize,
+        /// The first image.
+        first: String,
+        /// The first image's feature count.
+        expected: usize,
+    },
     /// An image or volume with no pixels.
     #[error("{what} is empty (shape {shape:?})")]
     Empty {
@@ -186,6 +221,7 @@ impl Error {
             | Error::Unsupported { .. }
             | Error::UnknownFormat { .. }
             | Error::MissingVariable { .. }
+            | Error::AmbiguousVariable { .. }
             | Error::InFile { .. }) => e,
             e => Error::InFile {
                 path: path.into(),

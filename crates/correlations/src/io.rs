@@ -3,11 +3,11 @@
 use std::path::Path;
 
 use image::{DynamicImage, ImageError, ImageReader};
-use ndarray::{Array2, ArrayD};
+use ndarray::{Array2, ArrayBase, ArrayD, Data, Dimension};
 use ndarray_npy::{ReadNpyError, ReadNpyExt};
 
 use crate::error::{Error, Result};
-use crate::mat::read_mat;
+use crate::mat::{MatVariable, list_mat, read_mat};
 
 /// A label image or volume: one integer phase label per pixel or voxel.
 pub type Labels = ArrayD<u16>;
@@ -20,17 +20,49 @@ pub fn is_supported(path: &Path) -> bool {
     extension(path).is_some_and(|e| EXTENSIONS.contains(&e.as_str()))
 }
 
-/// Reads labels from any supported file; `mat_variable` picks the variable of a `.mat` file.
-pub fn read_labels(path: impl AsRef<Path>, mat_variable: &str) -> Result<Labels> {
-    let path = path.as_ref();
+/// Reads labels from any supported file: an image, a `.npy` array, or the one numeric
+/// variable of a `.mat` file (a file with several is refused, naming them; pick one with
+/// [`read_labels_with`]).
+pub fn read_labels(path: impl AsRef<Path>) -> Result<Labels> {
+    read_labels_from(path.as_ref(), None)
+}
+
+/// [`read_labels`], taking the variable `mat_variable` from `.mat` files (other formats
+/// ignore it).
+pub fn read_labels_with(path: impl AsRef<Path>, mat_variable: &str) -> Result<Labels> {
+    read_labels_from(path.as_ref(), Some(mat_variable))
+}
+
+fn read_labels_from(path: &Path, mat_variable: Option<&str>) -> Result<Labels> {
     match extension(path).as_deref() {
         Some("png" | "tif" | "tiff" | "bmp" | "jpg" | "jpeg") => {
             Ok(read_image_labels(path)?.into_dyn())
         }
         Some("npy") => read_npy_labels(path),
-        Some("mat") => read_mat_labels(path, mat_variable),
+        Some("mat") => match mat_variable {
+            Some(name) => read_mat_labels(path, name),
+            None => read_mat_labels(path, &only_numeric_variable(path)?),
+        },
         _ => Err(Error::UnknownFormat {
             path: path.to_path_buf(),
+        }),
+    }
+}
+
+/// The name of the one numeric array of a `.mat` file.
+fn only_numeric_variable(path: &Path) -> Result<String> {
+    // Classes 1–5 are cell, struct, object, char and sparse; the rest are numeric.
+    let vars = list_mat(path)?;
+    let numeric: Vec<&MatVariable> = vars.iter().filter(|v| v.class > 5).collect();
+    match numeric.as_slice() {
+        [one] => Ok(one.name.clone()),
+        _ => Err(Error::AmbiguousVariable {
+            path: path.to_path_buf(),
+            available: vars
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     }
 }
@@ -204,7 +236,7 @@ pub fn to_labels(values: ArrayD<f64>, what: &str) -> Result<Labels> {
 }
 
 /// The distinct labels of an image, ascending.
-pub fn distinct_labels(labels: &ArrayD<u16>) -> Vec<u16> {
+pub fn distinct_labels<S: Data<Elem = u16>, D: Dimension>(labels: &ArrayBase<S, D>) -> Vec<u16> {
     let mut seen = vec![false; 1 << 16];
     labels.iter().for_each(|&v| seen[v as usize] = true);
     (0..=u16::MAX).filter(|&v| seen[v as usize]).collect()
@@ -213,7 +245,10 @@ pub fn distinct_labels(labels: &ArrayD<u16>) -> Vec<u16> {
 /// The two phases of a binary image as `(higher label, lower label)`.
 ///
 /// A single-phase image gives the same label twice; more than two labels is an error.
-pub fn binary_phases(labels: &ArrayD<u16>, what: &str) -> Result<(u16, u16)> {
+pub fn binary_phases<S: Data<Elem = u16>, D: Dimension>(
+    labels: &ArrayBase<S, D>,
+    what: &str,
+) -> Result<(u16, u16)> {
     let present = distinct_labels(labels);
     match present.as_slice() {
         [] => Err(Error::Empty {

@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod features;
 mod fft;
 pub mod io;
 pub mod mat;
@@ -32,6 +33,12 @@ pub mod segment;
 pub mod twopoint;
 
 pub use error::{Error, Result};
-pub use io::{Labels, binary_phases, distinct_labels, is_supported, read_labels};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+pub use features::{Correlation, TwoPointFeatures, stack_rows};
+pub use io::{Labels, binary_phases, distinct_labels, is_supported, read_labels, read_labels_with};
 pub use mat::{list_mat, read_mat};
 pub use twopoint::{CorrelationMap, Cutoff, Order, TwoPoint, centre_crop, flatten};

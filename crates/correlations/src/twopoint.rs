@@ -17,8 +17,14 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::fft::{Plan, fast_len, for_each_index};
 
-/// How far the correlation map reaches.
+/// How far the correlation map reaches. In settings files: a positive number, `"half"` or
+/// `"max"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "CutoffText", into = "CutoffText")
+)]
 pub enum Cutoff {
     /// `floor(min side / 2)`: the paper's choice.
     #[default]
@@ -29,14 +35,55 @@ pub enum Cutoff {
     Value(usize),
 }
 
-/// Order in which a map is flattened into a feature vector.
+/// Order in which a map is flattened into a feature vector. In settings files: `"C"` or
+/// `"F"`, as numpy's `order`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Order {
     /// Row-major: the last axis varies fastest (numpy's default).
     #[default]
+    #[cfg_attr(feature = "serde", serde(rename = "C", alias = "c"))]
     RowMajor,
     /// Column-major: the first axis varies fastest (MATLAB's `reshape(x, 1, [])`, the toolbox).
+    #[cfg_attr(feature = "serde", serde(rename = "F", alias = "f"))]
     ColumnMajor,
+}
+
+/// A cutoff as written in settings files.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum CutoffText {
+    Size(usize),
+    Name(String),
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<CutoffText> for Cutoff {
+    type Error = String;
+
+    fn try_from(t: CutoffText) -> std::result::Result<Self, String> {
+        match t {
+            CutoffText::Size(0) => Err("cutoff 0: it must be positive".into()),
+            CutoffText::Size(n) => Ok(Cutoff::Value(n)),
+            CutoffText::Name(n) if n == "half" => Ok(Cutoff::Half),
+            CutoffText::Name(n) if n == "max" => Ok(Cutoff::Max),
+            CutoffText::Name(n) => Err(format!(
+                "cutoff `{n}`: use a positive number, \"half\" or \"max\""
+            )),
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<Cutoff> for CutoffText {
+    fn from(c: Cutoff) -> Self {
+        match c {
+            Cutoff::Half => CutoffText::Name("half".into()),
+            Cutoff::Max => CutoffText::Name("max".into()),
+            Cutoff::Value(n) => CutoffText::Size(n),
+        }
+    }
 }
 
 /// Settings of a two-point computation; build once, apply to many images.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use microprop_correlations::io::{read_image_labels, read_npy_labels};
 use microprop_correlations::{
-    Cutoff, Error, TwoPoint, binary_phases, list_mat, read_labels, read_mat,
+    Cutoff, Error, TwoPoint, binary_phases, list_mat, read_labels, read_labels_with, read_mat,
 };
 use ndarray::{Array2, ArrayD, IxDyn, array};
 use ndarray_npy::ReadNpyExt;
@@ -24,7 +24,7 @@ fn expected() -> ArrayD<u16> {
 fn mat_files_of_every_storage_class_read_alike() {
     let want = expected();
     for name in ["uint8_plain", "uint8_z", "double_plain", "double_z"] {
-        let got = read_labels(fixture(&format!("{name}.mat")), "a").unwrap();
+        let got = read_labels_with(fixture(&format!("{name}.mat")), "a").unwrap();
         assert_eq!(got, want, "{name}");
     }
     let vol = read_mat(fixture("vol_int32.mat"), "v").unwrap();
@@ -103,9 +103,12 @@ fn assert_err(r: Result<impl std::fmt::Debug, Error>, must_contain: &[&str]) -> 
 
 #[test]
 fn unreadable_truncated_and_unsupported_files() {
-    assert_err(read_labels("no/such/file.mat", "a"), &["no/such/file.mat"]);
     assert_err(
-        read_labels("notes.txt", "a"),
+        read_labels_with("no/such/file.mat", "a"),
+        &["no/such/file.mat"],
+    );
+    assert_err(
+        read_labels_with("notes.txt", "a"),
         &["notes.txt", "unknown file type"],
     );
     let dir = tempfile::tempdir().unwrap();
@@ -116,7 +119,7 @@ fn unreadable_truncated_and_unsupported_files() {
             std::fs::write(&p, &bytes[..cut]).unwrap();
             // `other` is the file's last variable, so every cut falls before or inside it.
             let e = assert_err(
-                read_labels(&p, "other"),
+                read_labels_with(&p, "other"),
                 &[p.file_name().unwrap().to_str().unwrap()],
             );
             assert!(
@@ -125,15 +128,21 @@ fn unreadable_truncated_and_unsupported_files() {
             );
         }
     }
-    let e = assert_err(read_labels(fixture("cell.mat"), "c"), &["cell.mat", "cell"]);
+    let e = assert_err(
+        read_labels_with(fixture("cell.mat"), "c"),
+        &["cell.mat", "cell"],
+    );
     assert!(matches!(e, Error::Unsupported { .. }));
-    assert_err(read_labels(fixture("complex.npy"), "a"), &["complex.npy"]);
+    assert_err(
+        read_labels_with(fixture("complex.npy"), "a"),
+        &["complex.npy"],
+    );
     let p = dir.path().join("v73.mat");
     let mut v73 = vec![b' '; 128];
     v73[..19].copy_from_slice(b"MATLAB 7.3 MAT-file");
     v73[124..128].copy_from_slice(&[0x00, 0x02, b'I', b'M']);
     std::fs::write(&p, &v73).unwrap();
-    assert_err(read_labels(&p, "a"), &["v7.3"]);
+    assert_err(read_labels_with(&p, "a"), &["v7.3"]);
 }
 
 #[test]
@@ -162,7 +171,7 @@ fn corrupted_files_never_panic() {
             }
             let p = dir.path().join(format!("{i}-{name}"));
             std::fs::write(&p, &b).unwrap();
-            let _ = read_labels(&p, "a"); // any Ok or Err, but no panic
+            let _ = read_labels_with(&p, "a"); // any Ok or Err, but no panic
         }
     }
 }
@@ -170,7 +179,7 @@ fn corrupted_files_never_panic() {
 #[test]
 fn missing_variable_lists_the_others() {
     let e = assert_err(
-        read_labels(fixture("uint8_z.mat"), "img"),
+        read_labels_with(fixture("uint8_z.mat"), "img"),
         &["uint8_z.mat", "`img`", "a, other"],
     );
     assert!(matches!(e, Error::MissingVariable { .. }));
@@ -179,11 +188,11 @@ fn missing_variable_lists_the_others() {
 #[test]
 fn non_integer_and_empty_inputs() {
     assert_err(
-        read_labels(fixture("fraction.mat"), "a"),
+        read_labels_with(fixture("fraction.mat"), "a"),
         &["fraction.mat", "0.5"],
     );
     let e = assert_err(
-        read_labels(fixture("empty.npy"), "a"),
+        read_labels_with(fixture("empty.npy"), "a"),
         &["empty.npy", "empty"],
     );
     assert!(matches!(e, Error::Empty { .. }));
@@ -295,8 +304,56 @@ fn in_file_names_the_file_once() {
     }
     .in_file("x.png");
     assert_eq!(e.to_string(), "x.png: image is empty (shape [0])");
-    let io = read_labels("nope.png", "a")
+    let io = read_labels_with("nope.png", "a")
         .unwrap_err()
         .in_file("nope.png");
     assert!(matches!(io, Error::Io { .. }));
+}
+
+#[test]
+fn a_mat_file_is_read_without_a_variable_name_when_it_holds_one_array() {
+    let mut single = 0;
+    let mut several = 0;
+    for name in [
+        "double_plain.mat",
+        "double_z.mat",
+        "fraction.mat",
+        "uint8_plain.mat",
+        "uint8_z.mat",
+        "vol_int32.mat",
+    ] {
+        let path = fixture(name);
+        let numeric: Vec<_> = list_mat(&path)
+            .unwrap()
+            .into_iter()
+            .filter(|v| v.class > 5)
+            .collect();
+        match numeric.as_slice() {
+            [one] => {
+                single += 1;
+                assert_eq!(
+                    read_labels(&path).map_err(|e| e.to_string()),
+                    read_labels_with(&path, &one.name).map_err(|e| e.to_string()),
+                    "{name}"
+                );
+            }
+            _ => {
+                several += 1;
+                let e = assert_err(read_labels(&path), &[name]);
+                assert!(matches!(e, Error::AmbiguousVariable { .. }), "{e:?}");
+                for v in &numeric {
+                    assert!(e.to_string().contains(&v.name), "{e}");
+                }
+            }
+        }
+    }
+    assert!(
+        single > 0 && several > 0,
+        "{single} single, {several} several"
+    );
+    // Other formats need no name at all.
+    assert_eq!(
+        read_labels(fixture("labels_uint8.npy")).unwrap(),
+        read_labels_with(fixture("labels_uint8.npy"), "ignored").unwrap()
+    );
 }

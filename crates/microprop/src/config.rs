@@ -648,16 +648,7 @@ impl StudyConfig {
                     });
                 }
                 let extractor = if set == "twopoint" {
-                    Extractor::TwoPoint(TwoPointSpec {
-                        correlation: "cross".into(),
-                        pairs: vec![(255, 0)],
-                        periodic: false,
-                        cutoff: crate::features::CutoffSpec::Name("half".into()),
-                        crop: Some(159),
-                        order: "F".into(),
-                        segment: false,
-                        allow_absent_phase: false,
-                    })
+                    Extractor::TwoPoint(TwoPointSpec::paper_case2())
                 } else {
                     Extractor::Precomputed(PrecomputedSpec {
                         path: data.join("Features"),

@@ -3,10 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use microprop_correlations::segment::Segmenter;
-use microprop_correlations::{
-    Cutoff, Labels, Order, TwoPoint, binary_phases, distinct_labels, read_labels,
-};
-use ndarray::{Array2, ArrayD};
+use microprop_correlations::{Labels, TwoPointFeatures, read_labels_with, stack_rows};
+use ndarray::{Array1, Array2, ArrayD};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -14,33 +12,14 @@ use crate::inputs::stem;
 use crate::progress::Progress;
 use crate::segment::read_labels_maybe_segmented;
 
-/// Auto- or cross-correlation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Kind {
-    /// `⟨A(x) A(x + r)⟩`.
-    #[default]
-    Auto,
-    /// `⟨A(x) B(x + r)⟩`.
-    Cross,
-}
-
-/// Everything that decides the features of one image.
+/// Everything that decides the features of one file: the feature spec of the correlations
+/// crate, and how files are read (`.mat` variable, mask, segmentation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CorrelateSettings {
-    /// Auto or cross.
-    pub kind: Kind,
-    /// Phase pairs `(A, B)`; empty: the two phases of a binary image, A = the higher label.
-    pub pairs: Vec<(u16, u16)>,
-    /// Statistics settings (periodicity and cutoff).
-    pub two_point: TwoPoint,
-    /// Centre crop of each map to this side (odd).
-    pub crop: Option<usize>,
-    /// Flattening order of each map.
-    pub order: Order,
+    /// What each vector holds (pairs, periodicity, cutoff, crop, order).
+    pub features: TwoPointFeatures,
     /// Variable read from `.mat` files.
     pub mat_variable: String,
-    /// Accept a phase that does not occur in an image (its statistics are then zero).
-    pub allow_absent_phase: bool,
     /// Region of known phase (`true`) applied to every image; pixels outside it are ignored.
     pub mask: Option<Mask>,
     /// Segment gray micrographs (to 0/255) before computing statistics.
@@ -50,13 +29,8 @@ pub struct CorrelateSettings {
 impl Default for CorrelateSettings {
     fn default() -> Self {
         Self {
-            kind: Kind::Auto,
-            pairs: Vec::new(),
-            two_point: TwoPoint::non_periodic().with_cutoff(Cutoff::Half),
-            crop: None,
-            order: Order::RowMajor,
+            features: TwoPointFeatures::default(),
             mat_variable: "a".to_string(),
-            allow_absent_phase: false,
             mask: None,
             segment: None,
         }
@@ -64,74 +38,19 @@ impl Default for CorrelateSettings {
 }
 
 impl CorrelateSettings {
-    /// The settings the paper used for case study 2 (`Features_TP`): non-periodic cross
-    /// correlation of phase 255 with phase 0, cutoff half, maps cropped to 159 × 159,
-    /// column-major order.
+    /// The settings the paper used for case study 2 (`Features_TP`): see
+    /// [`TwoPointFeatures::paper_case2`].
     pub fn paper_case2() -> Self {
         Self {
-            kind: Kind::Cross,
-            pairs: vec![(255, 0)],
-            two_point: TwoPoint::non_periodic().with_cutoff(Cutoff::Half),
-            crop: Some(159),
-            order: Order::ColumnMajor,
+            features: TwoPointFeatures::paper_case2(),
             ..Self::default()
         }
     }
 
     /// Checks settings that do not depend on the images.
     pub fn validate(&self) -> Result<()> {
-        // Zero is a multiple of two, so this also refuses 0.
-        if let Some(c) = self.crop.filter(|c| c.is_multiple_of(2)) {
-            return Err(Error::Setting {
-                name: "--crop",
-                reason: format!(
-                    "{c} must be odd and positive (zero displacement stays at the centre)"
-                ),
-            });
-        }
-        Ok(())
+        Ok(self.features.validate()?)
     }
-
-    /// The phase pairs used for one image.
-    fn pairs_for(&self, labels: &Labels, path: &Path) -> Result<Vec<(u16, u16)>> {
-        let what = path.display().to_string();
-        let pairs = if self.pairs.is_empty() {
-            let (hi, lo) = binary_phases(labels, &what)?;
-            if hi == lo && self.kind == Kind::Cross && !self.allow_absent_phase {
-                return Err(absent(&what, labels, lo));
-            }
-            vec![(hi, lo)]
-        } else {
-            self.pairs.clone()
-        };
-        let pairs: Vec<_> = pairs
-            .into_iter()
-            .map(|(a, b)| match self.kind {
-                Kind::Auto => (a, a),
-                Kind::Cross => (a, b),
-            })
-            .collect();
-        if !self.allow_absent_phase {
-            let present = distinct_labels(labels);
-            for &(a, b) in &pairs {
-                for p in [a, b] {
-                    if present.binary_search(&p).is_err() {
-                        return Err(absent(&what, labels, p));
-                    }
-                }
-            }
-        }
-        Ok(pairs)
-    }
-}
-
-fn absent(what: &str, labels: &Labels, phase: u16) -> Error {
-    microprop_correlations::Error::PhaseAbsent {
-        what: what.to_string(),
-        phase,
-        present: distinct_labels(labels).into_iter().take(8).collect(),
-    }
-    .into()
 }
 
 /// `730×665`.
@@ -143,14 +62,12 @@ fn shape_text(shape: &[usize]) -> String {
         .join("×")
 }
 
-/// The feature vector of one label image (maps of all pairs, concatenated).
+/// The feature vector of one label image read from `path` (maps of all pairs, concatenated).
 pub fn features_of_labels(
     labels: &Labels,
     path: &Path,
     settings: &CorrelateSettings,
 ) -> Result<Vec<f64>> {
-    let in_file = |e: microprop_correlations::Error| Error::from(e.in_file(path));
-    let pairs = settings.pairs_for(labels, path)?;
     if let Some(m) = &settings.mask
         && m.values.shape() != labels.shape()
     {
@@ -166,19 +83,12 @@ pub fn features_of_labels(
         });
     }
     let mask = settings.mask.as_ref().map(|m| m.values.view());
-    let maps = settings
-        .two_point
-        .phases(labels, &pairs, mask.as_ref())
-        .map_err(in_file)?;
-    let mut features = Vec::new();
-    for map in maps {
-        let map = match settings.crop {
-            Some(c) => map.centre_crop(c).map_err(in_file)?,
-            None => map,
-        };
-        features.extend(map.flatten(settings.order));
-    }
-    Ok(features)
+    let what = path.display().to_string();
+    let vector = settings
+        .features
+        .vector_of(&labels.view(), mask.as_ref(), &what)
+        .map_err(|e| Error::from(e.in_file(path)))?;
+    Ok(vector.to_vec())
 }
 
 /// A region of known phase, with the file it came from.
@@ -194,7 +104,7 @@ pub struct Mask {
 pub fn read_mask(path: &Path, mat_variable: &str) -> Result<Mask> {
     Ok(Mask {
         path: path.to_path_buf(),
-        values: read_labels(path, mat_variable)?.mapv(|v| v != 0),
+        values: read_labels_with(path, mat_variable)?.mapv(|v| v != 0),
     })
 }
 
@@ -223,7 +133,7 @@ pub fn feature_matrix(files: &[PathBuf], settings: &CorrelateSettings) -> Result
 }
 
 /// Stacks equal-length rows into a matrix, naming the first file whose length differs.
-fn stack(files: &[PathBuf], rows: Vec<Vec<f64>>) -> Result<Array2<f64>> {
+pub(crate) fn stack(files: &[PathBuf], rows: Vec<Vec<f64>>) -> Result<Array2<f64>> {
     let width = rows.first().map_or(0, Vec::len);
     if let Some(i) = rows.iter().position(|r| r.len() != width) {
         return Err(Error::FeatureLength {
@@ -233,12 +143,8 @@ fn stack(files: &[PathBuf], rows: Vec<Vec<f64>>) -> Result<Array2<f64>> {
             expected: width,
         });
     }
-    let n = rows.len();
-    let flat: Vec<f64> = rows.into_iter().flatten().collect();
-    Array2::from_shape_vec((n, width), flat).map_err(|e| Error::Setting {
-        name: "features",
-        reason: e.to_string(),
-    })
+    let rows = rows.into_iter().map(Array1::from).collect();
+    Ok(stack_rows(rows, |i| files[i].display().to_string())?)
 }
 
 /// Row names (file stems) of a list of inputs.

@@ -15,14 +15,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use microprop_correlations::segment::Segmenter;
-use microprop_correlations::{Cutoff, Order, TwoPoint};
+use microprop_correlations::{Correlation, Cutoff, Order, TwoPointFeatures};
 use microprop_vit::Item;
 use ndarray::{Array1, Array2, Axis, concatenate};
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::{CorrelateSettings, Kind, features_of_labels};
+use crate::correlate::{CorrelateSettings, features_of_labels};
 use crate::dataset::Section;
 use crate::error::{Error, Result};
 use crate::extract::{Loaded, ModelOptions, gray_pixels, input_error, labels_to_gray};
@@ -34,13 +34,14 @@ use crate::segment::read_labels_maybe_segmented;
 /// Bumped whenever an extractor's output for the same settings changes.
 const FEATURE_FORMAT: u32 = 2;
 
-/// Settings of two-point features (see `microprop correlate`).
+/// Settings of two-point features in a study config (see `microprop correlate`): the
+/// correlations crate's [`TwoPointFeatures`] with the config's defaults, plus segmentation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TwoPointSpec {
     /// `auto` (phase A with itself) or `cross` (A with B).
-    #[serde(default = "default_correlation")]
-    pub correlation: String,
+    #[serde(default)]
+    pub correlation: Correlation,
     /// Phase pairs (A, B); empty: the two labels of a binary image, A the higher.
     #[serde(default)]
     pub pairs: Vec<(u16, u16)>,
@@ -50,13 +51,13 @@ pub struct TwoPointSpec {
     /// Displacements |r| ≤ cutoff − 1 per axis: a number, `half` (floor(min side / 2), the
     /// default) or `max` (every displacement: the full map of a periodic section).
     #[serde(default)]
-    pub cutoff: CutoffSpec,
+    pub cutoff: Cutoff,
     /// Centre-crop every map to this odd size.
     #[serde(default)]
     pub crop: Option<usize>,
     /// Flattening order, `C` or `F`.
-    #[serde(default = "default_order")]
-    pub order: String,
+    #[serde(default)]
+    pub order: Order,
     /// Segment gray micrographs first with the paper's chain (NLM + adaptive threshold).
     #[serde(default)]
     pub segment: bool,
@@ -65,46 +66,6 @@ pub struct TwoPointSpec {
     pub allow_absent_phase: bool,
 }
 
-/// A cutoff as written in a config: a number, `"half"` or `"max"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum CutoffSpec {
-    /// Displacements |r| ≤ N − 1.
-    Size(usize),
-    /// `half` or `max`.
-    Name(String),
-}
-
-impl Default for CutoffSpec {
-    fn default() -> Self {
-        CutoffSpec::Name("half".into())
-    }
-}
-
-impl CutoffSpec {
-    fn cutoff(&self) -> Result<Cutoff> {
-        match self {
-            CutoffSpec::Size(0) => Err(Error::Setting {
-                name: "two_point.cutoff",
-                reason: "0 (must be positive)".into(),
-            }),
-            CutoffSpec::Size(n) => Ok(Cutoff::Value(*n)),
-            CutoffSpec::Name(n) if n == "half" => Ok(Cutoff::Half),
-            CutoffSpec::Name(n) if n == "max" => Ok(Cutoff::Max),
-            CutoffSpec::Name(n) => Err(Error::Setting {
-                name: "two_point.cutoff",
-                reason: format!("`{n}` (use a positive number, \"half\" or \"max\")"),
-            }),
-        }
-    }
-}
-
-fn default_correlation() -> String {
-    "auto".into()
-}
-fn default_order() -> String {
-    "C".into()
-}
 fn yes() -> bool {
     true
 }
@@ -113,52 +74,56 @@ impl TwoPointSpec {
     /// Full periodic autocorrelation maps of phase 1, the case-1 features (51 × 51 per
     /// 51 × 51 section, as the paper's `TwoPoint('auto', 25, 'periodic')`).
     pub fn periodic_auto() -> Self {
+        Self::from_features(TwoPointFeatures::periodic_auto(), false)
+    }
+
+    /// The paper's case-2 features of `Binary_Images` (see
+    /// [`TwoPointFeatures::paper_case2`]).
+    pub fn paper_case2() -> Self {
+        Self::from_features(TwoPointFeatures::paper_case2(), false)
+    }
+
+    /// A spec computing `features`, segmenting first when `segment` is set.
+    pub fn from_features(features: TwoPointFeatures, segment: bool) -> Self {
+        let TwoPointFeatures {
+            correlation,
+            pairs,
+            periodic,
+            cutoff,
+            crop,
+            order,
+            allow_absent_phase,
+        } = features;
         Self {
-            correlation: default_correlation(),
-            pairs: vec![(1, 1)],
-            periodic: true,
-            cutoff: CutoffSpec::Name("max".into()),
-            crop: None,
-            order: default_order(),
-            segment: false,
-            allow_absent_phase: true,
+            correlation,
+            pairs,
+            periodic,
+            cutoff,
+            crop,
+            order,
+            segment,
+            allow_absent_phase,
+        }
+    }
+
+    /// The feature spec of the correlations crate.
+    pub fn features(&self) -> TwoPointFeatures {
+        TwoPointFeatures {
+            correlation: self.correlation,
+            pairs: self.pairs.clone(),
+            periodic: self.periodic,
+            cutoff: self.cutoff,
+            crop: self.crop,
+            order: self.order,
+            allow_absent_phase: self.allow_absent_phase,
         }
     }
 
     /// The correlate module's settings for this spec.
     pub fn settings(&self, mat_variable: &str) -> Result<CorrelateSettings> {
-        let setting = |name: &'static str, reason: String| Error::Setting { name, reason };
-        let kind = match self.correlation.as_str() {
-            "auto" => Kind::Auto,
-            "cross" => Kind::Cross,
-            other => {
-                return Err(setting(
-                    "two_point.correlation",
-                    format!("`{other}` (use auto or cross)"),
-                ));
-            }
-        };
-        let order = match self.order.as_str() {
-            "C" | "c" => Order::RowMajor,
-            "F" | "f" => Order::ColumnMajor,
-            other => {
-                return Err(setting(
-                    "two_point.order",
-                    format!("`{other}` (use C or F)"),
-                ));
-            }
-        };
-        let cutoff = self.cutoff.cutoff()?;
         let settings = CorrelateSettings {
-            kind,
-            pairs: self.pairs.clone(),
-            two_point: TwoPoint::non_periodic()
-                .with_periodic(self.periodic)
-                .with_cutoff(cutoff),
-            crop: self.crop,
-            order,
+            features: self.features(),
             mat_variable: mat_variable.to_string(),
-            allow_absent_phase: self.allow_absent_phase,
             mask: None,
             segment: self.segment.then(Segmenter::paper),
         };
@@ -187,15 +152,19 @@ impl Extractor {
         match self {
             Extractor::TwoPoint(s) => format!(
                 "two-point {} correlations ({}, cutoff {}{})",
-                s.correlation,
+                match s.correlation {
+                    Correlation::Auto => "auto",
+                    Correlation::Cross => "cross",
+                },
                 if s.periodic {
                     "periodic"
                 } else {
                     "non-periodic"
                 },
-                match &s.cutoff {
-                    CutoffSpec::Size(n) => n.to_string(),
-                    CutoffSpec::Name(n) => n.clone(),
+                match s.cutoff {
+                    Cutoff::Value(n) => n.to_string(),
+                    Cutoff::Half => "half".into(),
+                    Cutoff::Max => "max".into(),
                 },
                 s.crop.map_or(String::new(), |c| format!(", crop {c}")),
             ),
@@ -611,7 +580,7 @@ fn section_item<'s>(section: &'s Section, loaded: &Loaded, mat_variable: &str) -
     };
     let labels = match section.labels() {
         Some(l) => l,
-        None => microprop_correlations::read_labels(section.label(), mat_variable)?,
+        None => microprop_correlations::read_labels_with(section.label(), mat_variable)?,
     };
     let (h, w) = shape_of(&labels)?;
     let shape = recipe
@@ -624,7 +593,7 @@ fn section_item<'s>(section: &'s Section, loaded: &Loaded, mat_variable: &str) -
         load: Box::new(move || {
             let labels = match section.labels() {
                 Some(l) => l,
-                None => microprop_correlations::read_labels(section.label(), &mat_variable)
+                None => microprop_correlations::read_labels_with(section.label(), &mat_variable)
                     .map_err(|e| input_error(&section.label(), e.to_string()))?,
             };
             let gray = labels_to_gray(&labels, &name)
@@ -678,22 +647,8 @@ fn prepare_cache(
 }
 
 fn stack(sections: &[Section], rows: Vec<Vec<f64>>) -> Result<Array2<f64>> {
-    let width = rows.first().map_or(0, Vec::len);
-    if let Some(i) = rows.iter().position(|r| r.len() != width) {
-        return Err(Error::FeatureLength {
-            path: sections[i].label(),
-            len: rows[i].len(),
-            first: sections[0].label(),
-            expected: width,
-        });
-    }
-    let n = rows.len();
-    Array2::from_shape_vec((n, width), rows.into_iter().flatten().collect()).map_err(|e| {
-        Error::Setting {
-            name: "features",
-            reason: e.to_string(),
-        }
-    })
+    let labels: Vec<PathBuf> = sections.iter().map(Section::label).collect();
+    crate::correlate::stack(&labels, rows)
 }
 
 /// How the sections of a sample become one feature vector.

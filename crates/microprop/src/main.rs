@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use microprop::config::StudyConfig;
-use microprop::correlate::{CorrelateSettings, Kind, feature_matrix, read_mask, row_names};
+use microprop::correlate::{CorrelateSettings, feature_matrix, read_mask, row_names};
 use microprop::inputs::collect_inputs;
 use microprop::model::SavedModel;
 use microprop::output::write_features;
@@ -15,7 +15,7 @@ use microprop::segment::{Format, segment_files};
 use microprop_correlations::segment::{
     AdaptiveMethod, Block, NlMeans, Segmenter, ThresholdType, check_block_size,
 };
-use microprop_correlations::{Cutoff, Order, TwoPoint};
+use microprop_correlations::{Correlation, Cutoff, Order, TwoPointFeatures};
 use tracing::Level;
 
 /// Learn microstructure–property relationships from images.
@@ -531,25 +531,27 @@ fn run(cli: Cli) -> Result<()> {
 const SHOWN_ROWS: usize = 10;
 
 fn correlate(args: CorrelateArgs) -> Result<()> {
-    let two_point = TwoPoint::non_periodic().with_periodic(args.periodic);
     let mask = match &args.mask {
         Some(path) => Some(read_mask(path, &args.mat_variable)?),
         None => None,
     };
     let settings = CorrelateSettings {
-        kind: match args.kind {
-            KindArg::Auto => Kind::Auto,
-            KindArg::Cross => Kind::Cross,
-        },
-        pairs: args.pair,
-        two_point: two_point.with_cutoff(args.cutoff),
-        crop: args.crop,
-        order: match args.order {
-            OrderArg::C => Order::RowMajor,
-            OrderArg::F => Order::ColumnMajor,
+        features: TwoPointFeatures {
+            correlation: match args.kind {
+                KindArg::Auto => Correlation::Auto,
+                KindArg::Cross => Correlation::Cross,
+            },
+            pairs: args.pair,
+            periodic: args.periodic,
+            cutoff: args.cutoff,
+            crop: args.crop,
+            order: match args.order {
+                OrderArg::C => Order::RowMajor,
+                OrderArg::F => Order::ColumnMajor,
+            },
+            allow_absent_phase: args.allow_absent_phase,
         },
         mat_variable: args.mat_variable,
-        allow_absent_phase: args.allow_absent_phase,
         mask,
         segment: if args.segment {
             Some(args.chain.segmenter()?)
@@ -566,13 +568,8 @@ fn correlate(args: CorrelateArgs) -> Result<()> {
         let manifest = microprop::shard::Manifest::new(
             "correlate",
             serde_json::json!({
-                "kind": format!("{:?}", settings.kind),
-                "pairs": settings.pairs,
-                "two_point": format!("{:?}", settings.two_point),
-                "crop": settings.crop,
-                "order": format!("{:?}", settings.order),
+                "features": settings.features,
                 "mat_variable": settings.mat_variable,
-                "allow_absent_phase": settings.allow_absent_phase,
                 "mask": args.mask.as_ref().map(|p| p.display().to_string()),
                 "segment": settings.segment.as_ref().map(|s| format!("{s:?}")),
             }),
@@ -590,9 +587,9 @@ fn correlate(args: CorrelateArgs) -> Result<()> {
         "{} inputs × {} features ({} pair(s), cutoff {:?}, {})",
         features.nrows(),
         features.ncols(),
-        settings.pairs.len().max(1),
-        settings.two_point.cutoff(),
-        if settings.two_point.is_periodic() {
+        settings.features.pairs.len().max(1),
+        settings.features.cutoff,
+        if settings.features.periodic {
             "periodic"
         } else {
             "non-periodic"

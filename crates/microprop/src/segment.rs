@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use microprop_correlations::segment::{Segmenter, read_gray8};
-use microprop_correlations::{read_labels, read_mat};
+use microprop_correlations::{read_labels_with, read_mat};
 use ndarray::{Array2, ArrayD, Ix2};
 use ndarray_npy::{ReadNpyError, ReadNpyExt};
 use rayon::prelude::*;
@@ -125,7 +125,7 @@ pub fn read_labels_maybe_segmented(
         Some(s) => Ok(segment_file(path, s, mat_variable)?
             .mapv(u16::from)
             .into_dyn()),
-        None => Ok(read_labels(path, mat_variable)?),
+        None => Ok(read_labels_with(path, mat_variable)?),
     }
 }
 

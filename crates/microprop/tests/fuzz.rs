@@ -298,10 +298,14 @@ const RICH_CONFIG: &str = r#"{
 }"#;
 
 fn targets(work: &Path) -> Vec<Target> {
-    use microprop_correlations::io::read_labels;
+    use microprop_correlations::io::read_labels_with;
     let cpu = microprop_vit::Backend::Cpu.device().unwrap();
     let cpu2 = cpu.clone();
-    let labels = |p: &Path| read_labels(p, "a").map(drop).map_err(|e| e.to_string());
+    let labels = |p: &Path| {
+        read_labels_with(p, "a")
+            .map(drop)
+            .map_err(|e| e.to_string())
+    };
     let npy = |names: &[&str]| {
         names
             .iter()
@@ -352,7 +356,9 @@ fn targets(work: &Path) -> Vec<Target> {
             parse: Box::new(|p| {
                 let vars = microprop_correlations::mat::list_mat(p).map_err(|e| e.to_string())?;
                 let name = vars.first().map_or("a", |v| v.name.as_str());
-                read_labels(p, name).map(drop).map_err(|e| e.to_string())
+                read_labels_with(p, name)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
             }),
         },
         Target {
