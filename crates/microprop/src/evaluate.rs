@@ -436,9 +436,7 @@ fn nested(
                 params: m.describe(microprop_regression::select::most_common(
                     &r.folds.iter().map(|f| f.setting).collect::<Vec<_>>(),
                 )),
-                pcs: microprop_regression::select::notebook_mode(
-                    &r.folds.iter().map(|f| f.k).collect::<Vec<_>>(),
-                ),
+                pcs: crate::report::notebook_mode(&r.folds.iter().map(|f| f.k).collect::<Vec<_>>()),
                 test_mape: r.mape_mean(),
                 test_mape_err: r.mape_std(),
                 test_r2: r2(&truth, &pred)?,
