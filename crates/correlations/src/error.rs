@@ -110,7 +110,7 @@ pub enum Error {
     /// More than two distinct values where a binary (two-phase) image is required.
     #[error(
         "{what} is not binary: it holds {count} distinct values (first few: {values:?}); \
-         pass the phases to use explicitly (e.g. --pair)"
+         name the phase pairs to use"
     )]
     NonBinary {
         /// The image at fault.

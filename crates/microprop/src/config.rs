@@ -431,12 +431,18 @@ impl StudyConfig {
                 *e = e.resolved(base);
             }
         }
-        config.validate().map_err(bad)?;
+        config.check().map_err(bad)?;
         Ok(config)
     }
 
     /// Checks names, lists and fractions.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub fn validate(&self) -> Result<()> {
+        self.check()
+            .map_err(|reason| Error::InvalidConfig { reason })
+    }
+
+    /// [`StudyConfig::validate`]'s checks; the first problem, in words.
+    fn check(&self) -> std::result::Result<(), String> {
         if self.features.is_empty() || self.models.is_empty() || self.aggregation.is_empty() {
             return Err("features, models and aggregation must each list at least one".into());
         }
@@ -756,9 +762,19 @@ mod tests {
             val_seed: 2,
             max_pcs: MaxPcs::All(5),
         };
-        assert!(c.validate().unwrap_err().contains("test_size 1.5"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("test_size 1.5")
+        );
         let mut c = StudyConfig::case1(Path::new("data"));
         c.features[0].name = "two point/x".into();
-        assert!(c.validate().unwrap_err().contains("two point/x"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("two point/x")
+        );
     }
 }

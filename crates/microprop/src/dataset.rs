@@ -9,6 +9,7 @@ use ndarray::{Array1, Array2, Array3, ArrayD, Axis};
 use ndarray_npy::ReadNpyExt;
 use serde::{Deserialize, Serialize};
 
+pub use crate::error::Unmatched;
 use crate::error::{Error, Result};
 use crate::inputs::{collect_inputs, stem};
 use crate::output::names_path;
@@ -255,47 +256,6 @@ pub struct Dataset {
     pub dropped: Vec<String>,
     /// The group of every sample (with `data.group`).
     pub groups: Option<Vec<String>>,
-}
-
-/// Names on either side of a join that found no partner.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Unmatched {
-    /// In the table, missing from a section source (`name (source)`).
-    pub table_only: Vec<String>,
-    /// In a section source, missing from the table (`name (source)`).
-    pub sections_only: Vec<String>,
-}
-
-impl std::fmt::Display for Unmatched {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let list = |v: &[String]| {
-            let shown: Vec<&str> = v.iter().take(8).map(String::as_str).collect();
-            let more = v.len().saturating_sub(shown.len());
-            let tail = if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            };
-            format!("{}{tail}", shown.join(", "))
-        };
-        write!(
-            f,
-            "{} table row(s) without a section",
-            self.table_only.len()
-        )?;
-        if !self.table_only.is_empty() {
-            write!(f, " ({})", list(&self.table_only))?;
-        }
-        write!(
-            f,
-            "; {} section(s) without a table row",
-            self.sections_only.len()
-        )?;
-        if !self.sections_only.is_empty() {
-            write!(f, " ({})", list(&self.sections_only))?;
-        }
-        Ok(())
-    }
 }
 
 impl Dataset {

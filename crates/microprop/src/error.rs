@@ -34,7 +34,7 @@ pub enum Error {
     /// Inputs whose feature vectors differ in length, so they cannot be stacked.
     #[error(
         "{path} gives {len} features but {first} gives {expected}; images of different sizes \
-         need --crop N (e.g. --crop 159 for the case-2 images)"
+         need a crop of every map (e.g. 159 for the case-2 images)"
     )]
     FeatureLength {
         /// The input whose length differs.
@@ -90,14 +90,12 @@ pub enum Error {
         source: microprop_homogenization::Error,
     },
     /// Names of the table and of the sections that found no partner.
-    #[error(
-        "{table}: names do not match the sections: {unmatched} (pass --allow-missing, or \"allow_missing\": true, to drop them)"
-    )]
+    #[error("{table}: names do not match the sections: {unmatched} (allow_missing drops them)")]
     Unmatched {
         /// The property table.
         table: PathBuf,
         /// The names on each side.
-        unmatched: crate::dataset::Unmatched,
+        unmatched: Unmatched,
     },
     /// A study configuration that cannot be used.
     #[error("{path}: {detail}")]
@@ -106,6 +104,12 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong.
         detail: String,
+    },
+    /// A study configuration whose values cannot be used (names, lists, fractions).
+    #[error("invalid study config: {reason}")]
+    InvalidConfig {
+        /// The first problem found.
+        reason: String,
     },
     /// A saved model file that cannot be used.
     #[error("model file {path}: {detail}")]
@@ -129,6 +133,47 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
+}
+
+/// Names on either side of a join that found no partner.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Unmatched {
+    /// In the table, missing from a section source (`name (source)`).
+    pub table_only: Vec<String>,
+    /// In a section source, missing from the table (`name (source)`).
+    pub sections_only: Vec<String>,
+}
+
+impl std::fmt::Display for Unmatched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |v: &[String]| {
+            let shown: Vec<&str> = v.iter().take(8).map(String::as_str).collect();
+            let more = v.len().saturating_sub(shown.len());
+            let tail = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            format!("{}{tail}", shown.join(", "))
+        };
+        write!(
+            f,
+            "{} table row(s) without a section",
+            self.table_only.len()
+        )?;
+        if !self.table_only.is_empty() {
+            write!(f, " ({})", list(&self.table_only))?;
+        }
+        write!(
+            f,
+            "; {} section(s) without a table row",
+            self.sections_only.len()
+        )?;
+        if !self.sections_only.is_empty() {
+            write!(f, " ({})", list(&self.sections_only))?;
+        }
+        Ok(())
+    }
 }
 
 /// The crate's result type.

@@ -368,7 +368,7 @@ impl Loaded {
                 let (h, w) = image_shape(path)?;
                 let shape = recipe
                     .output_shape((h, w))
-                    .map_err(|m| input_error(path, m))?;
+                    .map_err(|e| e.for_input(path.display().to_string()))?;
                 let path = path.to_path_buf();
                 Ok(vec![Item {
                     name,
@@ -377,7 +377,7 @@ impl Loaded {
                         let rgb = read_rgb(&path)?;
                         recipe
                             .apply(&rgb.data, (rgb.height, rgb.width))
-                            .map_err(|m| input_error(&path, m))
+                            .map_err(|e| e.for_input(path.display().to_string()))
                     }),
                 }])
             }
@@ -494,7 +494,7 @@ pub fn gray_pixels(
     let rgb: Vec<u8> = gray.iter().flat_map(|&v| [v, v, v]).collect();
     recipe
         .apply(&rgb, (h, w))
-        .map_err(|m| input_error(Path::new(name), m).into())
+        .map_err(|e| e.for_input(name).into())
 }
 
 pub(crate) fn input_error(path: &Path, message: String) -> VitError {

@@ -585,7 +585,7 @@ fn section_item<'s>(section: &'s Section, loaded: &Loaded, mat_variable: &str) -
     let (h, w) = shape_of(&labels)?;
     let shape = recipe
         .output_shape((h, w))
-        .map_err(|m| input_error(&section.label(), m))?;
+        .map_err(|e| e.for_input(section.label().display().to_string()))?;
     let mat_variable = mat_variable.to_string();
     Ok(Item {
         name: name.clone(),

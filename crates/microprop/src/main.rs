@@ -476,6 +476,9 @@ fn main() -> ExitCode {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("error: {e:#}");
+            if let Some(hint) = flag_hint(&e) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::FAILURE
         }
         Err(_) => {
@@ -491,6 +494,21 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The command-line flag for the setting a library error speaks of, where there is one.
+fn flag_hint(e: &anyhow::Error) -> Option<&'static str> {
+    e.chain()
+        .find_map(|cause| match cause.downcast_ref::<microprop::Error>()? {
+            microprop::Error::FeatureLength { .. } => Some(
+                "`--crop N` crops every map to N × N (e.g. --crop 159 for the case-2 images); \
+             in a study config: \"crop\"",
+            ),
+            microprop::Error::Unmatched { .. } => Some(
+                "pass --allow-missing (in a study config: \"allow_missing\": true) to drop them",
+            ),
+            _ => None,
+        })
 }
 
 fn run(cli: Cli) -> Result<()> {

@@ -370,8 +370,8 @@ fn check_settings(dir: &Path, settings: &Settings) -> Result<()> {
             .map_err(|e| bad(format!("unreadable settings ({e}); remove the directory")))?;
         if &old != settings {
             return Err(bad(format!(
-                "this directory holds a data set made with other settings ({}); use another \
-                 --out or the same settings (only --n may change)",
+                "this directory holds a data set made with other settings ({}); write it to \
+                 another directory, or use the same settings (only the sample count may change)",
                 serde_json::to_string(&old).unwrap_or_default()
             )));
         }

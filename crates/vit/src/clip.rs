@@ -88,13 +88,13 @@ impl ClipVisionConfig {
     }
 
     /// Checks the values the model cannot run with.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> crate::Result<()> {
         check_heads(self.hidden_size, self.num_attention_heads, "clip")?;
         if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
-            return Err(format!(
+            return Err(crate::Error::invalid_config(format!(
                 "clip: image_size {} is not a multiple of patch_size {}",
                 self.image_size, self.patch_size
-            ));
+            )));
         }
         Ok(())
     }

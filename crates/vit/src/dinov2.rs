@@ -105,13 +105,13 @@ impl Dinov2Config {
     }
 
     /// Checks the values the model cannot run with.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> crate::Result<()> {
         check_heads(self.hidden_size, self.num_attention_heads, "dinov2")?;
         if self.patch_size == 0 || self.image_size < self.patch_size {
-            return Err(format!(
+            return Err(crate::Error::invalid_config(format!(
                 "dinov2: patch_size {} does not fit image_size {}",
                 self.patch_size, self.image_size
-            ));
+            )));
         }
         Ok(())
     }

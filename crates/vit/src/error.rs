@@ -54,7 +54,7 @@ pub enum Error {
     /// The device ran out of memory (or of buffer size) even for a single input.
     #[error(
         "input {input}: the {backend} device could not hold one image ({message}); \
-         try a smaller input, or the CPU backend (`backend: cpu`, `--backend cpu`)"
+         try a smaller input, or the CPU backend (backend `cpu`)"
     )]
     DeviceMemory {
         /// The input being computed.
@@ -67,7 +67,7 @@ pub enum Error {
     /// The compute backend failed for a reason other than memory.
     #[error(
         "input {input}: the {backend} backend failed: {message} \
-         (the CPU backend, `--backend cpu`, avoids the GPU driver)"
+         (the CPU backend, backend `cpu`, avoids the GPU driver)"
     )]
     Backend {
         /// The input being computed.
@@ -86,6 +86,43 @@ pub enum Error {
         message: String,
     },
 }
+
+impl Error {
+    /// A config value the model cannot run with (the file is named by [`Error::for_config`]).
+    pub(crate) fn invalid_config(message: String) -> Self {
+        Error::Config {
+            path: "config".into(),
+            message,
+        }
+    }
+
+    /// Names the config file of a [`Error::Config`] found while checking its values.
+    pub fn for_config(self, path: impl Into<String>) -> Self {
+        match self {
+            Error::Config { message, .. } => Error::Config {
+                path: path.into(),
+                message,
+            },
+            e => e,
+        }
+    }
+
+    /// Names the input of an [`Error::Input`] found while preparing it.
+    pub fn for_input(self, path: impl Into<String>) -> Self {
+        match self {
+            Error::Input { message, .. } => Error::Input {
+                path: path.into(),
+                message,
+            },
+            e => e,
+        }
+    }
+}
+
+/// A panic caught by [`crate::extract::catch_quietly`], with its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Panicked(pub String);
 
 /// One tensor that keeps a checkpoint from loading.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -54,7 +54,7 @@ impl Backend {
                     let names: Vec<&str> = adapters.iter().map(|a| a.name.as_str()).collect();
                     tracing::info!(
                         "backend: cpu (wgpu has only a software renderer, {}; \
-                         `--backend wgpu` forces it)",
+                         backend `wgpu` forces it)",
                         names.join(", ")
                     );
                     Self::Cpu
@@ -106,13 +106,16 @@ fn wgpu_device() -> Result<Device> {
 
 /// Runs `f`, turning a panic into its message. The panic is still reported by the process's
 /// panic hook (the `microprop` CLI installs one that stays silent for caught panics).
-pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::result::Result<R, String> {
+pub fn catch_quietly<R>(f: impl FnOnce() -> R) -> std::result::Result<R, crate::error::Panicked> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
         payload
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "unknown panic".to_string())
+            .map_or_else(
+                || crate::error::Panicked("unknown panic".into()),
+                crate::error::Panicked,
+            )
     })
 }
 
@@ -233,7 +236,7 @@ impl Extractor {
                 message: format!("reading features back: {:?}", read.err()),
             }),
             Ok(Err(e)) => Err(e),
-            Err(message) if is_memory_failure(&message) && n > 1 => {
+            Err(crate::error::Panicked(message)) if is_memory_failure(&message) && n > 1 => {
                 let half = n / 2;
                 tracing::warn!(
                     "a batch of {n} did not fit on the {backend} device; splitting it into {half} + {}",
@@ -250,7 +253,7 @@ impl Extractor {
                 )?);
                 Ok(first)
             }
-            Err(message) => {
+            Err(crate::error::Panicked(message)) => {
                 let message = message.lines().next().unwrap_or_default().to_string();
                 if is_memory_failure(&message) {
                     Err(Error::DeviceMemory {
@@ -280,7 +283,7 @@ impl Extractor {
             && layer > self.config.layers()
         {
             return Err(Error::Unsupported(format!(
-                "--layer {layer}: {} has {} layers",
+                "layer {layer}: {} has {} layers",
                 self.config.describe(),
                 self.config.layers()
             )));

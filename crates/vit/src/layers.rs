@@ -162,11 +162,14 @@ pub fn attention_within_limit(
 }
 
 /// Checks that a head count divides the hidden size.
-pub fn check_heads(hidden: usize, heads: usize, what: &str) -> Result<(), String> {
+pub fn check_heads(hidden: usize, heads: usize, what: &str) -> crate::Result<()> {
     if heads == 0 || !hidden.is_multiple_of(heads) {
-        return Err(format!(
-            "{what}: hidden_size {hidden} is not divisible by num_attention_heads {heads}"
-        ));
+        return Err(crate::Error::Config {
+            path: format!("{what} config"),
+            message: format!(
+                "hidden_size {hidden} is not divisible by num_attention_heads {heads}"
+            ),
+        });
     }
     Ok(())
 }

@@ -31,7 +31,7 @@ pub mod sam;
 
 /// The burn framework, re-exported so that callers build tensors with the same version.
 pub use burn;
-pub use error::{Error, Result, TensorProblem};
+pub use error::{Error, Panicked, Result, TensorProblem};
 pub use extract::{Backend, Extractor, Item, check_shape};
 pub use model::{
     Family, FeatureRequest, ModelConfig, ModelSpec, NAMED_MODELS, Pooling, VisionModel, load,

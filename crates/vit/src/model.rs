@@ -160,7 +160,7 @@ impl ModelConfig {
                 "resnet" => Family::Resnet,
                 other => {
                     return Err(bad(format!(
-                        "model_type `{other}` is not one of dinov2, clip, sam, resnet (pass --arch)"
+                        "model_type `{other}` is not one of dinov2, clip, sam, resnet (name the architecture)"
                     )));
                 }
             },
@@ -178,7 +178,7 @@ impl ModelConfig {
                 ))
             })?),
         };
-        config.validate().map_err(bad)?;
+        config.validate().map_err(|e| e.for_config(source))?;
         Ok(config)
     }
 
@@ -202,7 +202,7 @@ impl ModelConfig {
     }
 
     /// Checks the values the model cannot run with.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub fn validate(&self) -> Result<()> {
         match self {
             Self::Dinov2(c) => c.validate(),
             Self::Clip(c) => c.validate(),
@@ -446,7 +446,7 @@ impl VisionModel {
         let cls = || -> Result<Tensor<2>> {
             if !t.has_cls {
                 return Err(Error::Unsupported(format!(
-                    "{:?} has no CLS token: use --pool mean or pooler",
+                    "{:?} has no CLS token: use pooling `mean` or `pooler`",
                     self.family()
                 )));
             }
@@ -465,7 +465,8 @@ impl VisionModel {
         match request.pooling {
             Pooling::Pooler => t.pooled.clone().ok_or_else(|| {
                 Error::Unsupported(
-                    "an intermediate layer has no pooler: use --pool cls, mean or cls+mean".into(),
+                    "an intermediate layer has no pooler: use pooling `cls`, `mean` or `cls+mean`"
+                        .into(),
                 )
             }),
             Pooling::Cls => cls(),
@@ -549,7 +550,7 @@ impl VisionModel {
                     && !(1..=4).contains(&stage)
                 {
                     return Err(Error::Unsupported(format!(
-                        "--layer {stage}: a ResNet has stages 1 to 4"
+                        "layer {stage}: a ResNet has stages 1 to 4"
                     )));
                 }
                 let out = m.forward(pixels, &layers);

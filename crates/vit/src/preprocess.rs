@@ -103,10 +103,7 @@ impl Preprocess {
     }
 
     /// Output `(height, width)` for an input of `(height, width)`, or why there is none.
-    pub fn output_shape(
-        &self,
-        (h, w): (usize, usize),
-    ) -> std::result::Result<(usize, usize), String> {
+    pub fn output_shape(&self, (h, w): (usize, usize)) -> crate::Result<(usize, usize)> {
         let (ch, cw) = self.cropped((h, w))?;
         Ok(match self.resize {
             Resize::None => (ch, cw),
@@ -114,7 +111,7 @@ impl Preprocess {
         })
     }
 
-    fn cropped(&self, (h, w): (usize, usize)) -> std::result::Result<(usize, usize), String> {
+    fn cropped(&self, (h, w): (usize, usize)) -> crate::Result<(usize, usize)> {
         let (ch, cw) = match self.crop {
             Crop::None => (h, w),
             Crop::Multiple(n) => (h - h % n, w - w % n),
@@ -124,16 +121,16 @@ impl Preprocess {
             }
         };
         if ch == 0 || cw == 0 {
-            return Err(format!(
-                "image {w}×{h} is too small for crop {:?}",
-                self.crop
-            ));
+            return Err(crate::Error::Input {
+                path: "image".into(),
+                message: format!("{w}×{h} is too small for crop {:?}", self.crop),
+            });
         }
         Ok((ch, cw))
     }
 
     /// Applies the recipe to an interleaved RGB image; returns `[3, h, w]` values.
-    pub fn apply(&self, rgb: &[u8], (h, w): (usize, usize)) -> std::result::Result<Pixels, String> {
+    pub fn apply(&self, rgb: &[u8], (h, w): (usize, usize)) -> crate::Result<Pixels> {
         let rgb = self.apply_u8(rgb, (h, w))?;
         let (oh, ow) = (rgb.height, rgb.width);
         let mut data = vec![0f32; 3 * oh * ow];
@@ -154,11 +151,7 @@ impl Preprocess {
     }
 
     /// The 8-bit RGB image after crop and resize, before scaling (what PIL would hold).
-    pub fn apply_u8(
-        &self,
-        rgb: &[u8],
-        (h, w): (usize, usize),
-    ) -> std::result::Result<Rgb8, String> {
+    pub fn apply_u8(&self, rgb: &[u8], (h, w): (usize, usize)) -> crate::Result<Rgb8> {
         let (ch, cw) = self.cropped((h, w))?;
         let mut cropped = Vec::with_capacity(ch * cw * 3);
         for y in 0..ch {

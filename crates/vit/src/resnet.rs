@@ -115,7 +115,7 @@ impl ResNetConfig {
     }
 
     /// Checks the values the model cannot run with.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> crate::Result<()> {
         let positive = [
             ("groups", self.groups),
             ("width_per_group", self.width_per_group),
@@ -123,19 +123,21 @@ impl ResNetConfig {
             ("num_channels", self.num_channels),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
-            return Err(format!("resnet: {name} must be positive"));
+            return Err(crate::Error::invalid_config(format!(
+                "resnet: {name} must be positive"
+            )));
         }
         if self.layers.contains(&0) || self.planes.iter().any(|&p| self.width(p) == 0) {
-            return Err(format!(
+            return Err(crate::Error::invalid_config(format!(
                 "resnet: every stage needs blocks and width (layers {:?}, planes {:?}, width_per_group {})",
                 self.layers, self.planes, self.width_per_group
-            ));
+            )));
         }
         if !self.batch_norm_eps.is_finite() || self.batch_norm_eps <= 0.0 {
-            return Err(format!(
+            return Err(crate::Error::invalid_config(format!(
                 "resnet: batch_norm_eps {} must be positive and finite",
                 self.batch_norm_eps
-            ));
+            )));
         }
         Ok(())
     }

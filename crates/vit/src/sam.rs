@@ -130,23 +130,23 @@ impl SamVisionConfig {
     }
 
     /// Checks the values the model cannot run with.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> crate::Result<()> {
         check_heads(self.hidden_size, self.num_attention_heads, "sam")?;
         if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
-            return Err(format!(
+            return Err(crate::Error::invalid_config(format!(
                 "sam: image_size {} is not a multiple of patch_size {}",
                 self.image_size, self.patch_size
-            ));
+            )));
         }
         if let Some(i) = self
             .global_attn_indexes
             .iter()
             .find(|i| **i >= self.num_hidden_layers)
         {
-            return Err(format!(
+            return Err(crate::Error::invalid_config(format!(
                 "sam: global_attn_indexes holds {i}, but there are {} layers",
                 self.num_hidden_layers
-            ));
+            )));
         }
         Ok(())
     }

@@ -98,6 +98,7 @@ fn too_small_images_are_refused() {
     let rgb = vec![0u8; 10 * 10 * 3];
     let err = recipe(Crop::Multiple(14), Resize::None)
         .apply(&rgb, (10, 10))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("too small"), "{err}");
 }
