@@ -652,7 +652,7 @@ fn stack(sections: &[Section], rows: Vec<Vec<f64>>) -> Result<Array2<f64>> {
 }
 
 /// How the sections of a sample become one feature vector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Aggregation {
     /// Section vectors side by side.

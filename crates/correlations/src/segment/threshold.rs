@@ -6,11 +6,12 @@ use crate::error::{Error, Result};
 
 /// How the local threshold is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum AdaptiveMethod {
     /// Mean of the block × block neighbourhood (`ADAPTIVE_THRESH_MEAN_C`), bit-exact.
     #[default]
     Mean,
-    /// Gaussian-weighted mean (`ADAPTIVE_THRESH_GAUSSIAN_C`); see [`adaptive_threshold`].
+    /// Gaussian-weighted mean (`ADAPTIVE_THRESH_GAUSSIAN_C`), as `adaptive_threshold` computes it.
     Gaussian,
 }
 

@@ -125,7 +125,7 @@ pub(crate) struct FitArgs {
     pub(crate) features: Option<String>,
     /// Aggregation (default: the config's first).
     #[arg(long, value_enum)]
-    pub(crate) aggregation: Option<AggregationArg>,
+    pub(crate) aggregation: Option<microprop::features::Aggregation>,
     /// Model, by its name in the config: lr, pr, svr, or a model's "name" (default: the
     /// config's first).
     #[arg(long)]
@@ -168,12 +168,6 @@ pub(crate) struct PredictArgs {
     /// Feature cache (default: none).
     #[arg(long)]
     pub(crate) cache: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub(crate) enum AggregationArg {
-    Concat,
-    Mean,
 }
 
 #[derive(Args)]
@@ -264,8 +258,8 @@ pub(crate) struct SegmentCommand {
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// Output format: png (8-bit gray) or npy (uint8, shape (h, w)).
-    #[arg(long, value_enum, default_value_t = FormatArg::Png)]
-    pub(crate) format: FormatArg,
+    #[arg(long, value_enum, default_value_t = microprop::segment::Format::Png)]
+    pub(crate) format: microprop::segment::Format,
     /// Variable to read from .mat files.
     #[arg(long = "var", default_value = "a")]
     pub(crate) mat_variable: String,
@@ -289,8 +283,8 @@ pub(crate) struct SegmentArgs {
     #[arg(long)]
     pub(crate) no_denoise: bool,
     /// Local mean of the adaptive threshold.
-    #[arg(long, value_enum, default_value_t = MethodArg::Mean)]
-    pub(crate) method: MethodArg,
+    #[arg(long, value_enum, default_value_t = AdaptiveMethod::Mean)]
+    pub(crate) method: AdaptiveMethod,
     /// Block size: an odd N > 1, or `paper` (about half the shorter side).
     #[arg(long, default_value = "paper", value_parser = parse_block)]
     pub(crate) block: Block,
@@ -311,10 +305,7 @@ impl SegmentArgs {
         };
         let segmenter = Segmenter {
             denoise,
-            method: match self.method {
-                MethodArg::Mean => AdaptiveMethod::Mean,
-                MethodArg::Gaussian => AdaptiveMethod::Gaussian,
-            },
+            method: self.method,
             kind: if self.invert {
                 ThresholdType::BinaryInv
             } else {
@@ -326,18 +317,6 @@ impl SegmentArgs {
         segmenter.validate()?;
         Ok(segmenter)
     }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub(crate) enum FormatArg {
-    Png,
-    Npy,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub(crate) enum MethodArg {
-    Mean,
-    Gaussian,
 }
 
 pub(crate) fn parse_block(s: &str) -> Result<Block, String> {

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use microprop::config::StudyConfig;
 
-use crate::flags::{AggregationArg, FitArgs, StageArg, StudyArgs};
+use crate::flags::{FitArgs, StageArg, StudyArgs};
 
 pub(crate) fn read_config(path: &std::path::Path, allow_missing: bool) -> Result<StudyConfig> {
     let mut config = StudyConfig::read(path)?;
@@ -78,14 +78,10 @@ pub(crate) fn study(args: StudyArgs) -> Result<()> {
 }
 
 pub(crate) fn fit(args: FitArgs) -> Result<()> {
-    use microprop::features::Aggregation;
     let config = read_config(&args.config, args.allow_missing)?;
     let choice = microprop::study::FitChoice {
         features: args.features,
-        aggregation: args.aggregation.map(|a| match a {
-            AggregationArg::Concat => Aggregation::Concat,
-            AggregationArg::Mean => Aggregation::Mean,
-        }),
+        aggregation: args.aggregation,
         model: args.model,
         with_extra_columns: args.with_extra_columns,
     };
