@@ -11,62 +11,43 @@ use crate::layers::{Activation, Kept, check_heads, linear, self_attention};
 
 /// The fields of a CLIP `vision_config` that shape the vision tower (HF names and defaults).
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(default)]
 pub struct ClipVisionConfig {
     /// Width of the token vectors.
-    #[serde(default = "d_hidden")]
     pub hidden_size: usize,
     /// MLP width.
-    #[serde(default = "d_intermediate")]
     pub intermediate_size: usize,
     /// Number of transformer layers.
-    #[serde(default = "d_layers")]
     pub num_hidden_layers: usize,
     /// Attention heads per layer.
-    #[serde(default = "d_heads")]
     pub num_attention_heads: usize,
     /// Input channels.
-    #[serde(default = "d_channels")]
     pub num_channels: usize,
     /// Input side in pixels.
-    #[serde(default = "d_image")]
     pub image_size: usize,
     /// Side of a square patch.
-    #[serde(default = "d_patch")]
     pub patch_size: usize,
     /// MLP activation.
-    #[serde(default = "d_act")]
     pub hidden_act: Activation,
     /// LayerNorm epsilon.
-    #[serde(default = "d_eps")]
     pub layer_norm_eps: f64,
 }
 
-fn d_hidden() -> usize {
-    768
-}
-fn d_intermediate() -> usize {
-    3072
-}
-fn d_layers() -> usize {
-    12
-}
-fn d_heads() -> usize {
-    12
-}
-fn d_channels() -> usize {
-    3
-}
-fn d_image() -> usize {
-    224
-}
-fn d_patch() -> usize {
-    32
-}
-fn d_act() -> Activation {
-    Activation::QuickGelu
-}
-fn d_eps() -> f64 {
-    1e-5
+impl Default for ClipVisionConfig {
+    /// The values `config.json` leaves out default to (transformers' defaults).
+    fn default() -> Self {
+        Self {
+            hidden_size: 768,
+            intermediate_size: 3072,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            num_channels: 3,
+            image_size: 224,
+            patch_size: 32,
+            hidden_act: Activation::QuickGelu,
+            layer_norm_eps: 1e-5,
+        }
+    }
 }
 
 impl ClipVisionConfig {
@@ -78,7 +59,7 @@ impl ClipVisionConfig {
             "large-patch14" => (1024, 4096, 24, 16, 14),
             _ => return None,
         };
-        let mut c: Self = serde_json::from_str("{}").ok()?;
+        let mut c = Self::default();
         c.hidden_size = hidden;
         c.intermediate_size = inter;
         c.num_hidden_layers = layers;

@@ -13,77 +13,52 @@ use crate::resample::{Taps, dense_matrix, torch_bicubic, torch_bicubic_antialias
 
 /// The fields of a DINOv2 `config.json` that shape the model (HF names and defaults).
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(default)]
 pub struct Dinov2Config {
     /// Width of the token vectors.
-    #[serde(default = "d_hidden")]
     pub hidden_size: usize,
     /// Number of transformer layers.
-    #[serde(default = "d_layers")]
     pub num_hidden_layers: usize,
     /// Attention heads per layer.
-    #[serde(default = "d_heads")]
     pub num_attention_heads: usize,
     /// MLP width as a multiple of `hidden_size`.
-    #[serde(default = "d_mlp_ratio")]
     pub mlp_ratio: f64,
     /// Activation of the plain MLP.
-    #[serde(default = "d_act")]
     pub hidden_act: Activation,
     /// LayerNorm epsilon.
-    #[serde(default = "d_eps")]
     pub layer_norm_eps: f64,
     /// Side of the training images; sets the position-embedding grid.
-    #[serde(default = "d_image")]
     pub image_size: usize,
     /// Side of a square patch.
-    #[serde(default = "d_patch")]
     pub patch_size: usize,
     /// Input channels.
-    #[serde(default = "d_channels")]
     pub num_channels: usize,
     /// Bias on the query/key/value projections.
-    #[serde(default = "d_true")]
     pub qkv_bias: bool,
     /// Initial value of the layer scales (loaded from the checkpoint anyway).
-    #[serde(default = "d_layerscale")]
     pub layerscale_value: f64,
     /// SwiGLU feed-forward instead of the plain MLP (ViT-g).
-    #[serde(default)]
     pub use_swiglu_ffn: bool,
 }
 
-fn d_hidden() -> usize {
-    768
-}
-fn d_layers() -> usize {
-    12
-}
-fn d_heads() -> usize {
-    12
-}
-fn d_mlp_ratio() -> f64 {
-    4.0
-}
-fn d_act() -> Activation {
-    Activation::Gelu
-}
-fn d_eps() -> f64 {
-    1e-6
-}
-fn d_image() -> usize {
-    518
-}
-fn d_patch() -> usize {
-    14
-}
-fn d_channels() -> usize {
-    3
-}
-fn d_true() -> bool {
-    true
-}
-fn d_layerscale() -> f64 {
-    1.0
+impl Default for Dinov2Config {
+    /// The values `config.json` leaves out default to (transformers' defaults).
+    fn default() -> Self {
+        Self {
+            hidden_size: 768,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            mlp_ratio: 4.0,
+            hidden_act: Activation::Gelu,
+            layer_norm_eps: 1e-6,
+            image_size: 518,
+            patch_size: 14,
+            num_channels: 3,
+            qkv_bias: true,
+            layerscale_value: 1.0,
+            use_swiglu_ffn: false,
+        }
+    }
 }
 
 impl Dinov2Config {
@@ -96,7 +71,7 @@ impl Dinov2Config {
             "giant" => (1536, 40, 24, true),
             _ => return None,
         };
-        let mut c: Self = serde_json::from_str("{}").ok()?;
+        let mut c = Self::default();
         c.hidden_size = hidden;
         c.num_hidden_layers = layers;
         c.num_attention_heads = heads;

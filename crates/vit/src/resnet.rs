@@ -15,67 +15,39 @@ pub const EXPANSION: usize = 4;
 
 /// Shape of a torchvision bottleneck ResNet (ResNet-50/101/152, ResNeXt, Wide ResNet).
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ResNetConfig {
     /// Always `resnet` in a config file (torchvision layout, not Hugging Face's `ResNetModel`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub model_type: Option<String>,
     /// Bottleneck blocks in each of the four stages.
-    #[serde(default = "d_layers")]
     pub layers: [usize; 4],
     /// Groups of the 3×3 convolutions (32 or 64 for ResNeXt).
-    #[serde(default = "d_groups")]
     pub groups: usize,
     /// Channels per group of the 3×3 convolutions at 64 planes (128 for Wide ResNet).
-    #[serde(default = "d_width_per_group")]
     pub width_per_group: usize,
     /// Output channels of the 7×7 stem convolution.
-    #[serde(default = "d_stem")]
     pub stem_channels: usize,
     /// `planes` of the four stages; a block outputs `4 × planes` channels.
-    #[serde(default = "d_planes")]
     pub planes: [usize; 4],
     /// Input channels.
-    #[serde(default = "d_channels")]
     pub num_channels: usize,
     /// BatchNorm epsilon.
-    #[serde(default = "d_eps")]
     pub batch_norm_eps: f64,
 }
 
-fn d_layers() -> [usize; 4] {
-    [3, 4, 6, 3]
-}
-fn d_groups() -> usize {
-    1
-}
-fn d_width_per_group() -> usize {
-    64
-}
-fn d_stem() -> usize {
-    64
-}
-fn d_planes() -> [usize; 4] {
-    [64, 128, 256, 512]
-}
-fn d_channels() -> usize {
-    3
-}
-fn d_eps() -> f64 {
-    1e-5
-}
-
 impl Default for ResNetConfig {
+    /// ResNet-50 (the values a config file leaves out default to).
     fn default() -> Self {
         Self {
             model_type: None,
-            layers: d_layers(),
-            groups: d_groups(),
-            width_per_group: d_width_per_group(),
-            stem_channels: d_stem(),
-            planes: d_planes(),
-            num_channels: d_channels(),
-            batch_norm_eps: d_eps(),
+            layers: [3, 4, 6, 3],
+            groups: 1,
+            width_per_group: 64,
+            stem_channels: 64,
+            planes: [64, 128, 256, 512],
+            num_channels: 3,
+            batch_norm_eps: 1e-5,
         }
     }
 }

@@ -13,92 +13,64 @@ use crate::layers::{Activation, Kept, attention_within_limit, check_heads, linea
 
 /// The fields of a SAM `vision_config` that shape the image encoder (HF names and defaults).
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(default)]
 pub struct SamVisionConfig {
     /// Width of the token vectors.
-    #[serde(default = "d_hidden")]
     pub hidden_size: usize,
     /// Channels of the neck's output.
-    #[serde(default = "d_out")]
     pub output_channels: usize,
     /// Number of transformer layers.
-    #[serde(default = "d_layers")]
     pub num_hidden_layers: usize,
     /// Attention heads per layer.
-    #[serde(default = "d_layers")]
     pub num_attention_heads: usize,
     /// Input channels.
-    #[serde(default = "d_channels")]
     pub num_channels: usize,
     /// Input side in pixels.
-    #[serde(default = "d_image")]
     pub image_size: usize,
     /// Side of a square patch.
-    #[serde(default = "d_patch")]
     pub patch_size: usize,
     /// MLP activation.
-    #[serde(default = "d_act")]
     pub hidden_act: Activation,
     /// LayerNorm epsilon (also of the neck's channel LayerNorms).
-    #[serde(default = "d_eps")]
     pub layer_norm_eps: f64,
     /// Bias on the fused query/key/value projection.
-    #[serde(default = "d_true")]
     pub qkv_bias: bool,
     /// MLP width as a multiple of `hidden_size`, when `mlp_dim` is absent.
-    #[serde(default = "d_mlp_ratio")]
     pub mlp_ratio: f64,
     /// MLP width.
-    #[serde(default)]
     pub mlp_dim: Option<usize>,
     /// Absolute position embeddings.
-    #[serde(default = "d_true")]
     pub use_abs_pos: bool,
     /// Decomposed relative position embeddings in attention.
-    #[serde(default = "d_true")]
     pub use_rel_pos: bool,
     /// Side of the attention windows (0 = global everywhere).
-    #[serde(default = "d_window")]
     pub window_size: usize,
     /// Layers with global attention.
-    #[serde(default = "d_global")]
     pub global_attn_indexes: Vec<usize>,
 }
 
-fn d_hidden() -> usize {
-    768
-}
-fn d_out() -> usize {
-    256
-}
-fn d_layers() -> usize {
-    12
-}
-fn d_channels() -> usize {
-    3
-}
-fn d_image() -> usize {
-    1024
-}
-fn d_patch() -> usize {
-    16
-}
-fn d_act() -> Activation {
-    Activation::Gelu
-}
-fn d_eps() -> f64 {
-    1e-6
-}
-fn d_true() -> bool {
-    true
-}
-fn d_mlp_ratio() -> f64 {
-    4.0
-}
-fn d_window() -> usize {
-    14
-}
-fn d_global() -> Vec<usize> {
-    vec![2, 5, 8, 11]
+impl Default for SamVisionConfig {
+    /// The values `config.json` leaves out default to (transformers' defaults).
+    fn default() -> Self {
+        Self {
+            hidden_size: 768,
+            output_channels: 256,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            num_channels: 3,
+            image_size: 1024,
+            patch_size: 16,
+            hidden_act: Activation::Gelu,
+            layer_norm_eps: 1e-6,
+            qkv_bias: true,
+            mlp_ratio: 4.0,
+            mlp_dim: None,
+            use_abs_pos: true,
+            use_rel_pos: true,
+            window_size: 14,
+            global_attn_indexes: vec![2, 5, 8, 11],
+        }
+    }
 }
 
 impl SamVisionConfig {
@@ -110,7 +82,7 @@ impl SamVisionConfig {
             "huge" => (1280, 32, 16, vec![7, 15, 23, 31]),
             _ => return None,
         };
-        let mut c: Self = serde_json::from_str("{}").ok()?;
+        let mut c = Self::default();
         c.hidden_size = hidden;
         c.num_hidden_layers = layers;
         c.num_attention_heads = heads;
