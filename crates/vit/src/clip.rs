@@ -59,13 +59,14 @@ impl ClipVisionConfig {
             "large-patch14" => (1024, 4096, 24, 16, 14),
             _ => return None,
         };
-        let mut c = Self::default();
-        c.hidden_size = hidden;
-        c.intermediate_size = inter;
-        c.num_hidden_layers = layers;
-        c.num_attention_heads = heads;
-        c.patch_size = patch;
-        Some(c)
+        Some(Self {
+            hidden_size: hidden,
+            intermediate_size: inter,
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            patch_size: patch,
+            ..Self::default()
+        })
     }
 
     /// Checks the values the model cannot run with.

@@ -71,12 +71,13 @@ impl Dinov2Config {
             "giant" => (1536, 40, 24, true),
             _ => return None,
         };
-        let mut c = Self::default();
-        c.hidden_size = hidden;
-        c.num_hidden_layers = layers;
-        c.num_attention_heads = heads;
-        c.use_swiglu_ffn = swiglu;
-        Some(c)
+        Some(Self {
+            hidden_size: hidden,
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            use_swiglu_ffn: swiglu,
+            ..Self::default()
+        })
     }
 
     /// Checks the values the model cannot run with.

@@ -82,12 +82,13 @@ impl SamVisionConfig {
             "huge" => (1280, 32, 16, vec![7, 15, 23, 31]),
             _ => return None,
         };
-        let mut c = Self::default();
-        c.hidden_size = hidden;
-        c.num_hidden_layers = layers;
-        c.num_attention_heads = heads;
-        c.global_attn_indexes = global;
-        Some(c)
+        Some(Self {
+            hidden_size: hidden,
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            global_attn_indexes: global,
+            ..Self::default()
+        })
     }
 
     /// MLP width.
