@@ -37,3 +37,8 @@ pub use model::{
     Family, FeatureRequest, ModelConfig, ModelSpec, NAMED_MODELS, Pooling, VisionModel, load,
 };
 pub use preprocess::{Mode, Pixels, Preprocess, Upscale};
+
+/// The README's example, compiled (and, where it needs no files, run) as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
