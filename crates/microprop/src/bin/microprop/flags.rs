@@ -8,6 +8,7 @@ use microprop_correlations::segment::{
     AdaptiveMethod, Block, NlMeans, Segmenter, ThresholdType, check_block_size,
 };
 use microprop_correlations::{Correlation, Cutoff, Order};
+use microprop_homogenization::solver::Scheme;
 
 /// Learn microstructure–property relationships from images.
 #[derive(Parser)]
@@ -200,8 +201,8 @@ pub(crate) struct SolverArgs {
     #[arg(long, default_value_t = 0.3)]
     pub(crate) soft_nu: f64,
     /// Discrete wave vectors.
-    #[arg(long, value_enum, default_value_t = SchemeArg::Willot)]
-    pub(crate) scheme: SchemeArg,
+    #[arg(long, value_enum, default_value_t = Scheme::Willot)]
+    pub(crate) scheme: Scheme,
     /// Relative CG residual at which to stop.
     #[arg(long, default_value_t = 1e-4)]
     pub(crate) tol: f64,
@@ -234,12 +235,6 @@ pub(crate) struct SynthArgs {
 pub(crate) enum StageArg {
     All,
     Features,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub(crate) enum SchemeArg {
-    Willot,
-    Fourier,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -412,8 +407,8 @@ impl SolverArgs {
         s.stiff = (self.stiff_e, self.stiff_nu);
         s.soft = (self.soft_e, self.soft_nu);
         s.scheme = match self.scheme {
-            SchemeArg::Willot => "willot",
-            SchemeArg::Fourier => "fourier",
+            Scheme::Willot => "willot",
+            Scheme::Fourier => "fourier",
         }
         .into();
         s.tol = self.tol;
@@ -422,12 +417,9 @@ impl SolverArgs {
 
     /// The solver with these phases and numerics.
     pub(crate) fn solver(&self) -> microprop_homogenization::solver::Solver {
-        use microprop_homogenization::solver::{Scheme, Solver};
+        use microprop_homogenization::solver::Solver;
         let mut s = Solver {
-            scheme: match self.scheme {
-                SchemeArg::Willot => Scheme::Willot,
-                SchemeArg::Fourier => Scheme::Fourier,
-            },
+            scheme: self.scheme,
             tol: self.tol,
             ..Solver::default()
         };
