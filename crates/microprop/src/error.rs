@@ -126,12 +126,12 @@ pub enum Error {
     #[error(transparent)]
     Vit(#[from] microprop_vit::Error),
     /// An output that could not be written.
-    #[error("cannot write {path}: {detail}")]
+    #[error("cannot write {path}: {source}")]
     Write {
         /// The output file.
         path: PathBuf,
-        /// What went wrong.
-        detail: String,
+        /// What went wrong (I/O, serialization, encoding).
+        source: BoxError,
     },
 }
 
@@ -175,6 +175,9 @@ impl std::fmt::Display for Unmatched {
         Ok(())
     }
 }
+
+/// The underlying error of a failed output, kept with its own type and source chain.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -408,9 +408,7 @@ pub fn extract(
         let save = |hash: u128, v: Vec<f64>| -> Result<()> {
             if let Some(d) = dir.as_deref() {
                 let array = Array1::from(v.clone());
-                write_buffered(&entry_path(d, hash), |w| {
-                    array.write_npy(w).map_err(|e| e.to_string())
-                })?;
+                write_buffered(&entry_path(d, hash), |w| array.write_npy(w))?;
             }
             computed.fetch_add(1, Ordering::Relaxed);
             store(hash, v);
@@ -631,7 +629,7 @@ fn prepare_cache(
     let dir = cache.join(extractor.key(mat_variable, checkpoint));
     let fail = |e: std::io::Error| Error::Write {
         path: dir.clone(),
-        detail: e.to_string(),
+        source: e.into(),
     };
     std::fs::create_dir_all(&dir).map_err(fail)?;
     let about = dir.join("extractor.json");

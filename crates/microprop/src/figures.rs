@@ -67,7 +67,7 @@ fn font_ready(path: &Path) -> Result<()> {
 fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Write {
         path: path.to_path_buf(),
-        detail: format!("plotting: {e}"),
+        source: format!("plotting: {e}").into(),
     }
 }
 

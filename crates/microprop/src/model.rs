@@ -92,7 +92,7 @@ impl SavedModel {
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string(self).map_err(|e| Error::Write {
             path: path.to_path_buf(),
-            detail: e.to_string(),
+            source: e.into(),
         })?;
         write_buffered(path, |w| {
             std::io::Write::write_all(w, text.as_bytes()).map_err(|e| e.to_string())

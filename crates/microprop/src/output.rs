@@ -87,10 +87,10 @@ fn process_alive(pid: u32) -> bool {
     true
 }
 
-fn write_error(path: &Path, e: impl std::fmt::Display) -> Error {
+fn write_error(path: &Path, e: impl Into<crate::error::BoxError>) -> Error {
     Error::Write {
         path: path.to_path_buf(),
-        detail: e.to_string(),
+        source: e.into(),
     }
 }
 
@@ -151,9 +151,9 @@ pub fn write_npy_u8(path: &Path, img: &Array2<u8>) -> Result<()> {
 }
 
 /// Writes `path` atomically through a buffered temporary file filled by `fill`.
-pub fn write_buffered(
+pub fn write_buffered<E: Into<crate::error::BoxError>>(
     path: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::result::Result<(), String>,
+    fill: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::result::Result<(), E>,
 ) -> Result<()> {
     let mut tmp = temp_beside(path)?;
     let mut w = std::io::BufWriter::new(tmp.as_file_mut());

@@ -23,7 +23,7 @@ fn write_text(path: &Path, text: &str) -> Result<()> {
 fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Write {
         path: dir.to_path_buf(),
-        detail: e.to_string(),
+        source: e.into(),
     })
 }
 
@@ -130,7 +130,7 @@ pub fn write_report(out: &Path, outcome: &Outcome) -> Result<Vec<PathBuf>> {
     });
     let text = serde_json::to_string_pretty(&json).map_err(|e| Error::Write {
         path: results.clone(),
-        detail: e.to_string(),
+        source: e.into(),
     })?;
     write_text(&results, &text)?;
     written.push(results);

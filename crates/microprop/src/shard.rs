@@ -222,10 +222,10 @@ pub fn write_shard<A: WritableElement>(
     manifest.rows = features.nrows();
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Write {
         path: manifest_path(&path),
-        detail: e.to_string(),
+        source: e.into(),
     })?;
     write_buffered(&manifest_path(&path), |w| {
-        std::io::Write::write_all(w, &json).map_err(|e| e.to_string())
+        std::io::Write::write_all(w, &json)
     })?;
     Ok(path)
 }

@@ -180,11 +180,9 @@ pub fn synthesize_shard(
     let path = shard_manifest_path(dir, shard);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Write {
         path: path.clone(),
-        detail: e.to_string(),
+        source: e.into(),
     })?;
-    write_buffered(&path, |w| {
-        std::io::Write::write_all(w, &json).map_err(|e| e.to_string())
-    })?;
+    write_buffered(&path, |w| std::io::Write::write_all(w, &json))?;
     Ok((manifest, computed))
 }
 
@@ -325,10 +323,10 @@ fn compute_pending(
             let record = compute(i, settings, &solver)?;
             let json = serde_json::to_vec_pretty(&record).map_err(|e| Error::Write {
                 path: sample_path(&samples, i),
-                detail: e.to_string(),
+                source: e.into(),
             })?;
             write_buffered(&sample_path(&samples, i), |w| {
-                std::io::Write::write_all(w, &json).map_err(|e| e.to_string())
+                std::io::Write::write_all(w, &json)
             })?;
             progress.tick();
             Ok(record)
@@ -378,9 +376,7 @@ fn check_settings(dir: &Path, settings: &Settings) -> Result<()> {
         return Ok(());
     }
     let json = serde_json::to_vec_pretty(settings).map_err(|e| bad(e.to_string()))?;
-    write_buffered(&path, |w| {
-        std::io::Write::write_all(w, &json).map_err(|e| e.to_string())
-    })
+    write_buffered(&path, |w| std::io::Write::write_all(w, &json))
 }
 
 /// The volume of sample `index` and its generator parameters.
@@ -534,11 +530,9 @@ fn write_metadata(dir: &Path, records: &[Record]) -> Result<Vec<PathBuf>> {
     let parquet = dir.join("metadata.parquet");
     let mut df = DataFrame::new(records.len(), columns).map_err(|e| Error::Write {
         path: csv.clone(),
-        detail: e.to_string(),
+        source: e.into(),
     })?;
-    write_buffered(&csv, |w| {
-        CsvWriter::new(w).finish(&mut df).map_err(|e| e.to_string())
-    })?;
+    write_buffered(&csv, |w| CsvWriter::new(w).finish(&mut df))?;
     write_buffered(&parquet, |w| {
         ParquetWriter::new(w)
             .finish(&mut df)
