@@ -104,7 +104,7 @@ enum Case {
         /// Data-set seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Directory of checkpoints: DIR/<model>/ (config.json + model.safetensors, e.g.
+        /// Directory of checkpoints: `DIR/<model>/` (config.json + model.safetensors, e.g.
         /// dinov2-large/, clip-vit-base-patch16/, sam-vit-huge/) and the MicroNet .pth.
         #[arg(long)]
         weights: Option<PathBuf>,

@@ -1,8 +1,8 @@
 //! 3-D real FFTs of periodic fields on an `n0 × n1 × n2` grid, with plans made once per shape
 //! and shared by every solve in the process.
 //!
-//! Every axis is transformed over blocks of [`LANES`](crate::lanes::LANES) lines at once
-//! (rows of lanes, see [`crate::lanes`]); the last axis takes two real lines per complex lane
+//! Every axis is transformed over blocks of `lanes::LANES` lines at once
+//! (rows of lanes, see the `lanes` module); the last axis takes two real lines per complex lane
 //! (`z = a + i·b`), which halves its cost for every length. Lengths without a split into small
 //! factors fall back to rustfft, one lane at a time.
 
