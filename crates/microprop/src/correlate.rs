@@ -134,15 +134,6 @@ pub fn feature_matrix(files: &[PathBuf], settings: &CorrelateSettings) -> Result
 
 /// Stacks equal-length rows into a matrix, naming the first file whose length differs.
 pub(crate) fn stack(files: &[PathBuf], rows: Vec<Vec<f64>>) -> Result<Array2<f64>> {
-    let width = rows.first().map_or(0, Vec::len);
-    if let Some(i) = rows.iter().position(|r| r.len() != width) {
-        return Err(Error::FeatureLength {
-            path: files[i].clone(),
-            len: rows[i].len(),
-            first: files[0].clone(),
-            expected: width,
-        });
-    }
     let rows = rows.into_iter().map(Array1::from).collect();
     Ok(stack_rows(rows, |i| files[i].display().to_string())?)
 }

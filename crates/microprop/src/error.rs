@@ -31,21 +31,6 @@ pub enum Error {
         /// What the operating system said.
         source: std::io::Error,
     },
-    /// Inputs whose feature vectors differ in length, so they cannot be stacked.
-    #[error(
-        "{path} gives {len} features but {first} gives {expected}; images of different sizes \
-         need a crop of every map (e.g. 159 for the case-2 images)"
-    )]
-    FeatureLength {
-        /// The input whose length differs.
-        path: PathBuf,
-        /// Its feature count.
-        len: usize,
-        /// The first input.
-        first: PathBuf,
-        /// The first input's feature count.
-        expected: usize,
-    },
     /// A setting that cannot be used as given.
     #[error("invalid setting {name}: {reason}")]
     Setting {

@@ -63,7 +63,9 @@ fn main() -> ExitCode {
 fn flag_hint(e: &anyhow::Error) -> Option<&'static str> {
     e.chain()
         .find_map(|cause| match cause.downcast_ref::<microprop::Error>()? {
-            microprop::Error::FeatureLength { .. } => Some(
+            microprop::Error::Correlations(microprop_correlations::Error::FeatureLength {
+                ..
+            }) => Some(
                 "`--crop N` crops every map to N × N (e.g. --crop 159 for the case-2 images); \
              in a study config: \"crop\"",
             ),
