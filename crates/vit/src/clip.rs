@@ -7,7 +7,11 @@ use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 use serde::Deserialize;
 
+use crate::error::Result;
 use crate::layers::{Activation, Kept, check_heads, linear, self_attention};
+use crate::load::Layout;
+use crate::model::{Architecture, ModelFamily, Tokenize, Tokens};
+use crate::preprocess::{CLIP_MEAN, CLIP_STD};
 
 /// The fields of a CLIP `vision_config` that shape the vision tower (HF names and defaults).
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
@@ -68,9 +72,10 @@ impl ClipVisionConfig {
             ..Self::default()
         })
     }
+}
 
-    /// Checks the values the model cannot run with.
-    pub fn validate(&self) -> crate::Result<()> {
+impl Architecture for ClipVisionConfig {
+    fn validate(&self) -> Result<()> {
         check_heads(self.hidden_size, self.num_attention_heads, "clip")?;
         if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
             return Err(crate::Error::invalid_config(format!(
@@ -81,8 +86,49 @@ impl ClipVisionConfig {
         Ok(())
     }
 
-    /// Builds the vision tower with lazily initialized parameters.
-    pub fn init(&self, device: &Device) -> ClipVisionModel {
+    fn size_multiple(&self) -> usize {
+        self.patch_size
+    }
+
+    fn fixed_input(&self) -> Option<usize> {
+        Some(self.image_size)
+    }
+
+    fn normalization(&self) -> ([f32; 3], [f32; 3]) {
+        (CLIP_MEAN, CLIP_STD)
+    }
+
+    fn activation_bytes(&self, h: usize, w: usize) -> u64 {
+        let tokens = ((h / self.patch_size.max(1)) * (w / self.patch_size.max(1)) + 1) as u64;
+        tokens * (self.intermediate_size as u64).max(3 * self.hidden_size as u64) * 4
+    }
+
+    fn layers(&self) -> usize {
+        self.num_hidden_layers
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "clip vision (hidden {}, {} layers, patch {})",
+            self.hidden_size, self.num_hidden_layers, self.patch_size
+        )
+    }
+}
+
+impl ModelFamily for ClipVisionConfig {
+    type Model = ClipVisionModel;
+    const NAME: &'static str = "clip";
+    const MODEL_TYPES: &'static [&'static str] = &["clip", "clip_vision_model"];
+    const LAYOUT: Layout = Layout {
+        prefixes: &["vision_model.", ""],
+        ignored: &["embeddings.position_ids"],
+    };
+
+    fn preset(name: &str) -> Option<Self> {
+        Self::named(name.strip_prefix("clip-vit-")?)
+    }
+
+    fn init(&self, device: &Device) -> ClipVisionModel {
         let d = self.hidden_size;
         let p = self.patch_size;
         let grid = self.image_size / p;
@@ -112,7 +158,9 @@ impl ClipVisionConfig {
             image_size: self.image_size,
         }
     }
+}
 
+impl ClipVisionConfig {
     fn layer(&self, device: &Device) -> Layer {
         let d = self.hidden_size;
         let lin = |i, o| LinearConfig::new(i, o).init(device);
@@ -288,5 +336,24 @@ impl ClipVisionModel {
             last_hidden_state: x,
             hidden_states: kept.into_vec(),
         }
+    }
+}
+
+impl Tokenize for ClipVisionModel {
+    fn tokens(&self, pixels: Tensor<4>, layer: Option<usize>) -> Result<Tokens> {
+        let layers: Vec<usize> = layer.into_iter().collect();
+        let out = self.forward(pixels, &layers);
+        Ok(match out.hidden_states.into_iter().next() {
+            Some(tokens) => Tokens {
+                tokens,
+                has_cls: true,
+                pooled: None,
+            },
+            None => Tokens {
+                tokens: out.last_hidden_state,
+                has_cls: true,
+                pooled: Some(out.pooler_output),
+            },
+        })
     }
 }

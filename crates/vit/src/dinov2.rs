@@ -8,7 +8,10 @@ use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 use serde::Deserialize;
 
+use crate::error::Result;
 use crate::layers::{Activation, Kept, check_heads, linear, self_attention};
+use crate::load::Layout;
+use crate::model::{Architecture, ModelFamily, Tokenize, Tokens};
 use crate::resample::{Taps, dense_matrix, torch_bicubic, torch_bicubic_antialias};
 
 /// The fields of a DINOv2 `config.json` that shape the model (HF names and defaults).
@@ -80,8 +83,14 @@ impl Dinov2Config {
         })
     }
 
-    /// Checks the values the model cannot run with.
-    pub fn validate(&self) -> crate::Result<()> {
+    /// Number of patches along one side of the position-embedding grid.
+    pub fn grid(&self) -> usize {
+        self.image_size / self.patch_size
+    }
+}
+
+impl Architecture for Dinov2Config {
+    fn validate(&self) -> Result<()> {
         check_heads(self.hidden_size, self.num_attention_heads, "dinov2")?;
         if self.patch_size == 0 || self.image_size < self.patch_size {
             return Err(crate::Error::invalid_config(format!(
@@ -92,8 +101,46 @@ impl Dinov2Config {
         Ok(())
     }
 
-    /// Builds the model with lazily initialized (not yet allocated) parameters.
-    pub fn init(&self, device: &Device) -> Dinov2Model {
+    fn size_multiple(&self) -> usize {
+        self.patch_size
+    }
+
+    fn fixed_input(&self) -> Option<usize> {
+        None
+    }
+
+    fn activation_bytes(&self, h: usize, w: usize) -> u64 {
+        let tokens = ((h / self.patch_size.max(1)) * (w / self.patch_size.max(1)) + 1) as u64;
+        let mlp = (self.hidden_size as f64 * self.mlp_ratio).ceil() as u64;
+        tokens * mlp.max(3 * self.hidden_size as u64) * 4
+    }
+
+    fn layers(&self) -> usize {
+        self.num_hidden_layers
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "dinov2 (hidden {}, {} layers, {} heads)",
+            self.hidden_size, self.num_hidden_layers, self.num_attention_heads
+        )
+    }
+}
+
+impl ModelFamily for Dinov2Config {
+    type Model = Dinov2Model;
+    const NAME: &'static str = "dinov2";
+    const MODEL_TYPES: &'static [&'static str] = &["dinov2"];
+    const LAYOUT: Layout = Layout {
+        prefixes: &["", "dinov2."],
+        ignored: &[],
+    };
+
+    fn preset(name: &str) -> Option<Self> {
+        Self::named(name.strip_prefix("dinov2-")?)
+    }
+
+    fn init(&self, device: &Device) -> Dinov2Model {
         Dinov2Model {
             embeddings: Embeddings::new(self, device),
             encoder: Encoder {
@@ -103,11 +150,6 @@ impl Dinov2Config {
             },
             layernorm: layer_norm(self, device),
         }
-    }
-
-    /// Number of patches along one side of the position-embedding grid.
-    pub fn grid(&self) -> usize {
-        self.image_size / self.patch_size
     }
 }
 
@@ -421,5 +463,28 @@ impl Dinov2Model {
             last_hidden_state: self.layernorm.forward(x),
             hidden_states: kept.into_vec(),
         }
+    }
+}
+
+impl Tokenize for Dinov2Model {
+    fn tokens(&self, pixels: Tensor<4>, layer: Option<usize>) -> Result<Tokens> {
+        let layers: Vec<usize> = layer.into_iter().collect();
+        let out = self.forward(pixels, &layers);
+        Ok(match out.hidden_states.into_iter().next() {
+            Some(tokens) => Tokens {
+                tokens,
+                has_cls: true,
+                pooled: None,
+            },
+            None => {
+                let [b, _, d] = out.last_hidden_state.dims();
+                let cls = out.last_hidden_state.clone().narrow(1, 0, 1);
+                Tokens {
+                    pooled: Some(cls.reshape([b, d])),
+                    tokens: out.last_hidden_state,
+                    has_cls: true,
+                }
+            }
+        })
     }
 }

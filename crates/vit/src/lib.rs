@@ -34,7 +34,8 @@ pub use burn;
 pub use error::{Error, Panicked, Result, TensorProblem};
 pub use extract::{Backend, Extractor, Item, check_shape};
 pub use model::{
-    Family, FeatureRequest, ModelConfig, ModelSpec, NAMED_MODELS, Pooling, VisionModel, load,
+    Architecture, Family, FeatureRequest, ModelConfig, ModelFamily, ModelSpec, NAMED_MODELS,
+    Pooling, Tokenize, Tokens, VisionModel, load,
 };
 pub use preprocess::{Mode, Pixels, Preprocess, Upscale};
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::model::{Family, ModelConfig};
+use crate::model::ModelConfig;
 use crate::resample::pil_resize_bilinear;
 
 /// Crop from the top-left corner.
@@ -79,20 +79,15 @@ pub enum Upscale {
 impl Preprocess {
     /// The recipe for a model: `Paper` or `Standard` mode.
     pub fn for_model(config: &ModelConfig, mode: Mode, upscale: Upscale) -> Self {
-        let (crop, resize) = match (config.family(), config.input_size()) {
-            (_, None) => (Crop::Multiple(config.size_multiple()), Resize::None),
-            (family, Some(size)) => match upscale {
+        let (crop, resize) = match config.input_size() {
+            None => (Crop::Multiple(config.size_multiple()), Resize::None),
+            Some(size) => match upscale {
                 Upscale::Replicate => (Crop::None, Resize::Replicate(size)),
-                // The paper's SAM notebook crops to a multiple of 14 (it calls SAM's patch 14).
-                Upscale::Bilinear if family == Family::Sam => {
-                    (Crop::Square(14), Resize::Bilinear(size))
-                }
-                Upscale::Bilinear => (Crop::Square(config.size_multiple()), Resize::Bilinear(size)),
+                Upscale::Bilinear => (Crop::Square(config.crop_multiple()), Resize::Bilinear(size)),
             },
         };
-        let normalize = match (mode, config.family()) {
-            (Mode::Standard, Family::Clip) => Some((CLIP_MEAN, CLIP_STD)),
-            (Mode::Standard, _) => Some((IMAGENET_MEAN, IMAGENET_STD)),
+        let normalize = match mode {
+            Mode::Standard => Some(config.normalization()),
             _ => None,
         };
         Self {

@@ -10,6 +10,16 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use serde::Deserialize;
 
+use crate::error::Result;
+use crate::load::Layout;
+use crate::model::{Architecture, ModelFamily, Tokenize, Tokens};
+
+/// URL of the MicroNet ResNet-50 state dict (NASA `pretrained-microscopy-models`, v1.1).
+pub const MICRONET_RESNET50_URL: &str = "https://nasa-public-data.s3.amazonaws.com/microscopy_segmentation_models/resnet50_pretrained_microscopynet_v1.1.pth.tar";
+
+/// URL of torchvision's ImageNet ResNet-50 state dict (`IMAGENET1K_V1`).
+pub const IMAGENET_RESNET50_URL: &str = "https://download.pytorch.org/models/resnet50-0676ba61.pth";
+
 /// Output channels of a bottleneck block per unit of its stage's `planes`.
 pub const EXPANSION: usize = 4;
 
@@ -86,8 +96,19 @@ impl ResNetConfig {
         })
     }
 
-    /// Checks the values the model cannot run with.
-    pub fn validate(&self) -> crate::Result<()> {
+    /// Channels of the pooled feature vector (2048 for ResNet-50).
+    pub fn feature_dim(&self) -> usize {
+        self.planes[3] * EXPANSION
+    }
+
+    /// Width of a block's 3×3 convolution, as torchvision computes it.
+    fn width(&self, planes: usize) -> usize {
+        planes * self.width_per_group / 64 * self.groups
+    }
+}
+
+impl Architecture for ResNetConfig {
+    fn validate(&self) -> Result<()> {
         let positive = [
             ("groups", self.groups),
             ("width_per_group", self.width_per_group),
@@ -114,18 +135,28 @@ impl ResNetConfig {
         Ok(())
     }
 
-    /// Channels of the pooled feature vector (2048 for ResNet-50).
-    pub fn feature_dim(&self) -> usize {
-        self.planes[3] * EXPANSION
+    fn size_multiple(&self) -> usize {
+        1
     }
 
-    /// Width of a block's 3×3 convolution, as torchvision computes it.
-    fn width(&self, planes: usize) -> usize {
-        planes * self.width_per_group / 64 * self.groups
+    fn fixed_input(&self) -> Option<usize> {
+        None
     }
 
-    /// The model in words, for messages.
-    pub fn describe(&self) -> String {
+    fn input_size(&self) -> Option<usize> {
+        Some(224)
+    }
+
+    /// The 7×7 stem's unfolded input: 3 · 49 values per output pixel at half size.
+    fn activation_bytes(&self, h: usize, w: usize) -> u64 {
+        (h as u64 / 2 + 1) * (w as u64 / 2 + 1) * 147 * 4
+    }
+
+    fn layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    fn describe(&self) -> String {
         let depth = 2 + 3 * self.layers.iter().sum::<usize>();
         let kind = match (self.groups, self.width_per_group) {
             (1, 64) => "resnet".to_string(),
@@ -134,9 +165,48 @@ impl ResNetConfig {
         };
         format!("{kind}-{depth} (torchvision layout)")
     }
+}
 
-    /// Builds the model with lazily initialized convolution weights.
-    pub fn init(&self, device: &Device) -> ResNet {
+impl ModelFamily for ResNetConfig {
+    type Model = ResNet;
+    const NAME: &'static str = "resnet";
+    const MODEL_TYPES: &'static [&'static str] = &["resnet"];
+    // Training scripts save `{"state_dict": ...}` and DataParallel adds `module.`.
+    const LAYOUT: Layout = Layout {
+        prefixes: &[
+            "",
+            "module.",
+            "state_dict.",
+            "state_dict.module.",
+            "model.",
+            "model.module.",
+        ],
+        ignored: &["*.num_batches_tracked"],
+    };
+    const HF_CONFIG: bool = false;
+
+    /// `micronet-resnet50` and `imagenet-resnet50` (the released weights), or a name from
+    /// [`ARCHITECTURES`].
+    fn preset(name: &str) -> Option<Self> {
+        match name
+            .strip_prefix("micronet-")
+            .or_else(|| name.strip_prefix("imagenet-"))
+        {
+            Some(arch) => (arch == "resnet50").then(|| Self::named(arch)).flatten(),
+            None => Self::named(name),
+        }
+    }
+
+    fn from_value(value: serde_json::Value) -> std::result::Result<Self, String> {
+        serde_json::from_value(value).map_err(|e| {
+            format!(
+                "{e} (a torchvision-layout ResNet config: layers, groups, width_per_group, \
+                 stem_channels, planes, num_channels, batch_norm_eps)"
+            )
+        })
+    }
+
+    fn init(&self, device: &Device) -> ResNet {
         let mut inplanes = self.stem_channels;
         let mut stage = |i: usize| -> Vec<Bottleneck> {
             let stride = if i == 0 { 1 } else { 2 };
@@ -167,7 +237,9 @@ impl ResNetConfig {
             layer4,
         }
     }
+}
 
+impl ResNetConfig {
     fn block(&self, inplanes: usize, planes: usize, stride: usize, device: &Device) -> Bottleneck {
         let width = self.width(planes);
         let out = planes * EXPANSION;
@@ -353,4 +425,32 @@ impl ResNet {
 pub fn global_average(x: Tensor<4>) -> Tensor<2> {
     let [b, c, h, w] = x.dims();
     x.reshape([b, c, h * w]).mean_dim(2).reshape([b, c])
+}
+
+impl Tokenize for ResNet {
+    /// The feature map of the last stage (or of stage `layer`, 1–4), positions in row-major
+    /// order; the pooled output is its global average.
+    fn tokens(&self, pixels: Tensor<4>, layer: Option<usize>) -> Result<Tokens> {
+        if let Some(stage) = layer
+            && !(1..=4).contains(&stage)
+        {
+            return Err(crate::Error::Unsupported(format!(
+                "layer {stage}: a ResNet has stages 1 to 4"
+            )));
+        }
+        let stages: Vec<usize> = layer.into_iter().collect();
+        let out = self.forward(pixels, &stages);
+        let map = out
+            .stage_outputs
+            .into_iter()
+            .next()
+            .unwrap_or(out.last_feature_map);
+        let pooled = global_average(map.clone());
+        let [b, c, h, w] = map.dims();
+        Ok(Tokens {
+            tokens: map.reshape([b, c, h * w]).swap_dims(1, 2),
+            has_cls: false,
+            pooled: Some(pooled),
+        })
+    }
 }

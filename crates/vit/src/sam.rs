@@ -9,7 +9,10 @@ use burn::tensor::module::layer_norm;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Deserialize;
 
+use crate::error::Result;
 use crate::layers::{Activation, Kept, attention_within_limit, check_heads, linear};
+use crate::load::Layout;
+use crate::model::{Architecture, ModelFamily, Tokenize, Tokens};
 
 /// The fields of a SAM `vision_config` that shape the image encoder (HF names and defaults).
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
@@ -101,9 +104,10 @@ impl SamVisionConfig {
     pub fn grid(&self) -> usize {
         self.image_size / self.patch_size.max(1)
     }
+}
 
-    /// Checks the values the model cannot run with.
-    pub fn validate(&self) -> crate::Result<()> {
+impl Architecture for SamVisionConfig {
+    fn validate(&self) -> Result<()> {
         check_heads(self.hidden_size, self.num_attention_heads, "sam")?;
         if self.patch_size == 0 || !self.image_size.is_multiple_of(self.patch_size) {
             return Err(crate::Error::invalid_config(format!(
@@ -124,8 +128,50 @@ impl SamVisionConfig {
         Ok(())
     }
 
-    /// Builds the encoder with lazily initialized parameters.
-    pub fn init(&self, device: &Device) -> SamVisionEncoder {
+    fn size_multiple(&self) -> usize {
+        self.patch_size
+    }
+
+    fn fixed_input(&self) -> Option<usize> {
+        Some(self.image_size)
+    }
+
+    /// The paper's SAM notebook crops to a multiple of 14 (it calls SAM's patch 14).
+    fn crop_multiple(&self) -> usize {
+        14
+    }
+
+    fn activation_bytes(&self, h: usize, w: usize) -> u64 {
+        let tokens = ((h / self.patch_size.max(1)) * (w / self.patch_size.max(1))) as u64;
+        tokens * (self.mlp_width() as u64).max(3 * self.hidden_size as u64) * 4
+    }
+
+    fn layers(&self) -> usize {
+        self.num_hidden_layers
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "sam image encoder (hidden {}, {} layers)",
+            self.hidden_size, self.num_hidden_layers
+        )
+    }
+}
+
+impl ModelFamily for SamVisionConfig {
+    type Model = SamVisionEncoder;
+    const NAME: &'static str = "sam";
+    const MODEL_TYPES: &'static [&'static str] = &["sam", "sam_vision_model"];
+    const LAYOUT: Layout = Layout {
+        prefixes: &["vision_encoder.", ""],
+        ignored: &[],
+    };
+
+    fn preset(name: &str) -> Option<Self> {
+        Self::named(name.strip_prefix("sam-vit-")?)
+    }
+
+    fn init(&self, device: &Device) -> SamVisionEncoder {
         let d = self.hidden_size;
         let p = self.patch_size;
         let g = self.grid();
@@ -156,7 +202,9 @@ impl SamVisionConfig {
             image_size: self.image_size,
         }
     }
+}
 
+impl SamVisionConfig {
     fn layer(&self, index: usize, device: &Device) -> Layer {
         let d = self.hidden_size;
         let window = if self.global_attn_indexes.contains(&index) {
@@ -465,5 +513,35 @@ impl SamVisionEncoder {
             image_embeddings: self.neck.forward(x),
             hidden_states: kept.into_vec(),
         }
+    }
+}
+
+impl Tokenize for SamVisionEncoder {
+    /// Channels-last positions in row-major order; no CLS token. The pooled output is the
+    /// global average of the neck's output.
+    fn tokens(&self, pixels: Tensor<4>, layer: Option<usize>) -> Result<Tokens> {
+        let layers: Vec<usize> = layer.into_iter().collect();
+        let out = self.forward(pixels, &layers);
+        let flatten = |x: Tensor<4>| {
+            let [b, h, w, c] = x.dims();
+            x.reshape([b, h * w, c])
+        };
+        Ok(match out.hidden_states.into_iter().next() {
+            Some(h) => Tokens {
+                tokens: flatten(h),
+                has_cls: false,
+                pooled: None,
+            },
+            None => {
+                let tokens = flatten(out.image_embeddings.permute([0, 2, 3, 1]));
+                let [b, _, c] = tokens.dims();
+                let pooled = tokens.clone().mean_dim(1).reshape([b, c]);
+                Tokens {
+                    tokens,
+                    has_cls: false,
+                    pooled: Some(pooled),
+                }
+            }
+        })
     }
 }
