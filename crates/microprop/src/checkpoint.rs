@@ -76,6 +76,7 @@ pub fn file_hash(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
     let io = |e: std::io::Error| Error::Features {
         path: path.to_path_buf(),
         detail: e.to_string(),
+        source: Some(e.into()),
     };
     let meta = std::fs::metadata(path).map_err(io)?;
     let modified_ns = meta

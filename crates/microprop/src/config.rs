@@ -156,7 +156,7 @@ impl ModelSpec {
                 ..
             } => {
                 let base = ModelParams::defaults(kind, kernel.as_deref())
-                    .map_err(|e| bad(e.to_string()))?;
+                    .map_err(|e| bad(e.to_string()).caused_by(e))?;
                 let value = |key: &str, v: &serde_json::Value| match v {
                     serde_json::Value::Number(n) => n
                         .as_f64()
@@ -181,7 +181,8 @@ impl ModelSpec {
                         Ok((key.clone(), list))
                     })
                     .collect::<Result<Vec<_>>>()?;
-                ModelGrid::expand(&name, &base, &values).map_err(|e| bad(e.to_string()))
+                ModelGrid::expand(&name, &base, &values)
+                    .map_err(|e| bad(e.to_string()).caused_by(e))
             }
         }
     }
@@ -419,10 +420,11 @@ impl StudyConfig {
         let bad = |detail: String| Error::Config {
             path: path.to_path_buf(),
             detail,
+            source: None,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-        let mut config: StudyConfig =
-            serde_json::from_str(&text).map_err(|e| bad(format!("not a study config: {e}")))?;
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()).caused_by(e))?;
+        let mut config: StudyConfig = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("not a study config: {e}")).caused_by(e))?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.data = config.data.resolved(base);
         config.cache = config.cache.map(|c| base.join(c));

@@ -94,6 +94,7 @@ impl Section {
             Section::File(p) => std::fs::read(p).map_err(|e| Error::Features {
                 path: p.clone(),
                 detail: e.to_string(),
+                source: Some(e.into()),
             }),
             Section::Slice(s, i) => {
                 let slice = s.data.index_axis(Axis(0), *i);
@@ -171,6 +172,7 @@ fn is_stack(path: &Path) -> Result<bool> {
         .map_err(|e| Error::Features {
             path: path.to_path_buf(),
             detail: e.to_string(),
+            source: Some(e.into()),
         })?;
     let text = String::from_utf8_lossy(&head[..n]);
     let dims = text
@@ -186,19 +188,21 @@ fn stack_items(path: &Path) -> Result<Vec<(String, Section)>> {
     let bad = |detail: String| Error::Features {
         path: path.to_path_buf(),
         detail,
+        source: None,
     };
-    let (_, bytes) =
-        microprop_correlations::npy::read_checked(path).map_err(|e| bad(e.to_string()))?;
+    let (_, bytes) = microprop_correlations::npy::read_checked(path)
+        .map_err(|e| bad(e.to_string()).caused_by(e))?;
     let data: Array3<u16> = match ArrayD::<u8>::read_npy(&bytes[..]) {
         Ok(a) => a.mapv(u16::from),
         Err(_) => ArrayD::<u16>::read_npy(&bytes[..]).map_err(|e| {
             bad(format!(
                 "{e} (a uint8 or uint16 stack (n, h, w) is expected)"
             ))
+            .caused_by(e)
         })?,
     }
     .into_dimensionality()
-    .map_err(|e| bad(format!("{e}; a stack of sections (n, h, w) is expected")))?;
+    .map_err(|e| bad(format!("{e}; a stack of sections (n, h, w) is expected")).caused_by(e))?;
     let n = data.len_of(Axis(0));
     if n == 0 {
         return Err(bad("the stack holds no sections".into()));
@@ -224,12 +228,14 @@ fn stack_names(path: &Path, n: usize) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(&file).map_err(|e| Error::Features {
         path: file.clone(),
         detail: e.to_string(),
+        source: Some(e.into()),
     })?;
     let names: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
     if names.len() != n {
         return Err(Error::Features {
             path: file,
             detail: format!("{} names for a stack of {n} sections", names.len()),
+            source: None,
         });
     }
     Ok(names)
@@ -277,6 +283,7 @@ impl Dataset {
         let table_err = |detail: String| Error::Table {
             path: table.path.clone(),
             detail,
+            source: None,
         };
         let names = table.names(&spec.name_column)?;
         let target = spec.target.values(table)?;
@@ -377,7 +384,7 @@ impl Dataset {
         }
         let n = kept.len();
         let extra = Array2::from_shape_vec((n, spec.extra_columns.len()), extra_values)
-            .map_err(|e| table_err(e.to_string()))?;
+            .map_err(|e| table_err(e.to_string()).caused_by(e))?;
         let sections = maps
             .iter()
             .map(|m| {
@@ -555,6 +562,7 @@ pub fn extra_columns(
     let bad = |detail: String| Error::Table {
         path: table.path.clone(),
         detail,
+        source: None,
     };
     let rows: HashMap<String, usize> = table
         .names(name_column)?
@@ -581,5 +589,6 @@ pub fn extra_columns(
             values.push(v);
         }
     }
-    Array2::from_shape_vec((names.len(), columns.len()), values).map_err(|e| bad(e.to_string()))
+    Array2::from_shape_vec((names.len(), columns.len()), values)
+        .map_err(|e| bad(e.to_string()).caused_by(e))
 }

@@ -57,6 +57,9 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong (missing column, bad value, ...).
         detail: String,
+        /// The underlying error (I/O, parsing, decoding), where there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// A feature file that cannot be used.
     #[error("{path}: {detail}")]
@@ -65,6 +68,9 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong.
         detail: String,
+        /// The underlying error (I/O, parsing, decoding), where there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// A synthetic sample that could not be generated or homogenized.
     #[error("sample {index}: {source}")]
@@ -89,6 +95,9 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong.
         detail: String,
+        /// The underlying error (I/O, parsing, decoding), where there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// A study configuration whose values cannot be used (names, lists, fractions).
     #[error("invalid study config: {reason}")]
@@ -103,6 +112,9 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong.
         detail: String,
+        /// The underlying error (I/O, parsing, decoding), where there is one.
+        #[source]
+        source: Option<BoxError>,
     },
     /// An error of the reduction crate.
     #[error(transparent)]
@@ -118,6 +130,21 @@ pub enum Error {
         /// What went wrong (I/O, serialization, encoding).
         source: BoxError,
     },
+}
+
+impl Error {
+    /// Keeps `cause` as the source of a `Table`, `Features`, `Config` or `Model` error, whose
+    /// message already says what it is.
+    pub(crate) fn caused_by(mut self, cause: impl Into<BoxError>) -> Self {
+        if let Self::Table { source, .. }
+        | Self::Features { source, .. }
+        | Self::Config { source, .. }
+        | Self::Model { source, .. } = &mut self
+        {
+            *source = Some(cause.into());
+        }
+        self
+    }
 }
 
 /// Names on either side of a join that found no partner.

@@ -14,6 +14,7 @@ pub fn read_volume(path: &Path) -> Result<Array3<u8>> {
     let bad = |detail: String| Error::Features {
         path: path.to_path_buf(),
         detail,
+        source: None,
     };
     let present = distinct_labels(&labels);
     if present.len() > 2 {

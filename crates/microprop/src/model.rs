@@ -104,10 +104,11 @@ impl SavedModel {
         let bad = |detail: String| Error::Model {
             path: path.to_path_buf(),
             detail,
+            source: None,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()).caused_by(e))?;
         let header: Header = serde_json::from_str(&text)
-            .map_err(|e| bad(format!("not a microprop model (not JSON: {e})")))?;
+            .map_err(|e| bad(format!("not a microprop model (not JSON: {e})")).caused_by(e))?;
         if header.format.as_deref() != Some(FORMAT) {
             return Err(bad(
                 "not a microprop model (no \"format\": \"microprop-model\")".into(),
@@ -126,6 +127,7 @@ impl SavedModel {
             bad(format!(
                 "damaged or incompatible model (written by microprop {writer}): {e}"
             ))
+            .caused_by(e)
         })?;
         let mut model = model;
         model.check().map_err(bad)?;
@@ -235,6 +237,7 @@ impl SavedModel {
                              checkpoint the model was fitted with, or refit",
                             found.unwrap_or_default()
                         ),
+                        source: None,
                     });
                 }
             }
@@ -260,6 +263,7 @@ impl SavedModel {
                         self.source.display(),
                         self.block_dims[b]
                     ),
+                    source: None,
                 });
             }
             parts.push(x);

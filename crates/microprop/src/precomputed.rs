@@ -49,6 +49,7 @@ impl PrecomputedSpec {
                 detail: "a directory of precomputed vectors needs a `pattern` such as \
                          \"{name}_dino_l.npy\""
                     .into(),
+                source: None,
             })?;
             if !pattern.contains("{name}") {
                 return Err(Error::Setting {
@@ -64,6 +65,7 @@ impl PrecomputedSpec {
                         return Err(Error::Features {
                             path: file,
                             detail: format!("no precomputed vector for sample `{n}`"),
+                            source: None,
                         });
                     }
                     let v = read_vector(&file)?;
@@ -75,12 +77,14 @@ impl PrecomputedSpec {
                 return Err(Error::Features {
                     path: file.clone(),
                     detail: format!("{} values, but {} has {d}", v.len(), rows[0].0.display()),
+                    source: None,
                 });
             }
             let flat: Vec<f64> = rows.into_iter().flat_map(|r| r.1).collect();
             return Array2::from_shape_vec((names.len(), d), flat).map_err(|e| Error::Features {
                 path: self.path.clone(),
                 detail: e.to_string(),
+                source: Some(e.into()),
             });
         }
         self.read_matrix(names)
@@ -91,18 +95,21 @@ impl PrecomputedSpec {
         let bad = |detail: String| Error::Features {
             path: path.clone(),
             detail,
+            source: None,
         };
         let x = read_matrix(path)?;
         let names_file = names_path(path);
         let text = std::fs::read_to_string(&names_file).map_err(|e| Error::Features {
             path: names_file.clone(),
             detail: format!("{e} (precomputed rows are named by this file, one name a line)"),
+            source: Some(e.into()),
         })?;
         let row_names: Vec<&str> = text.lines().map(str::trim).collect();
         if row_names.len() != x.nrows() {
             return Err(Error::Features {
                 path: names_file.clone(),
                 detail: format!("{} names for {} rows", row_names.len(), x.nrows()),
+                source: None,
             });
         }
         let mut by_name: HashMap<&str, usize> = HashMap::new();
@@ -111,6 +118,7 @@ impl PrecomputedSpec {
                 return Err(Error::Features {
                     path: names_file.clone(),
                     detail: format!("name `{n}` appears twice"),
+                    source: None,
                 });
             }
         }
@@ -145,13 +153,14 @@ fn read_any(path: &Path) -> Result<ArrayD<f64>> {
     let bad = |detail: String| Error::Features {
         path: path.to_path_buf(),
         detail,
+        source: None,
     };
-    let (_, bytes) =
-        microprop_correlations::npy::read_checked(path).map_err(|e| bad(e.to_string()))?;
+    let (_, bytes) = microprop_correlations::npy::read_checked(path)
+        .map_err(|e| bad(e.to_string()).caused_by(e))?;
     match ArrayD::<f32>::read_npy(&bytes[..]) {
         Ok(a) => Ok(a.mapv(f64::from)),
         Err(_) => ArrayD::<f64>::read_npy(&bytes[..])
-            .map_err(|e| bad(format!("{e} (a float32 or float64 .npy is expected)"))),
+            .map_err(|e| bad(format!("{e} (a float32 or float64 .npy is expected)")).caused_by(e)),
     }
 }
 
@@ -162,6 +171,7 @@ pub fn read_matrix(path: &Path) -> Result<Array2<f64>> {
     a.into_dimensionality().map_err(|_| Error::Features {
         path: path.to_path_buf(),
         detail: format!("shape {shape:?}; a matrix (samples, features) is expected"),
+        source: None,
     })
 }
 
@@ -170,6 +180,7 @@ pub fn read_vector(path: &Path) -> Result<Vec<f64>> {
     let bad = |detail: String| Error::Features {
         path: path.to_path_buf(),
         detail,
+        source: None,
     };
     let values = read_any(path)?;
     let shape = values.shape().to_vec();

@@ -138,6 +138,7 @@ pub fn segment_labels(
     let bad = |detail: String| Error::Features {
         path: what.to_path_buf(),
         detail,
+        source: None,
     };
     if let Some(v) = labels.iter().find(|&&v| v > 255) {
         return Err(bad(format!("gray value {v} above 255 cannot be segmented")));
@@ -145,7 +146,7 @@ pub fn segment_labels(
     let gray = labels
         .mapv(|v| v as u8)
         .into_dimensionality::<Ix2>()
-        .map_err(|e| bad(format!("{e}; a 2-D section is expected")))?;
+        .map_err(|e| bad(format!("{e}; a 2-D section is expected")).caused_by(e))?;
     let out = segmenter
         .segment(&gray.view())
         .map_err(|e| Error::from(e.in_file(what)))?;

@@ -239,6 +239,7 @@ fn shard_error(path: &Path, detail: impl std::fmt::Display) -> Error {
     Error::Features {
         path: path.to_path_buf(),
         detail: detail.to_string(),
+        source: None,
     }
 }
 

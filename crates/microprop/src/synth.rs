@@ -198,10 +198,12 @@ pub fn merge_shards(dir: &Path) -> Result<Summary> {
     let bad = |path: &Path, detail: String| Error::Table {
         path: path.to_path_buf(),
         detail,
+        source: None,
     };
-    let text = std::fs::read(&settings_path).map_err(|e| bad(&settings_path, e.to_string()))?;
+    let text = std::fs::read(&settings_path)
+        .map_err(|e| bad(&settings_path, e.to_string()).caused_by(e))?;
     let settings: Settings = serde_json::from_slice(&text)
-        .map_err(|e| bad(&settings_path, format!("unreadable settings: {e}")))?;
+        .map_err(|e| bad(&settings_path, format!("unreadable settings: {e}")).caused_by(e))?;
     let shards_dir = dir.join("shards");
     let entries = std::fs::read_dir(&shards_dir).map_err(|source| Error::ListDir {
         path: shards_dir.clone(),
@@ -213,9 +215,9 @@ pub fn merge_shards(dir: &Path) -> Result<Summary> {
         if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
-        let text = std::fs::read(&path).map_err(|e| bad(&path, e.to_string()))?;
+        let text = std::fs::read(&path).map_err(|e| bad(&path, e.to_string()).caused_by(e))?;
         let m: ShardManifest = serde_json::from_slice(&text)
-            .map_err(|e| bad(&path, format!("not a shard manifest: {e}")))?;
+            .map_err(|e| bad(&path, format!("not a shard manifest: {e}")).caused_by(e))?;
         manifests.push((path, m));
     }
     manifests.sort_by_key(|(_, m)| (m.shard.count, m.shard.index));
@@ -362,10 +364,12 @@ fn check_settings(dir: &Path, settings: &Settings) -> Result<()> {
     let bad = |detail: String| Error::Table {
         path: path.clone(),
         detail,
+        source: None,
     };
     if let Ok(text) = std::fs::read(&path) {
-        let old: Settings = serde_json::from_slice(&text)
-            .map_err(|e| bad(format!("unreadable settings ({e}); remove the directory")))?;
+        let old: Settings = serde_json::from_slice(&text).map_err(|e| {
+            bad(format!("unreadable settings ({e}); remove the directory")).caused_by(e)
+        })?;
         if &old != settings {
             return Err(bad(format!(
                 "this directory holds a data set made with other settings ({}); write it to \
@@ -375,7 +379,7 @@ fn check_settings(dir: &Path, settings: &Settings) -> Result<()> {
         }
         return Ok(());
     }
-    let json = serde_json::to_vec_pretty(settings).map_err(|e| bad(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(settings).map_err(|e| bad(e.to_string()).caused_by(e))?;
     write_buffered(&path, |w| std::io::Write::write_all(w, &json))
 }
 
@@ -445,6 +449,7 @@ fn assemble(dir: &Path, settings: &Settings, records: &[Record]) -> Result<Vec<P
                          directory and start again",
                         r.index
                     ),
+                    source: None,
                 });
             }
             Ok(v)

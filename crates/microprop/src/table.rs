@@ -43,14 +43,14 @@ impl Table {
         let read = || match ext.as_str() {
             "csv" | "parquet" | "pq" => from_polars(path, &ext),
             "xlsx" | "xlsm" | "xls" | "ods" => from_sheet(path),
-            _ => Err(format!(
+            _ => Err(bad(format!(
                 "unsupported table format `.{ext}` (use .csv, .parquet or .xlsx)"
-            )),
+            ))),
         };
         // The decoders assert on some corrupt files (polars' parquet reader does); such a
         // file is a bad input, not a crash.
         let (header, columns) = match microprop_vit::extract::catch_quietly(read) {
-            Ok(result) => result.map_err(bad)?,
+            Ok(result) => result?,
             Err(message) => return Err(bad(format!("the file is corrupt ({message})"))),
         };
         Ok(Self {
@@ -104,6 +104,7 @@ fn table_error(path: &Path, detail: String) -> Error {
     Error::Table {
         path: path.to_path_buf(),
         detail,
+        source: None,
     }
 }
 
@@ -112,26 +113,31 @@ type Columns = (Vec<String>, Vec<Vec<Cell>>);
 /// Non-empty sheet cells with their `(row, column)`.
 type SheetCells = Vec<((u32, u32), Data)>;
 
-fn from_polars(path: &Path, ext: &str) -> std::result::Result<Columns, String> {
+fn from_polars(path: &Path, ext: &str) -> Result<Columns> {
     let df: DataFrame = if ext == "csv" {
         CsvReadOptions::default()
             .with_has_header(true)
             .with_infer_schema_length(None)
             .try_into_reader_with_file_path(Some(path.to_path_buf()))
             .and_then(|r| r.finish())
-            .map_err(|e| e.to_string())?
+            .map_err(|e| table_error(path, e.to_string()).caused_by(e))?
     } else {
-        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let file =
+            std::fs::File::open(path).map_err(|e| table_error(path, e.to_string()).caused_by(e))?;
         ParquetReader::new(file)
             .finish()
-            .map_err(|e| e.to_string())?
+            .map_err(|e| table_error(path, e.to_string()).caused_by(e))?
     };
     let mut header = Vec::new();
     let mut columns = Vec::new();
     for col in df.columns() {
         header.push(col.name().to_string());
-        let text = col.cast(&DataType::String).map_err(|e| e.to_string())?;
-        let text: &StringChunked = text.str().map_err(|e| e.to_string())?;
+        let text = col
+            .cast(&DataType::String)
+            .map_err(|e| table_error(path, e.to_string()).caused_by(e))?;
+        let text: &StringChunked = text
+            .str()
+            .map_err(|e| table_error(path, e.to_string()).caused_by(e))?;
         let cells = text
             .iter()
             .map(|t| Cell {
@@ -144,18 +150,19 @@ fn from_polars(path: &Path, ext: &str) -> std::result::Result<Columns, String> {
     Ok((header, columns))
 }
 
-fn from_sheet(path: &Path) -> std::result::Result<Columns, String> {
+fn from_sheet(path: &Path) -> Result<Columns> {
     let is_xlsx = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("xlsx") || e.eq_ignore_ascii_case("xlsm"));
     let cells: SheetCells = if is_xlsx {
         xlsx_cells(path)?
     } else {
-        let mut book = open_workbook_auto(path).map_err(|e| e.to_string())?;
+        let mut book =
+            open_workbook_auto(path).map_err(|e| table_error(path, e.to_string()).caused_by(e))?;
         let sheet = book
             .worksheet_range_at(0)
-            .ok_or("the workbook has no sheet")?
-            .map_err(|e| e.to_string())?;
+            .ok_or_else(|| table_error(path, "the workbook has no sheet".into()))?
+            .map_err(|e| table_error(path, e.to_string()).caused_by(e))?;
         sheet
             .cells()
             .filter(|(_, _, v)| !matches!(v, Data::Empty))
@@ -165,24 +172,27 @@ fn from_sheet(path: &Path) -> std::result::Result<Columns, String> {
             })
             .collect()
     };
-    sheet_columns(cells)
+    sheet_columns(path, cells)
 }
 
 /// The non-empty cells of an `.xlsx` file's first sheet, streamed (a sheet's declared extent
 /// is never allocated).
-fn xlsx_cells(path: &Path) -> std::result::Result<SheetCells, String> {
-    let mut book: calamine::Xlsx<_> =
-        calamine::open_workbook(path).map_err(|e: calamine::XlsxError| e.to_string())?;
+fn xlsx_cells(path: &Path) -> Result<SheetCells> {
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(path)
+        .map_err(|e: calamine::XlsxError| table_error(path, e.to_string()).caused_by(e))?;
     let name = book
         .sheet_names()
         .first()
         .cloned()
-        .ok_or("the workbook has no sheet")?;
+        .ok_or_else(|| table_error(path, "the workbook has no sheet".into()))?;
     let mut reader = book
         .worksheet_cells_reader(&name)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| table_error(path, e.to_string()).caused_by(e))?;
     let mut cells = Vec::new();
-    while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
+    while let Some(cell) = reader
+        .next_cell()
+        .map_err(|e| table_error(path, e.to_string()).caused_by(e))?
+    {
         let value = Data::from(cell.get_value().clone());
         if !matches!(value, Data::Empty) {
             cells.push((cell.get_position(), value));
@@ -194,22 +204,25 @@ fn xlsx_cells(path: &Path) -> std::result::Result<SheetCells, String> {
 /// Columns from sparse cells: the first row with a cell is the header, columns span from the
 /// leftmost to the rightmost cell. A sheet whose extent is far larger than its cells (a
 /// stray cell at `XFD1048576`) is refused rather than allocated.
-fn sheet_columns(cells: SheetCells) -> std::result::Result<Columns, String> {
+fn sheet_columns(path: &Path, cells: SheetCells) -> Result<Columns> {
     let (Some(r0), Some(c0)) = (
         cells.iter().map(|((r, _), _)| *r).min(),
         cells.iter().map(|((_, c), _)| *c).min(),
     ) else {
-        return Err("the sheet is empty".into());
+        return Err(table_error(path, "the sheet is empty".into()));
     };
     let r1 = cells.iter().map(|((r, _), _)| *r).max().unwrap_or(r0);
     let c1 = cells.iter().map(|((_, c), _)| *c).max().unwrap_or(c0);
     let (rows, cols) = ((r1 - r0) as u64 + 1, (c1 - c0) as u64 + 1);
     let limit = (cells.len() as u64 * 10).max(1_000_000);
     if rows * cols > limit {
-        return Err(format!(
-            "the sheet spans {rows} rows × {cols} columns but holds only {} cells; \
+        return Err(table_error(
+            path,
+            format!(
+                "the sheet spans {rows} rows × {cols} columns but holds only {} cells; \
              a table is expected from its first cell on",
-            cells.len()
+                cells.len()
+            ),
         ));
     }
     let mut header = vec![String::new(); cols as usize];
