@@ -19,6 +19,17 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `microprop extract --config DIR/config.json --weights DIR/WEIGHTS --backend cpu --out OUT`
+/// and `args` (options, then inputs): (success, stderr).
+fn extract_cpu(dir: &Path, weights: &str, out: &Path, args: &[&str]) -> (bool, String) {
+    let (config, weights) = (dir.join("config.json"), dir.join(weights));
+    let mut all = vec!["extract", "--config", s(&config), "--weights", s(&weights)];
+    all.extend(["--backend", "cpu", "--out", s(out)]);
+    all.extend_from_slice(args);
+    let (ok, _, err) = microprop(&all);
+    (ok, err)
+}
+
 #[test]
 fn npy_pixels_give_the_hf_pooled_features() {
     for (name, reference) in [
@@ -29,24 +40,13 @@ fn npy_pixels_give_the_hf_pooled_features() {
         let dir = fixture(name);
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("f.npy");
-        let config = dir.join("config.json");
         let input = dir.join("input.npy");
-        let (ok, _, err) = microprop(&[
-            "extract",
-            "--config",
-            s(&config),
-            "--weights",
-            s(&dir),
-            "--preprocess",
-            "none",
-            "--backend",
-            "cpu",
-            "--batch",
-            "1",
-            "--out",
-            s(&out),
-            s(&input),
-        ]);
+        let (ok, err) = extract_cpu(
+            &dir,
+            "",
+            &out,
+            &["--preprocess", "none", "--batch", "1", s(&input)],
+        );
         assert!(ok, "{name}: {err}");
         let got: Array2<f32> = read_npy(&out).unwrap();
         let want: ArrayD<f32> = read_npy(dir.join(reference)).unwrap();
@@ -63,22 +63,18 @@ fn images_of_different_sizes_are_cropped_grouped_and_named() {
     let images = fixture("preprocess");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("f.npy");
-    let (ok, _, err) = microprop(&[
-        "extract",
-        "--config",
-        s(&dir.join("config.json")),
-        "--weights",
-        s(&dir.join("model.safetensors")),
-        "--backend",
-        "cpu",
-        "--pool",
-        "cls+mean",
-        "--out",
-        s(&out),
-        s(&images.join("rgb.png")),
-        s(&images.join("gray.png")),
-        s(&images.join("rgba.png")),
-    ]);
+    let (ok, err) = extract_cpu(
+        &dir,
+        "model.safetensors",
+        &out,
+        &[
+            "--pool",
+            "cls+mean",
+            s(&images.join("rgb.png")),
+            s(&images.join("gray.png")),
+            s(&images.join("rgba.png")),
+        ],
+    );
     assert!(ok, "{err}");
     let got: Array2<f32> = read_npy(&out).unwrap();
     assert_eq!(got.shape(), [3, 64]);
@@ -111,20 +107,7 @@ fn bad_inputs_fail_with_the_name_at_fault() {
     );
     // Pixels of the wrong size for CLIP.
     let dinov2_input = fixture("dinov2/input.npy");
-    let (ok, _, err) = microprop(&[
-        "extract",
-        "--config",
-        s(&clip.join("config.json")),
-        "--weights",
-        s(&clip),
-        "--preprocess",
-        "none",
-        "--backend",
-        "cpu",
-        "--out",
-        s(&out),
-        s(&dinov2_input),
-    ]);
+    let (ok, err) = extract_cpu(&clip, "", &out, &["--preprocess", "none", s(&dinov2_input)]);
     assert!(!ok);
     assert!(err.contains("input_0") && err.contains("64×64"), "{err}");
     assert!(!out.exists(), "no output after a failure");
@@ -133,20 +116,7 @@ fn bad_inputs_fail_with_the_name_at_fault() {
     let mut px = ndarray::Array3::<f32>::zeros((3, 64, 64));
     px[[1, 2, 3]] = f32::NAN;
     ndarray_npy::write_npy(&nan, &px).unwrap();
-    let (ok, _, err) = microprop(&[
-        "extract",
-        "--config",
-        s(&clip.join("config.json")),
-        "--weights",
-        s(&clip),
-        "--preprocess",
-        "none",
-        "--backend",
-        "cpu",
-        "--out",
-        s(&out),
-        s(&nan),
-    ]);
+    let (ok, err) = extract_cpu(&clip, "", &out, &["--preprocess", "none", s(&nan)]);
     assert!(!ok);
     assert!(
         err.contains("nan.npy") && err.contains("not finite"),
@@ -170,20 +140,13 @@ fn a_resnet_state_dict_gives_the_torchvision_features() {
     let dir = fixture("resnet/tiny");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("f.npy");
-    let (ok, _, err) = microprop(&[
-        "extract",
-        "--config",
-        s(&dir.join("config.json")),
-        "--weights",
-        s(&dir.join("wrapped.pth.tar")),
-        "--preprocess",
-        "none",
-        "--backend",
-        "cpu",
-        "--out",
-        s(&out),
-        s(&dir.join("input.npy")),
-    ]);
+    let input = dir.join("input.npy");
+    let (ok, err) = extract_cpu(
+        &dir,
+        "wrapped.pth.tar",
+        &out,
+        &["--preprocess", "none", s(&input)],
+    );
     assert!(ok, "{err}");
     let got: Array2<f32> = read_npy(&out).unwrap();
     let want: ArrayD<f32> = read_npy(dir.join("pooled.npy")).unwrap();

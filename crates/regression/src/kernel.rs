@@ -98,6 +98,61 @@ impl KernelKind {
     }
 }
 
+/// A kernel before fitting: its family, how its γ is chosen, and the poly kernel's degree and
+/// constant term.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KernelParams {
+    /// The family.
+    pub kind: KernelKind,
+    /// How γ of the rbf, laplacian and poly kernels is chosen.
+    pub gamma: Gamma,
+    /// Degree of the poly kernel.
+    pub degree: u32,
+    /// Constant term of the poly kernel.
+    pub coef0: f64,
+}
+
+impl KernelParams {
+    /// The kernel with γ chosen on the training features `x`.
+    pub fn settle(&self, x: ArrayView2<'_, f64>) -> Result<Kernel> {
+        self.kind.settle(self.gamma, self.degree, self.coef0, x)
+    }
+}
+
+/// How the settings of a kernel model (kernel ridge, SVR) take their kernel; each model
+/// documents its own defaults.
+pub trait KernelSettings: Sized {
+    /// The kernel families the model takes.
+    const KINDS: &'static [KernelKind];
+
+    /// The kernel settings, to change.
+    fn kernel_params_mut(&mut self) -> &mut KernelParams;
+
+    /// The kernel family (one of [`Self::KINDS`]).
+    fn kernel(mut self, kind: KernelKind) -> Self {
+        self.kernel_params_mut().kind = kind;
+        self
+    }
+
+    /// How γ of the rbf, laplacian and poly kernels is chosen.
+    fn gamma(mut self, gamma: Gamma) -> Self {
+        self.kernel_params_mut().gamma = gamma;
+        self
+    }
+
+    /// Degree of the poly kernel.
+    fn degree(mut self, degree: u32) -> Self {
+        self.kernel_params_mut().degree = degree;
+        self
+    }
+
+    /// Constant term of the poly kernel.
+    fn coef0(mut self, coef0: f64) -> Self {
+        self.kernel_params_mut().coef0 = coef0;
+        self
+    }
+}
+
 impl Gamma {
     /// Checks a fixed value: finite and positive.
     pub fn validate(self) -> Result<()> {

@@ -28,7 +28,7 @@ pub mod split;
 mod svr;
 
 pub use gp::{GaussianProcess, GaussianProcessParams, GpKernel};
-pub use kernel::{Gamma, Kernel, KernelKind};
+pub use kernel::{Gamma, Kernel, KernelKind, KernelParams, KernelSettings};
 pub use linear::{LinearRegression, LinearRegressionParams};
 pub use model::{ModelGrid, ModelParams, ParamValue};
 pub use poly::PolynomialFeatures;

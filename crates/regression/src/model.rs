@@ -4,7 +4,7 @@
 use ndarray::{ArrayBase, Data, Ix1, Ix2};
 
 use crate::gp::{GaussianProcessParams, GpKernel};
-use crate::kernel::{Gamma, KernelKind};
+use crate::kernel::{Gamma, KernelKind, KernelSettings};
 use crate::ridge::KernelRidgeParams;
 use crate::svr::{KernelCache, SvrParams};
 use crate::{
@@ -228,11 +228,7 @@ impl ModelParams {
             }
             ModelParams::Svr(p) => {
                 *p = match name {
-                    "kernel" => p.kernel(kernel(&[
-                        KernelKind::Linear,
-                        KernelKind::Rbf,
-                        KernelKind::Poly,
-                    ])?),
+                    "kernel" => p.kernel(kernel(SvrParams::KINDS)?),
                     "c" => p.c(positive()?),
                     "epsilon" => p.epsilon(positive()?),
                     "gamma" => p.gamma(gamma()?),
@@ -248,12 +244,7 @@ impl ModelParams {
             }
             ModelParams::KernelRidge(p) => {
                 *p = match name {
-                    "kernel" => p.kernel(kernel(&[
-                        KernelKind::Linear,
-                        KernelKind::Rbf,
-                        KernelKind::Laplacian,
-                        KernelKind::Poly,
-                    ])?),
+                    "kernel" => p.kernel(kernel(KernelRidgeParams::KINDS)?),
                     "alpha" => p.alpha(positive()?),
                     "gamma" => p.gamma(gamma()?),
                     "degree" => p.degree(whole()?),

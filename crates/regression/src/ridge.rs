@@ -6,7 +6,7 @@
 use nalgebra::{DMatrix, DVector};
 use ndarray::{Array1, Array2, ArrayBase, Data, Ix1, Ix2};
 
-use crate::kernel::{Gamma, Kernel, KernelKind};
+use crate::kernel::{Gamma, Kernel, KernelKind, KernelParams, KernelSettings};
 use crate::{Error, Regressor, Result, check_xy};
 
 /// Settings of kernel ridge regression; defaults are scikit-learn's `KernelRidge()`: α = 1,
@@ -14,10 +14,7 @@ use crate::{Error, Regressor, Result, check_xy};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KernelRidgeParams {
     alpha: f64,
-    kernel: KernelKind,
-    gamma: Gamma,
-    degree: u32,
-    coef0: f64,
+    kernel: KernelParams,
 }
 
 /// A fitted kernel ridge model: the kernel, the training rows and their dual coefficients.
@@ -37,11 +34,26 @@ impl Default for KernelRidgeParams {
     fn default() -> Self {
         Self {
             alpha: 1.0,
-            kernel: KernelKind::Linear,
-            gamma: Gamma::Auto,
-            degree: 3,
-            coef0: 1.0,
+            kernel: KernelParams {
+                kind: KernelKind::Linear,
+                gamma: Gamma::Auto,
+                degree: 3,
+                coef0: 1.0,
+            },
         }
+    }
+}
+
+impl KernelSettings for KernelRidgeParams {
+    const KINDS: &'static [KernelKind] = &[
+        KernelKind::Linear,
+        KernelKind::Rbf,
+        KernelKind::Laplacian,
+        KernelKind::Poly,
+    ];
+
+    fn kernel_params_mut(&mut self) -> &mut KernelParams {
+        &mut self.kernel
     }
 }
 
@@ -49,30 +61,6 @@ impl KernelRidgeParams {
     /// Regularization strength (> 0).
     pub fn alpha(mut self, alpha: f64) -> Self {
         self.alpha = alpha;
-        self
-    }
-
-    /// The kernel family (default linear).
-    pub fn kernel(mut self, kernel: KernelKind) -> Self {
-        self.kernel = kernel;
-        self
-    }
-
-    /// γ of the rbf, laplacian and poly kernels (default `auto`, 1 / n_features).
-    pub fn gamma(mut self, gamma: Gamma) -> Self {
-        self.gamma = gamma;
-        self
-    }
-
-    /// Degree of the poly kernel (default 3).
-    pub fn degree(mut self, degree: u32) -> Self {
-        self.degree = degree;
-        self
-    }
-
-    /// Constant term of the poly kernel (default 1).
-    pub fn coef0(mut self, coef0: f64) -> Self {
-        self.coef0 = coef0;
         self
     }
 
@@ -90,9 +78,7 @@ impl KernelRidgeParams {
             });
         }
         check_xy(&x.view(), &y.view())?;
-        let kernel = self
-            .kernel
-            .settle(self.gamma, self.degree, self.coef0, x.view())?;
+        let kernel = self.kernel.settle(x.view())?;
         kernel.validate()?;
         let mut k = kernel.matrix(x.view(), x.view())?;
         k.diag_mut().mapv_inplace(|v| v + self.alpha);

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use ndarray::{Array1, Array2, ArrayBase, ArrayView1, ArrayView2, Data, Ix1, Ix2};
 
-use crate::kernel::{Gamma, Kernel, KernelKind, powi};
+use crate::kernel::{Gamma, Kernel, KernelKind, KernelParams, KernelSettings, powi};
 use crate::{Error, Regressor, Result, check_xy};
 
 /// Settings of an ε-SVR; defaults are scikit-learn's `SVR(kernel="linear")` (the paper's
@@ -23,10 +23,7 @@ pub struct SvrParams {
     epsilon: f64,
     tol: f64,
     shrinking: bool,
-    kernel: KernelKind,
-    gamma: Gamma,
-    degree: u32,
-    coef0: f64,
+    kernel: KernelParams,
 }
 
 /// A fitted ε-SVR: its kernel, support vectors with their dual coefficients, and the offset.
@@ -51,11 +48,22 @@ impl Default for SvrParams {
             epsilon: 0.1,
             tol: 1e-3,
             shrinking: true,
-            kernel: KernelKind::Linear,
-            gamma: Gamma::Scale,
-            degree: 3,
-            coef0: 0.0,
+            kernel: KernelParams {
+                kind: KernelKind::Linear,
+                gamma: Gamma::Scale,
+                degree: 3,
+                coef0: 0.0,
+            },
         }
+    }
+}
+
+impl KernelSettings for SvrParams {
+    /// libsvm's kernels: it has no Laplacian kernel.
+    const KINDS: &'static [KernelKind] = &[KernelKind::Linear, KernelKind::Rbf, KernelKind::Poly];
+
+    fn kernel_params_mut(&mut self) -> &mut KernelParams {
+        &mut self.kernel
     }
 }
 
@@ -84,30 +92,6 @@ impl SvrParams {
         self
     }
 
-    /// The kernel family: linear (default), rbf or poly (libsvm has no Laplacian kernel).
-    pub fn kernel(mut self, kernel: KernelKind) -> Self {
-        self.kernel = kernel;
-        self
-    }
-
-    /// γ of the rbf and poly kernels (default `scale`).
-    pub fn gamma(mut self, gamma: Gamma) -> Self {
-        self.gamma = gamma;
-        self
-    }
-
-    /// Degree of the poly kernel (default 3).
-    pub fn degree(mut self, degree: u32) -> Self {
-        self.degree = degree;
-        self
-    }
-
-    /// Constant term of the poly kernel (default 0).
-    pub fn coef0(mut self, coef0: f64) -> Self {
-        self.coef0 = coef0;
-        self
-    }
-
     fn validate(&self) -> Result<()> {
         let bad = |name, reason: &str| {
             Err(Error::Parameter {
@@ -124,16 +108,16 @@ impl SvrParams {
         if !(self.tol.is_finite() && self.tol > 0.0) {
             return bad("tol", "must be finite and positive");
         }
-        if self.kernel == KernelKind::Laplacian {
+        if !Self::KINDS.contains(&self.kernel.kind) {
             return bad(
                 "kernel",
                 "an SVR takes linear, rbf or poly (libsvm's kernels)",
             );
         }
-        if !self.coef0.is_finite() {
+        if !self.kernel.coef0.is_finite() {
             return bad("coef0", "must be finite");
         }
-        self.gamma.validate()
+        self.kernel.gamma.validate()
     }
 
     /// Fits on rows of `x` and targets `y`.
@@ -156,9 +140,7 @@ impl SvrParams {
         let (x, y) = (&x.as_standard_layout(), &y.as_standard_layout());
         self.validate()?;
         check_xy(&x.view(), &y.view())?;
-        let kernel = self
-            .kernel
-            .settle(self.gamma, self.degree, self.coef0, x.view())?;
+        let kernel = self.kernel.settle(x.view())?;
         let train = cache.get(&kernel, x.view());
         let mut solver = Solver::new(&train, y.view(), self);
         let iterations = solver.solve();
