@@ -1,6 +1,7 @@
-//! The model families, listed once. Adding a family is one line in the [`registry!`] call
-//! at the end of this file, plus its own file implementing [`Architecture`] for its config
-//! and [`Tokenize`] for its model; the enums and their dispatch are generated from the list.
+//! The model families, listed once. Adding a family is one line in the `registry!` call
+//! at the end of this file, plus its own file implementing [`Architecture`] and
+//! [`ModelFamily`] for its config and [`Tokenize`] for its model; the enums and their
+//! dispatch are generated from the list (and named checkpoints go in [`NAMED_MODELS`]).
 
 use std::path::Path;
 
