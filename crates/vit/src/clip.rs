@@ -340,20 +340,15 @@ impl ClipVisionModel {
 }
 
 impl Tokenize for ClipVisionModel {
+    /// The pooled output is HF's `pooler_output`.
     fn tokens(&self, pixels: Tensor<4>, layer: Option<usize>) -> Result<Tokens> {
         let layers: Vec<usize> = layer.into_iter().collect();
         let out = self.forward(pixels, &layers);
-        Ok(match out.hidden_states.into_iter().next() {
-            Some(tokens) => Tokens {
-                tokens,
-                has_cls: true,
-                pooled: None,
-            },
-            None => Tokens {
-                tokens: out.last_hidden_state,
-                has_cls: true,
-                pooled: Some(out.pooler_output),
-            },
-        })
+        let hidden = out.hidden_states.into_iter().next();
+        Ok(Tokens::with_cls(
+            hidden,
+            out.last_hidden_state,
+            out.pooler_output,
+        ))
     }
 }

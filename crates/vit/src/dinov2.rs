@@ -467,24 +467,17 @@ impl Dinov2Model {
 }
 
 impl Tokenize for Dinov2Model {
+    /// The pooled output is the normalized CLS token.
     fn tokens(&self, pixels: Tensor<4>, layer: Option<usize>) -> Result<Tokens> {
         let layers: Vec<usize> = layer.into_iter().collect();
         let out = self.forward(pixels, &layers);
-        Ok(match out.hidden_states.into_iter().next() {
-            Some(tokens) => Tokens {
-                tokens,
-                has_cls: true,
-                pooled: None,
-            },
-            None => {
-                let [b, _, d] = out.last_hidden_state.dims();
-                let cls = out.last_hidden_state.clone().narrow(1, 0, 1);
-                Tokens {
-                    pooled: Some(cls.reshape([b, d])),
-                    tokens: out.last_hidden_state,
-                    has_cls: true,
-                }
-            }
-        })
+        let [b, _, d] = out.last_hidden_state.dims();
+        let cls = out
+            .last_hidden_state
+            .clone()
+            .narrow(1, 0, 1)
+            .reshape([b, d]);
+        let hidden = out.hidden_states.into_iter().next();
+        Ok(Tokens::with_cls(hidden, out.last_hidden_state, cls))
     }
 }

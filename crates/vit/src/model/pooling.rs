@@ -60,6 +60,23 @@ pub struct Tokens {
 }
 
 impl Tokens {
+    /// A transformer's tokens, CLS first: the hidden state of the requested layer (which has
+    /// no pooler) if there is one, else the final tokens with the model's pooled output.
+    pub fn with_cls(hidden: Option<Tensor<3>>, last: Tensor<3>, pooled: Tensor<2>) -> Self {
+        match hidden {
+            Some(tokens) => Self {
+                tokens,
+                has_cls: true,
+                pooled: None,
+            },
+            None => Self {
+                tokens: last,
+                has_cls: true,
+                pooled: Some(pooled),
+            },
+        }
+    }
+
     /// One vector per image, `[batch, dim]` (`[batch, 2·dim]` for `cls+mean`); `model`
     /// names the model in errors.
     pub fn pool(&self, pooling: Pooling, model: &str) -> Result<Tensor<2>> {
