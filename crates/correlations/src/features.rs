@@ -114,9 +114,7 @@ impl TwoPointFeatures {
 
     /// The statistics settings (periodicity and cutoff).
     pub fn two_point(&self) -> TwoPoint {
-        TwoPoint::non_periodic()
-            .with_periodic(self.periodic)
-            .with_cutoff(self.cutoff)
+        TwoPoint::new(self.periodic).with_cutoff(self.cutoff)
     }
 
     /// The feature vector of one label image.

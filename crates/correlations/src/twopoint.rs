@@ -112,26 +112,23 @@ enum Operands<'a> {
 }
 
 impl TwoPoint {
-    /// Non-periodic statistics (valid-placement normalization) with the paper's cutoff.
-    pub fn non_periodic() -> Self {
+    /// Periodic (circular, `true`) or non-periodic (valid-placement normalization)
+    /// statistics, with the paper's cutoff.
+    pub fn new(periodic: bool) -> Self {
         Self {
-            periodic: false,
+            periodic,
             cutoff: Cutoff::Half,
         }
+    }
+
+    /// Non-periodic statistics (valid-placement normalization) with the paper's cutoff.
+    pub fn non_periodic() -> Self {
+        Self::new(false)
     }
 
     /// Periodic (circular) statistics with the paper's cutoff.
     pub fn periodic() -> Self {
-        Self {
-            periodic: true,
-            cutoff: Cutoff::Half,
-        }
-    }
-
-    /// Sets periodic (`true`) or non-periodic statistics.
-    pub fn with_periodic(mut self, periodic: bool) -> Self {
-        self.periodic = periodic;
-        self
+        Self::new(true)
     }
 
     /// Sets the cutoff.

@@ -103,9 +103,7 @@ fn labelled_phases_match_direct_sums() {
                     let labels = random_labels(&mut rng, shape, 3);
                     let mask = use_mask
                         .then(|| ArrayD::from_shape_fn(IxDyn(shape), |_| rng.random_bool(0.8)));
-                    let tp = TwoPoint::non_periodic()
-                        .with_periodic(periodic)
-                        .with_cutoff(cutoff);
+                    let tp = TwoPoint::new(periodic).with_cutoff(cutoff);
                     let cut = tp.resolve_cutoff(shape).unwrap();
                     let pairs = [(1u16, 1u16), (1, 0), (0, 2), (2, 2)];
                     let got = tp.phases(&labels, &pairs, mask.as_ref().map(|m| m.view()).as_ref());
@@ -146,9 +144,7 @@ fn real_fields_match_direct_sums() {
         for periodic in [false, true] {
             let a = ArrayD::from_shape_fn(IxDyn(shape), |_| rng.random_range(-1.0..1.0));
             let b = ArrayD::from_shape_fn(IxDyn(shape), |_| rng.random_range(0.0..2.0));
-            let tp = TwoPoint::non_periodic()
-                .with_periodic(periodic)
-                .with_cutoff(Cutoff::Max);
+            let tp = TwoPoint::new(periodic).with_cutoff(Cutoff::Max);
             let cut = tp.resolve_cutoff(shape).unwrap();
             let auto = tp.auto(&a).unwrap();
             let cross = tp.cross(&a, &b).unwrap();
@@ -239,9 +235,7 @@ fn two_phase_cross_matches_direct_sums() {
         for periodic in [false, true] {
             for cutoff in [Cutoff::Half, Cutoff::Max] {
                 let labels = random_labels(&mut rng, shape, 2).mapv(|v| v * 255);
-                let tp = TwoPoint::non_periodic()
-                    .with_periodic(periodic)
-                    .with_cutoff(cutoff);
+                let tp = TwoPoint::new(periodic).with_cutoff(cutoff);
                 let cut = tp.resolve_cutoff(shape).unwrap();
                 let got = tp
                     .phases(&labels, &[(255u16, 0u16), (0, 255)], None)

@@ -7,7 +7,7 @@ use microprop_regression::select::{Candidate, NestedCv};
 use microprop_regression::split::{
     Folds, GroupKFold, KFold, Split, group_ids, subset_groups, train_test_split,
 };
-use microprop_regression::{Fitted, ModelGrid, ModelParams};
+use microprop_regression::{CachedFit, Fitted, ModelGrid, ModelParams};
 use ndarray::{Array1, Array2, Axis};
 use rayon::prelude::*;
 use serde::Serialize;

@@ -188,14 +188,7 @@ impl Figure for BarChart {
                 )))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font((FAMILY, 18))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 18)
     }
 }
 
@@ -362,14 +355,7 @@ impl Figure for Parity {
                 .label(format!("{} ({})", s.name, s.truth.len()))
                 .legend(move |(x, y)| Circle::new((x + 7, y), 5, color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font((FAMILY, 16))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperLeft, 16)
     }
 }
 
@@ -509,15 +495,29 @@ impl Figure for Scree {
                 .iter()
                 .map(|&(x, y)| Circle::new((x, y), 3, red.filled())),
         )?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::MiddleRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font((FAMILY, 16))
-            .draw()?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::MiddleRight, 16)
     }
+}
+
+/// Draws the legend of `chart`'s labelled series in a framed, lightly see-through box.
+fn legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font((FAMILY, font_size))
+        .draw()?;
+    Ok(())
 }
 
 #[cfg(test)]

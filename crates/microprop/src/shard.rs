@@ -64,6 +64,15 @@ impl std::fmt::Display for Shard {
 }
 
 impl Shard {
+    /// The shards of `count` that `done` lacks, in index order: what a merge still waits for.
+    pub fn missing(count: usize, done: impl IntoIterator<Item = Shard>) -> Vec<Shard> {
+        let done: Vec<Shard> = done.into_iter().collect();
+        (0..count)
+            .map(|index| Shard { index, count })
+            .filter(|s| !done.contains(s))
+            .collect()
+    }
+
     /// Shard `index` of `count`; an error unless `index < count`.
     pub fn new(index: usize, count: usize) -> Result<Self> {
         if count == 0 || index >= count {
@@ -352,14 +361,9 @@ pub fn merge(out: &Path) -> Result<Merged> {
         ));
     }
     let count = counts[0];
-    let missing: Vec<String> = (0..count)
-        .filter(|k| !found.iter().any(|(s, _)| s.index == *k))
-        .map(|k| {
-            Shard { index: k, count }
-                .output_path(out)
-                .display()
-                .to_string()
-        })
+    let missing: Vec<String> = Shard::missing(count, found.iter().map(|(s, _)| *s))
+        .iter()
+        .map(|s| s.output_path(out).display().to_string())
         .collect();
     if !missing.is_empty() {
         return Err(shard_error(

@@ -241,10 +241,11 @@ pub fn merge_shards(dir: &Path) -> Result<Summary> {
         }
     }
     let count = first.shard.count;
-    let missing: Vec<String> = (0..count)
-        .filter(|k| !manifests.iter().any(|(_, m)| m.shard.index == *k))
-        .map(|k| format!("{k}/{count}"))
-        .collect();
+    let missing: Vec<String> =
+        crate::shard::Shard::missing(count, manifests.iter().map(|(_, m)| m.shard))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
     if !missing.is_empty() {
         return Err(bad(
             &shards_dir,

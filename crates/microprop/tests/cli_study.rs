@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::microprop;
+use common::{fit, microprop};
 use serde_json::Value;
 
 /// A small generated case-1 data set (60 samples of 21³), made once per test binary.
@@ -203,16 +203,7 @@ fn a_fitted_model_predicts_new_sections_and_reproduces_its_training_fit() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), |_| {});
     let model = dir.path().join("model.json");
-    let (ok, stdout, err) = microprop(&[
-        "fit",
-        config.to_str().unwrap(),
-        "--model",
-        "pr",
-        "--aggregation",
-        "mean",
-        "--out",
-        model.to_str().unwrap(),
-    ]);
+    let (ok, stdout, err) = fit(&config, &["--model", "pr", "--aggregation", "mean"], &model);
     assert!(ok, "fit failed: {err}");
     assert!(stdout.contains("PR E11 on twopoint (mean)"), "{stdout}");
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
@@ -451,14 +442,7 @@ fn model_grids_are_chosen_jointly_reported_and_fitted_by_name() {
     // `fit --model NAME` takes the config's name; the saved GP (a model of ln E11) predicts
     // its training fit after a round trip through the file.
     let model = dir.path().join("gp.json");
-    let (ok, stdout, err) = microprop(&[
-        "fit",
-        config.to_str().unwrap(),
-        "--model",
-        "gp",
-        "--out",
-        model.to_str().unwrap(),
-    ]);
+    let (ok, stdout, err) = fit(&config, &["--model", "gp"], &model);
     assert!(ok, "fit failed: {err}");
     assert!(stdout.contains("GP E11 on twopoint (mean)"), "{stdout}");
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
@@ -471,14 +455,7 @@ fn model_grids_are_chosen_jointly_reported_and_fitted_by_name() {
         "{mape} vs {train_mape}"
     );
 
-    let (ok, _, err) = microprop(&[
-        "fit",
-        config.to_str().unwrap(),
-        "--model",
-        "forest",
-        "--out",
-        model.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = fit(&config, &["--model", "forest"], &model);
     assert!(
         !ok && err.contains("`forest` is not in the study") && err.contains("svr-rbf"),
         "{err}"
@@ -583,12 +560,7 @@ fn grouped_protocols_report_groups_and_refuse_bad_groups() {
         assert_eq!(*f, g["mape"]);
     }
     let model = dir.path().join("m.json");
-    let (ok, stdout, err) = microprop(&[
-        "fit",
-        logo.to_str().unwrap(),
-        "--out",
-        model.to_str().unwrap(),
-    ]);
+    let (ok, stdout, err) = fit(&logo, &[], &model);
     assert!(ok && stdout.contains("GroupKFold(3)"), "{stdout}{err}");
 
     // Bad groups.
@@ -664,12 +636,7 @@ fn extra_columns_beside_the_components_reach_every_model_and_saved_models() {
 
     // Fit and predict: the saved projector keeps the column beside the components.
     let model = dir.path().join("m.json");
-    let (ok, _, err) = microprop(&[
-        "fit",
-        config.to_str().unwrap(),
-        "--out",
-        model.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = fit(&config, &[], &model);
     assert!(ok, "fit failed: {err}");
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     assert!(

@@ -265,18 +265,18 @@ fn model_seed(work: &Path) -> Vec<u8> {
         "aggregation": ["concat"], "models": ["lr"], "protocol": {"kind": "holdout"}
     }).to_string()).unwrap();
     let model = work.join("model.json");
-    let (ok, _, err) = common::microprop(&[
-        "fit",
-        config.to_str().unwrap(),
-        "--features",
-        "tp",
-        "--aggregation",
-        "concat",
-        "--model",
-        "lr",
-        "--out",
-        model.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = common::fit(
+        &config,
+        &[
+            "--features",
+            "tp",
+            "--aggregation",
+            "concat",
+            "--model",
+            "lr",
+        ],
+        &model,
+    );
     assert!(ok, "{err}");
     read(&model)
 }

@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{microprop, study_results};
+use common::{fit, microprop, study_results};
 use microprop::dataset::{Section, Source};
 use microprop::extract::ModelOptions;
 use microprop::features::{Extractor, TwoPointSpec, extract};
@@ -309,16 +309,7 @@ fn vit_fused_and_precomputed_sets_in_one_study_then_fit_and_predict() {
 
     // fit / predict with the ViT set: the same extractor on new sections.
     let model = dir.join("model.json");
-    let (ok, _, err) = microprop(&[
-        "fit",
-        config.to_str().unwrap(),
-        "--features",
-        "fused",
-        "--model",
-        "lr",
-        "--out",
-        model.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = fit(&config, &["--features", "fused", "--model", "lr"], &model);
     assert!(ok, "{err}");
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
@@ -343,16 +334,7 @@ fn vit_fused_and_precomputed_sets_in_one_study_then_fit_and_predict() {
     );
 
     // Precomputed: fit on the matrix, predict from a matrix of another width.
-    let (ok, _, err) = microprop(&[
-        "fit",
-        config.to_str().unwrap(),
-        "--features",
-        "matrix",
-        "--model",
-        "lr",
-        "--out",
-        model.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = fit(&config, &["--features", "matrix", "--model", "lr"], &model);
     assert!(ok, "{err}");
     let (ok, err) = predict(&model, &dir.join("pre.npy"), &pred);
     assert!(ok, "{err}");

@@ -76,6 +76,14 @@ pub enum Error {
         /// The columns of the fitted data.
         expected: usize,
     },
+    /// Stored or given statistics that no fit could produce.
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// What is at fault.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// The crate's result type.

@@ -88,17 +88,9 @@ impl Projector {
         ProjectorParams::default()
     }
 
-    /// Scores on every component, then the standardized kept columns.
+    /// Scores on every component, then the standardized kept columns ([`Projector::truncate`]
+    /// keeps fewer components).
     pub fn transform<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array2<f64>> {
-        self.transform_k(x, self.n_components())
-    }
-
-    /// Scores on the first `k` components, then the standardized kept columns.
-    pub fn transform_k<S: Data<Elem = f64>>(
-        &self,
-        x: &ArrayBase<S, Ix2>,
-        k: usize,
-    ) -> Result<Array2<f64>> {
         let expected = self.n_features();
         if x.ncols() != expected {
             return Err(Error::Columns {
@@ -109,8 +101,8 @@ impl Projector {
         }
         let (main, extra) = split_beside(x.view(), self.n_beside());
         let scores = match &self.scaler {
-            Some(sc) => self.pca.transform_k(&sc.transform(&main)?, k)?,
-            None => self.pca.transform_k(&main, k)?,
+            Some(sc) => self.pca.transform(&sc.transform(&main)?)?,
+            None => self.pca.transform(&main)?,
         };
         match (&self.beside, extra) {
             (Some(sc), Some(e)) => Ok(ndarray::concatenate![Axis(1), scores, sc.transform(&e)?]),
@@ -256,7 +248,10 @@ mod tests {
             fitted.truncate(5),
             Err(Error::TooManyComponents { asked: 5, rank: 2 })
         ));
-        assert_eq!(fitted.transform_k(&x, 1).unwrap().ncols(), 1);
+        assert_eq!(
+            fitted.truncate(1).unwrap().transform(&x).unwrap().ncols(),
+            1
+        );
     }
 
     #[test]

@@ -49,6 +49,30 @@ impl StandardScaler {
         Ok(Self { mean, scale })
     }
 
+    /// A scaler from stored statistics (scikit-learn's `mean_` and `scale_`), checked: one
+    /// scale per mean, every mean finite, every scale finite and positive.
+    pub fn from_parts(mean: Array1<f64>, scale: Array1<f64>) -> Result<Self> {
+        if scale.len() != mean.len() {
+            return Err(Error::Columns {
+                what: "scaler scale",
+                got: scale.len(),
+                expected: mean.len(),
+            });
+        }
+        let bad = |(m, s): (&f64, &f64)| !(m.is_finite() && s.is_finite() && *s > 0.0);
+        if let Some(column) = mean.iter().zip(&scale).position(bad) {
+            return Err(Error::Invalid {
+                what: "scaler",
+                reason: format!(
+                    "column {column} has mean {} and scale {}; a mean must be finite and a \
+                     scale finite and positive",
+                    mean[column], scale[column]
+                ),
+            });
+        }
+        Ok(Self { mean, scale })
+    }
+
     /// Scales `x` with the fitted statistics.
     pub fn transform<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array2<f64>> {
         if x.ncols() != self.mean.len() {
@@ -83,24 +107,9 @@ struct ScalerRaw {
 
 #[cfg(feature = "serde")]
 impl TryFrom<ScalerRaw> for StandardScaler {
-    type Error = String;
+    type Error = Error;
 
-    fn try_from(r: ScalerRaw) -> std::result::Result<Self, String> {
-        if r.mean.len() != r.scale.len() {
-            return Err(format!(
-                "scaler mean has {} values but scale has {}",
-                r.mean.len(),
-                r.scale.len()
-            ));
-        }
-        if r.mean.iter().any(|v| !v.is_finite())
-            || r.scale.iter().any(|v| !(v.is_finite() && *v > 0.0))
-        {
-            return Err("scaler holds a non-finite mean or a non-positive scale".into());
-        }
-        Ok(Self {
-            mean: r.mean,
-            scale: r.scale,
-        })
+    fn try_from(r: ScalerRaw) -> Result<Self> {
+        Self::from_parts(r.mean, r.scale)
     }
 }

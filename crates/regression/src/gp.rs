@@ -82,10 +82,9 @@ impl Default for GaussianProcessParams {
 }
 
 impl GaussianProcessParams {
-    /// The stationary kernel (default RBF).
-    pub fn kernel(mut self, kernel: GpKernel) -> Self {
-        self.kernel = kernel;
-        self
+    setters! {
+        /// The stationary kernel (default RBF).
+        kernel: GpKernel;
     }
 
     /// Initial constant, length scale and noise level (each > 0, within its bounds).
@@ -105,37 +104,21 @@ impl GaussianProcessParams {
         self
     }
 
-    /// Value added to the kernel matrix's diagonal (default 1e-10).
-    pub fn alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
-        self
-    }
-
-    /// Whether targets are centred and scaled to unit variance before fitting (default yes).
-    pub fn normalize_y(mut self, normalize: bool) -> Self {
-        self.normalize_y = normalize;
-        self
-    }
-
-    /// Extra optimizer runs from starting points drawn uniformly (in log space) within the
-    /// bounds (default 0).
-    pub fn restarts(mut self, restarts: usize) -> Self {
-        self.restarts = restarts;
-        self
-    }
-
-    /// Seed of the restarts' starting points (numpy's `RandomState(seed)`, as scikit-learn's
-    /// `random_state`).
-    pub fn seed(mut self, seed: u32) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Whether the hyper-parameters are optimized (default); without, the initial values are
-    /// kept (scikit-learn's `optimizer=None`).
-    pub fn optimize(mut self, optimize: bool) -> Self {
-        self.optimize = optimize;
-        self
+    setters! {
+        /// Value added to the kernel matrix's diagonal (default 1e-10).
+        alpha: f64;
+        /// Whether targets are centred and scaled to unit variance before fitting (default
+        /// yes).
+        normalize_y: bool;
+        /// Extra optimizer runs from starting points drawn uniformly (in log space) within
+        /// the bounds (default 0).
+        restarts: usize;
+        /// Seed of the restarts' starting points (numpy's `RandomState(seed)`, as
+        /// scikit-learn's `random_state`).
+        seed: u32;
+        /// Whether the hyper-parameters are optimized (default); without, the initial values
+        /// are kept (scikit-learn's `optimizer=None`).
+        optimize: bool;
     }
 
     fn validate(&self) -> Result<()> {
@@ -267,15 +250,8 @@ impl GaussianProcess {
         &self,
         x: &ArrayBase<S, Ix2>,
     ) -> Result<(Array1<f64>, Array1<f64>)> {
+        crate::check_features(x, self.x_fit.ncols())?;
         let x = &x.as_standard_layout();
-        if x.ncols() != self.x_fit.ncols() {
-            return Err(Error::Shape {
-                what: "feature columns vs fitted model",
-                left: x.ncols(),
-                right: self.x_fit.ncols(),
-            });
-        }
-        crate::check_finite("features", x.iter())?;
         let [c, l, noise] = self.theta;
         let d2 = squared_distances(x.view(), self.x_fit.view());
         let (m, n) = d2.dim();

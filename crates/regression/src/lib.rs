@@ -16,6 +16,19 @@
 
 #![warn(missing_docs)]
 
+/// Builder setters `pub fn name(mut self, name: T) -> Self`, each with its doc comment.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $name: $ty) -> Self {
+                self.$name = $name;
+                self
+            }
+        )*
+    };
+}
+
 mod gp;
 pub mod kernel;
 mod linear;
@@ -35,7 +48,8 @@ pub use poly::PolynomialFeatures;
 pub use ridge::{KernelRidge, KernelRidgeParams};
 pub use svr::{KernelCache, Svr, SvrParams};
 
-use ndarray::{Array1, Array2, ArrayBase, ArrayView1, ArrayView2, Data, Ix1, Ix2};
+use microprop_reduction::StandardScaler;
+use ndarray::{Array1, ArrayBase, ArrayView1, ArrayView2, Data, Ix1, Ix2};
 
 /// Errors of the regression crate.
 #[derive(Debug, thiserror::Error)]
@@ -148,57 +162,41 @@ pub enum Fitted {
     /// Gaussian-process regression.
     Gp(GaussianProcess),
     /// A model on standardized columns.
-    Standardized(ColumnScaler, Box<Fitted>),
+    Standardized(StandardScaler, Box<Fitted>),
     /// A model of `ln y`; predictions are `exp` of its predictions.
     #[cfg_attr(feature = "serde", serde(rename = "log_target"))]
     LogTarget(Box<Fitted>),
-}
-
-/// Column standardization fitted on training rows: zero mean, unit variance (population
-/// variance; constant columns keep scale 1), as scikit-learn's `StandardScaler`.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct ColumnScaler {
-    mean: Array1<f64>,
-    scale: Array1<f64>,
-}
-
-impl ColumnScaler {
-    /// Fits on the rows of `x`.
-    pub fn fit<S: Data<Elem = f64>>(x: &ArrayBase<S, Ix2>) -> Self {
-        let x = &x.as_standard_layout();
-        let n = x.nrows().max(1) as f64;
-        let mean = x.sum_axis(ndarray::Axis(0)) / n;
-        let scale = x
-            .columns()
-            .into_iter()
-            .zip(&mean)
-            .map(|(c, m)| {
-                let sd = (c.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n).sqrt();
-                if sd > 0.0 && sd.is_finite() { sd } else { 1.0 }
-            })
-            .collect();
-        Self { mean, scale }
-    }
-
-    /// `(x − mean) / scale`, column by column.
-    pub fn transform<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array2<f64>> {
-        let x = &x.as_standard_layout();
-        if x.ncols() != self.mean.len() {
-            return Err(Error::Shape {
-                what: "feature columns vs fitted scaler",
-                left: x.ncols(),
-                right: self.mean.len(),
-            });
-        }
-        Ok((x - &self.mean) / &self.scale)
-    }
 }
 
 /// Prediction from a fitted model.
 pub trait Regressor {
     /// Predicts one target per row of `x`.
     fn predict<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array1<f64>>;
+}
+
+/// Settings whose fits can share training kernel matrices through a [`KernelCache`]: a grid
+/// over C and ε on the same rows computes each kernel once.
+pub trait CachedFit {
+    /// The fitted model.
+    type Fitted;
+
+    /// Fits on rows of `x` and targets `y`, taking training kernels from `cache` when
+    /// another fit on the same rows and kernel computed them already.
+    fn fit_with<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+        &self,
+        x: &ArrayBase<S, Ix2>,
+        y: &ArrayBase<T, Ix1>,
+        cache: &KernelCache,
+    ) -> Result<Self::Fitted>;
+
+    /// Fits on rows of `x` and targets `y`.
+    fn fit<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+        &self,
+        x: &ArrayBase<S, Ix2>,
+        y: &ArrayBase<T, Ix1>,
+    ) -> Result<Self::Fitted> {
+        self.fit_with(x, y, &KernelCache::default())
+    }
 }
 
 impl RegressorKind {
@@ -289,6 +287,21 @@ pub(crate) fn check_xy(x: &ArrayView2<'_, f64>, y: &ArrayView1<'_, f64>) -> Resu
         });
     }
     Ok(())
+}
+
+/// Checks rows to predict on: `expected` columns, every value finite.
+pub(crate) fn check_features<S: Data<Elem = f64>>(
+    x: &ArrayBase<S, Ix2>,
+    expected: usize,
+) -> Result<()> {
+    if x.ncols() != expected {
+        return Err(Error::Shape {
+            what: "feature columns vs fitted model",
+            left: x.ncols(),
+            right: expected,
+        });
+    }
+    check_finite("features", x.iter())
 }
 
 /// Fails on the first NaN or infinity.

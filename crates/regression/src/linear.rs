@@ -68,15 +68,8 @@ impl LinearRegression {
 
 impl Regressor for LinearRegression {
     fn predict<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array1<f64>> {
+        crate::check_features(x, self.coef.len())?;
         let x = &x.as_standard_layout();
-        if x.ncols() != self.coef.len() {
-            return Err(Error::Shape {
-                what: "feature columns vs fitted coefficients",
-                left: x.ncols(),
-                right: self.coef.len(),
-            });
-        }
-        crate::check_finite("features", x.iter())?;
         Ok(x.dot(&self.coef) + self.intercept)
     }
 }

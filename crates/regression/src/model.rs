@@ -8,8 +8,9 @@ use crate::kernel::{Gamma, KernelKind, KernelSettings};
 use crate::ridge::KernelRidgeParams;
 use crate::svr::{KernelCache, SvrParams};
 use crate::{
-    ColumnScaler, Error, Fitted, LinearRegression, PolynomialFeatures, RegressorKind, Result,
+    CachedFit, Error, Fitted, LinearRegression, PolynomialFeatures, RegressorKind, Result,
 };
+use microprop_reduction::StandardScaler;
 
 /// One model with every hyper-parameter settled: what model selection chooses among.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,19 +76,10 @@ impl From<RegressorKind> for ModelParams {
     }
 }
 
-impl ModelParams {
-    /// Fits on rows of `x` and targets `y`.
-    pub fn fit<S: Data<Elem = f64>, T: Data<Elem = f64>>(
-        &self,
-        x: &ArrayBase<S, Ix2>,
-        y: &ArrayBase<T, Ix1>,
-    ) -> Result<Fitted> {
-        self.fit_with(x, y, &KernelCache::default())
-    }
+impl CachedFit for ModelParams {
+    type Fitted = Fitted;
 
-    /// Fits like [`ModelParams::fit`], taking SVR training kernels from `cache` when another
-    /// setting on the same rows computed them already (a grid over C and ε).
-    pub fn fit_with<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+    fn fit_with<S: Data<Elem = f64>, T: Data<Elem = f64>>(
         &self,
         x: &ArrayBase<S, Ix2>,
         y: &ArrayBase<T, Ix1>,
@@ -105,7 +97,8 @@ impl ModelParams {
             ModelParams::KernelRidge(p) => Fitted::KernelRidge(p.fit(x, y)?),
             ModelParams::Gp(p) => Fitted::Gp(p.fit(x, y)?),
             ModelParams::Standardized(inner) => {
-                let scaler = ColumnScaler::fit(x);
+                crate::check_xy(&x.view(), &y.view())?;
+                let scaler = StandardScaler::fit(x)?;
                 Fitted::Standardized(
                     scaler.clone(),
                     Box::new(inner.fit_with(&scaler.transform(x)?, y, cache)?),
@@ -122,7 +115,9 @@ impl ModelParams {
             }
         })
     }
+}
 
+impl ModelParams {
     /// The family's short name: `lr`, `pr`, `svr`, `krr` or `gp`.
     pub fn family(&self) -> &'static str {
         match self {
@@ -423,7 +418,7 @@ mod tests {
         assert_eq!(m.family(), "svr");
         let fitted = m.fit(&x, &y).unwrap();
         // The same as scaling by hand with the training rows' mean and population std.
-        let scaler = ColumnScaler::fit(&x);
+        let scaler = StandardScaler::fit(&x).unwrap();
         let by_hand = SvrParams::default()
             .kernel(KernelKind::Rbf)
             .c(100.0)

@@ -17,19 +17,6 @@ pub struct KernelRidgeParams {
     kernel: KernelParams,
 }
 
-/// A fitted kernel ridge model: the kernel, the training rows and their dual coefficients.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(try_from = "KernelRidgeRaw")
-)]
-pub struct KernelRidge {
-    kernel: Kernel,
-    x_fit: Array2<f64>,
-    dual_coef: Array1<f64>,
-}
-
 impl Default for KernelRidgeParams {
     fn default() -> Self {
         Self {
@@ -58,10 +45,9 @@ impl KernelSettings for KernelRidgeParams {
 }
 
 impl KernelRidgeParams {
-    /// Regularization strength (> 0).
-    pub fn alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
-        self
+    setters! {
+        /// Regularization strength (> 0).
+        alpha: f64;
     }
 
     /// Fits on rows of `x` and targets `y`.
@@ -96,20 +82,47 @@ impl KernelRidgeParams {
                     reason: format!("the regularized kernel matrix cannot be solved: {e}"),
                 })?,
         };
-        let dual_coef: Array1<f64> = c.iter().copied().collect();
-        crate::check_finite("kernel ridge coefficients", dual_coef.iter())?;
-        Ok(KernelRidge {
-            kernel,
-            x_fit: x.to_owned(),
-            dual_coef,
-        })
+        KernelRidge::from_parts(kernel, x.to_owned(), c.iter().copied().collect())
     }
+}
+
+/// A fitted kernel ridge model: the kernel, the training rows and their dual coefficients.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "KernelRidgeRaw")
+)]
+pub struct KernelRidge {
+    kernel: Kernel,
+    x_fit: Array2<f64>,
+    dual_coef: Array1<f64>,
 }
 
 impl KernelRidge {
     /// Default settings.
     pub fn params() -> KernelRidgeParams {
         KernelRidgeParams::default()
+    }
+
+    /// A model from its parts (scikit-learn's `X_fit_` and `dual_coef_`), checked: one
+    /// coefficient per training row, every value finite, a valid kernel.
+    pub fn from_parts(kernel: Kernel, x_fit: Array2<f64>, dual_coef: Array1<f64>) -> Result<Self> {
+        if x_fit.nrows() != dual_coef.len() {
+            return Err(Error::Shape {
+                what: "kernel ridge training rows vs coefficients",
+                left: x_fit.nrows(),
+                right: dual_coef.len(),
+            });
+        }
+        crate::check_finite("kernel ridge training rows", x_fit.iter())?;
+        crate::check_finite("kernel ridge coefficients", dual_coef.iter())?;
+        kernel.validate()?;
+        Ok(Self {
+            kernel,
+            x_fit,
+            dual_coef,
+        })
     }
 
     /// The kernel, with γ as fitted.
@@ -125,8 +138,7 @@ impl KernelRidge {
 
 impl Regressor for KernelRidge {
     fn predict<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array1<f64>> {
-        let x = &x.as_standard_layout();
-        crate::check_finite("features", x.iter())?;
+        crate::check_features(x, self.x_fit.ncols())?;
         Ok(self
             .kernel
             .matrix(x.view(), self.x_fit.view())?
@@ -145,24 +157,9 @@ struct KernelRidgeRaw {
 
 #[cfg(feature = "serde")]
 impl TryFrom<KernelRidgeRaw> for KernelRidge {
-    type Error = String;
+    type Error = Error;
 
-    fn try_from(r: KernelRidgeRaw) -> std::result::Result<Self, String> {
-        if r.x_fit.nrows() != r.dual_coef.len() {
-            return Err(format!(
-                "kernel ridge has {} training rows but {} coefficients",
-                r.x_fit.nrows(),
-                r.dual_coef.len()
-            ));
-        }
-        if r.x_fit.iter().chain(&r.dual_coef).any(|v| !v.is_finite()) {
-            return Err("kernel ridge holds a non-finite value".into());
-        }
-        r.kernel.validate().map_err(|e| e.to_string())?;
-        Ok(Self {
-            kernel: r.kernel,
-            x_fit: r.x_fit,
-            dual_coef: r.dual_coef,
-        })
+    fn try_from(r: KernelRidgeRaw) -> Result<Self> {
+        Self::from_parts(r.kernel, r.x_fit, r.dual_coef)
     }
 }

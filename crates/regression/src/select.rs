@@ -7,7 +7,7 @@ use ndarray::{Array1, Array2, ArrayBase, ArrayView1, ArrayView2, Axis, Data, Ix1
 use rayon::prelude::*;
 
 use crate::split::{Folds, Split, subset_groups};
-use crate::{Error, KernelCache, ModelParams, Regressor, RegressorKind, Result};
+use crate::{CachedFit, Error, KernelCache, ModelParams, Regressor, RegressorKind, Result};
 
 /// A feature projection fitted on training rows (e.g. scaler + PCA): returns the training
 /// and test rows projected on its first `max_k` axes. Model selection slices columns `..k`.
@@ -360,7 +360,7 @@ mod tests {
         assert_eq!(two.slice(ndarray::s![.., 2..]), want);
         // The saved projector lays columns out the same way.
         let fitted = proj.fit(&train).unwrap().at_most(3).unwrap();
-        let t = fitted.transform_k(&test, 3).unwrap();
+        let t = fitted.transform(&test).unwrap();
         assert_eq!(t.slice(ndarray::s![.., 3..]), want);
         for (a, b) in t
             .slice(ndarray::s![.., ..3])

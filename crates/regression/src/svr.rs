@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use ndarray::{Array1, Array2, ArrayBase, ArrayView1, ArrayView2, Data, Ix1, Ix2};
 
 use crate::kernel::{Gamma, Kernel, KernelKind, KernelParams, KernelSettings, powi};
-use crate::{Error, Regressor, Result, check_xy};
+use crate::{CachedFit, Error, Regressor, Result, check_xy};
 
 /// Settings of an ε-SVR; defaults are scikit-learn's `SVR(kernel="linear")` (the paper's
 /// model), and its `gamma="scale"`, `degree=3`, `coef0=0` for the other kernels.
@@ -24,21 +24,6 @@ pub struct SvrParams {
     tol: f64,
     shrinking: bool,
     kernel: KernelParams,
-}
-
-/// A fitted ε-SVR: its kernel, support vectors with their dual coefficients, and the offset.
-#[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(try_from = "SvrRaw")
-)]
-pub struct Svr {
-    kernel: Kernel,
-    support: Array2<f64>,
-    coef: Vec<f64>,
-    rho: f64,
-    iterations: usize,
 }
 
 impl Default for SvrParams {
@@ -68,28 +53,15 @@ impl KernelSettings for SvrParams {
 }
 
 impl SvrParams {
-    /// Regularization strength (> 0).
-    pub fn c(mut self, c: f64) -> Self {
-        self.c = c;
-        self
-    }
-
-    /// Width of the insensitive tube (≥ 0).
-    pub fn epsilon(mut self, epsilon: f64) -> Self {
-        self.epsilon = epsilon;
-        self
-    }
-
-    /// Stopping tolerance of the solver (> 0).
-    pub fn tol(mut self, tol: f64) -> Self {
-        self.tol = tol;
-        self
-    }
-
-    /// Whether the solver shrinks the active set (libsvm's heuristic; on by default).
-    pub fn shrinking(mut self, shrinking: bool) -> Self {
-        self.shrinking = shrinking;
-        self
+    setters! {
+        /// Regularization strength (> 0).
+        c: f64;
+        /// Width of the insensitive tube (≥ 0).
+        epsilon: f64;
+        /// Stopping tolerance of the solver (> 0).
+        tol: f64;
+        /// Whether the solver shrinks the active set (libsvm's heuristic; on by default).
+        shrinking: bool;
     }
 
     fn validate(&self) -> Result<()> {
@@ -119,19 +91,12 @@ impl SvrParams {
         }
         self.kernel.gamma.validate()
     }
+}
 
-    /// Fits on rows of `x` and targets `y`.
-    pub fn fit<S: Data<Elem = f64>, T: Data<Elem = f64>>(
-        &self,
-        x: &ArrayBase<S, Ix2>,
-        y: &ArrayBase<T, Ix1>,
-    ) -> Result<Svr> {
-        self.fit_with(x, y, &KernelCache::default())
-    }
+impl CachedFit for SvrParams {
+    type Fitted = Svr;
 
-    /// Fits like [`SvrParams::fit`], sharing the training kernel through `cache` with other
-    /// fits on the same rows and kernel (a grid over C and ε computes it once).
-    pub fn fit_with<S: Data<Elem = f64>, T: Data<Elem = f64>>(
+    fn fit_with<S: Data<Elem = f64>, T: Data<Elem = f64>>(
         &self,
         x: &ArrayBase<S, Ix2>,
         y: &ArrayBase<T, Ix1>,
@@ -165,6 +130,21 @@ impl SvrParams {
     }
 }
 
+/// A fitted ε-SVR: its kernel, support vectors with their dual coefficients, and the offset.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "SvrRaw")
+)]
+pub struct Svr {
+    kernel: Kernel,
+    support: Array2<f64>,
+    coef: Vec<f64>,
+    rho: f64,
+    iterations: usize,
+}
+
 impl Svr {
     /// Default settings.
     pub fn params() -> SvrParams {
@@ -189,15 +169,7 @@ impl Svr {
 
 impl Regressor for Svr {
     fn predict<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Result<Array1<f64>> {
-        let x = &x.as_standard_layout();
-        if x.ncols() != self.support.ncols() {
-            return Err(Error::Shape {
-                what: "feature columns vs fitted model",
-                left: x.ncols(),
-                right: self.support.ncols(),
-            });
-        }
-        crate::check_finite("features", x.iter())?;
+        crate::check_features(x, self.support.ncols())?;
         // libsvm: Σ coefᵢ K(x, svᵢ) − ρ, support vectors in training order.
         let (x, support) = (x.as_standard_layout(), self.support.as_standard_layout());
         let (xs, ss) = (slice(&x), slice(&support));

@@ -5,8 +5,8 @@ mod common;
 
 use common::{load1, load2, max_rel};
 use microprop_regression::{
-    Error, Gamma, GaussianProcess, GpKernel, KernelKind, KernelRidge, KernelSettings, Regressor,
-    Svr,
+    CachedFit, Error, Gamma, GaussianProcess, GpKernel, KernelKind, KernelRidge, KernelSettings,
+    Regressor, Svr,
 };
 use ndarray::{Array1, Array2, ShapeBuilder};
 

@@ -2,8 +2,8 @@
 //! its inputs: row-major, column-major (an F-order `.npy`), a sliced or a transposed view.
 
 use microprop_regression::{
-    GaussianProcess, GpKernel, KernelKind, KernelRidge, KernelSettings, ModelParams, Regressor,
-    Svr,
+    CachedFit, GaussianProcess, GpKernel, KernelKind, KernelRidge, KernelSettings, ModelParams,
+    Regressor, Svr,
     metrics::{mae, mape, r2, rmse},
 };
 use ndarray::{Array1, Array2, ArrayView2, Axis, ShapeBuilder, concatenate, s};

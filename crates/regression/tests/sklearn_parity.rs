@@ -5,7 +5,7 @@ mod common;
 use common::{dir, load1, load2, max_rel};
 use microprop_regression::split::{KFold, NumpyRandomState, train_test_split};
 use microprop_regression::{
-    Error, LinearRegression, PolynomialFeatures, Regressor, RegressorKind, Svr, metrics,
+    CachedFit, Error, LinearRegression, PolynomialFeatures, Regressor, RegressorKind, Svr, metrics,
 };
 use ndarray::array;
 

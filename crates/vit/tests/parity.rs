@@ -42,27 +42,46 @@ fn load_fixture(name: &str) -> (PathBuf, VisionModel) {
     (dir, model)
 }
 
-fn check_dinov2(name: &str, with_hidden: bool) {
+/// Checks a fixture's final output (`final_file`), its layer-2 hidden state when the
+/// forward pass gives one, and its default pooled features (`pooled_file`) against HF's.
+fn check_encoder<const D: usize, const E: usize>(
+    name: &str,
+    [final_file, pooled_file]: [&str; 2],
+    forward: impl FnOnce(&VisionModel, Tensor<4>) -> (Tensor<D>, Option<Tensor<E>>),
+) {
     let (dir, model) = load_fixture(name);
-    let VisionModel::Dinov2(m) = &model else {
-        panic!("{name} is not dinov2")
-    };
     let input = to_tensor::<4>(&npy(&dir, "input.npy"));
-    let out = m.forward(input.clone(), &[2]);
+    let (last, hidden) = forward(&model, input.clone());
     compare(
-        &format!("{name} last_hidden"),
-        out.last_hidden_state,
-        &npy(&dir, "last_hidden.npy"),
+        &format!("{name} {final_file}"),
+        last,
+        &npy(&dir, final_file),
     );
-    if with_hidden {
+    if let Some(hidden) = hidden {
         compare(
             &format!("{name} hidden_2"),
-            out.hidden_states[0].clone(),
+            hidden,
             &npy(&dir, "hidden_2.npy"),
         );
     }
     let pooled = model.features(input, FeatureRequest::default()).unwrap();
-    compare(&format!("{name} pooler"), pooled, &npy(&dir, "pooler.npy"));
+    compare(
+        &format!("{name} {pooled_file}"),
+        pooled,
+        &npy(&dir, pooled_file),
+    );
+}
+
+fn check_dinov2(name: &str, with_hidden: bool) {
+    let files = ["last_hidden.npy", "pooler.npy"];
+    check_encoder(name, files, |model, input| {
+        let VisionModel::Dinov2(m) = model else {
+            panic!("{name} is not dinov2")
+        };
+        let out = m.forward(input, &[2]);
+        let hidden = with_hidden.then(|| out.hidden_states[0].clone());
+        (out.last_hidden_state, hidden)
+    });
 }
 
 #[test]
@@ -82,46 +101,24 @@ fn dinov2_swiglu_matches_hf() {
 
 #[test]
 fn clip_vision_matches_hf() {
-    let (dir, model) = load_fixture("clip");
-    let VisionModel::Clip(m) = &model else {
-        panic!("not clip")
-    };
-    let input = to_tensor::<4>(&npy(&dir, "input.npy"));
-    let out = m.forward(input.clone(), &[2]);
-    compare(
-        "clip last_hidden",
-        out.last_hidden_state,
-        &npy(&dir, "last_hidden.npy"),
-    );
-    compare(
-        "clip hidden_2",
-        out.hidden_states[0].clone(),
-        &npy(&dir, "hidden_2.npy"),
-    );
-    let pooled = model.features(input, FeatureRequest::default()).unwrap();
-    compare("clip pooler", pooled, &npy(&dir, "pooler.npy"));
+    check_encoder("clip", ["last_hidden.npy", "pooler.npy"], |model, input| {
+        let VisionModel::Clip(m) = model else {
+            panic!("not clip")
+        };
+        let out = m.forward(input, &[2]);
+        (out.last_hidden_state, Some(out.hidden_states[0].clone()))
+    });
 }
 
 #[test]
 fn sam_encoder_matches_hf_with_padded_windows() {
-    let (dir, model) = load_fixture("sam");
-    let VisionModel::Sam(m) = &model else {
-        panic!("not sam")
-    };
-    let input = to_tensor::<4>(&npy(&dir, "input.npy"));
-    let out = m.forward(input.clone(), &[2]);
-    compare(
-        "sam embeddings",
-        out.image_embeddings,
-        &npy(&dir, "embeddings.npy"),
-    );
-    compare(
-        "sam hidden_2",
-        out.hidden_states[0].clone(),
-        &npy(&dir, "hidden_2.npy"),
-    );
-    let pooled = model.features(input, FeatureRequest::default()).unwrap();
-    compare("sam pooled", pooled, &npy(&dir, "pooled.npy"));
+    check_encoder("sam", ["embeddings.npy", "pooled.npy"], |model, input| {
+        let VisionModel::Sam(m) = model else {
+            panic!("not sam")
+        };
+        let out = m.forward(input, &[2]);
+        (out.image_embeddings, Some(out.hidden_states[0].clone()))
+    });
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Helpers shared by the CLI and study tests.
 #![allow(dead_code)] // each test file uses a subset
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Runs the `microprop` binary: (success, stdout, stderr).
@@ -15,6 +15,14 @@ pub fn microprop(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Runs `microprop fit CONFIG OPTIONS… --out MODEL`: (success, stdout, stderr).
+pub fn fit(config: &Path, options: &[&str], model: &Path) -> (bool, String, String) {
+    let config = config.to_str().expect("UTF-8 path");
+    let model = model.to_str().expect("UTF-8 path");
+    let args: Vec<&str> = [&["fit", config][..], options, &["--out", model]].concat();
+    microprop(&args)
 }
 
 /// The case-2 data directory (`$MICROPROP_CASE2` or `../shared/data/case2`), if present.
