@@ -10,6 +10,7 @@ mod case1;
 mod download;
 mod reproduce;
 mod slurm;
+mod test;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,6 +33,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// The README's test command: `cargo test --workspace`, then the Python package's tests
+    /// (pytest in a venv created under the target directory, with PyMKS as a reference).
+    Test {
+        /// Only the Rust tests.
+        #[arg(long, conflicts_with = "python")]
+        rust: bool,
+        /// Only the Python tests.
+        #[arg(long)]
+        python: bool,
+    },
     /// Write one case-2 configuration's X and y as .npy (to check rows with other tools).
     Export {
         /// Feature set (see `reproduce case2 --sets`).
@@ -228,6 +239,10 @@ struct ModelBench {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Task::SlurmTest { keep } => slurm::run(keep),
+        Task::Test { rust, python } => test::run(test::Parts {
+            rust: !python,
+            python: !rust,
+        }),
         Task::Export {
             set,
             composition,

@@ -417,15 +417,31 @@ impl Protocol {
 impl StudyConfig {
     /// Reads a config; relative data paths are taken from the config's directory.
     pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Config {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+                source: None,
+            }
+            .caused_by(e)
+        })?;
+        Self::parse(&text, path, path.parent().unwrap_or(Path::new(".")))
+    }
+
+    /// A config from its JSON text; relative data paths are taken from `base`.
+    pub fn from_json(text: &str, base: &Path) -> Result<Self> {
+        Self::parse(text, Path::new("<config JSON>"), base)
+    }
+
+    /// Parses, resolves paths against `base` and checks; `path` names the config in errors.
+    fn parse(text: &str, path: &Path, base: &Path) -> Result<Self> {
         let bad = |detail: String| Error::Config {
             path: path.to_path_buf(),
             detail,
             source: None,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()).caused_by(e))?;
-        let mut config: StudyConfig = serde_json::from_str(&text)
+        let mut config: StudyConfig = serde_json::from_str(text)
             .map_err(|e| bad(format!("not a study config: {e}")).caused_by(e))?;
-        let base = path.parent().unwrap_or(Path::new("."));
         config.data = config.data.resolved(base);
         config.cache = config.cache.map(|c| base.join(c));
         for set in &mut config.features {

@@ -9,6 +9,9 @@ pub enum Error {
     /// An error from the correlations crate (reading, statistics).
     #[error(transparent)]
     Correlations(#[from] microprop_correlations::Error),
+    /// An error of the homogenization solver (phases, numerics, convergence).
+    #[error(transparent)]
+    Homogenization(#[from] microprop_homogenization::Error),
     /// An input path that does not exist.
     #[error("input {path} does not exist")]
     InputNotFound {

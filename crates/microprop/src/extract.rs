@@ -392,29 +392,121 @@ pub fn extract_files(
     files: &[PathBuf],
 ) -> Result<(Array2<f32>, Vec<String>)> {
     let loaded = Loaded::new(options)?;
-    let mut items = Vec::new();
-    for f in files {
-        items.extend(loaded.file_item(f, stem(f))?);
-    }
-    let progress = Progress::new("extract", items.len());
-    let mut rows: Vec<Vec<f32>> = vec![Vec::new(); items.len()];
-    loaded.run(&items, |idx, vectors| {
-        for (&i, v) in idx.iter().zip(vectors) {
-            rows[i] = v;
-            progress.tick();
+    let items = loaded.file_items(files)?;
+    let features = loaded.matrix(&items)?;
+    Ok((features, items.into_iter().map(|i| i.name).collect()))
+}
+
+impl Loaded {
+    /// The model inputs of `files`, named by their stems (a `.npy` stack gives one per image).
+    pub fn file_items(&self, files: &[PathBuf]) -> Result<Vec<Item<'static>>> {
+        let mut items = Vec::new();
+        for f in files {
+            items.extend(self.file_item(f, stem(f))?);
         }
-        Ok(())
-    })?;
-    progress.finish();
-    let names: Vec<String> = items.iter().map(|i| i.name.clone()).collect();
-    let width = rows.first().map_or(0, Vec::len);
-    let flat: Vec<f32> = rows.into_iter().flatten().collect();
-    let features = Array2::from_shape_vec((names.len(), width), flat).map_err(|e| {
-        Error::Vit(VitError::Unsupported(format!(
-            "feature rows differ in length: {e}"
-        )))
-    })?;
-    Ok((features, names))
+        Ok(items)
+    }
+
+    /// The model input of an interleaved 8-bit RGB image of `h × w` held in memory, through
+    /// the preprocessing recipe (which it needs: `preprocess: none` takes ready pixels).
+    pub fn rgb_item<'a>(
+        &self,
+        name: String,
+        rgb: &'a [u8],
+        (h, w): (usize, usize),
+    ) -> Result<Item<'a>> {
+        let Some(recipe) = self.recipe else {
+            return Err(Error::Setting {
+                name: "preprocess",
+                reason: "`none` takes ready float32 pixel arrays (3, H, W), not 8-bit images"
+                    .into(),
+            });
+        };
+        if rgb.len() != h * w * 3 {
+            return Err(input_error(
+                Path::new(&name),
+                format!("{} bytes for a {h}×{w} RGB image", rgb.len()),
+            )
+            .into());
+        }
+        let shape = recipe
+            .output_shape((h, w))
+            .map_err(|e| e.for_input(name.clone()))?;
+        let label = name.clone();
+        Ok(Item {
+            name,
+            shape,
+            load: Box::new(move || {
+                recipe
+                    .apply(rgb, (h, w))
+                    .map_err(|e| e.for_input(label.clone()))
+            }),
+        })
+    }
+
+    /// A ready model input held in memory: `3 × h × w` channel-major float32 values, used as
+    /// they are (`preprocess: none`).
+    pub fn pixel_item<'a>(
+        &self,
+        name: String,
+        pixels: &'a [f32],
+        (h, w): (usize, usize),
+    ) -> Result<Item<'a>> {
+        if self.recipe.is_some() {
+            return Err(Error::Setting {
+                name: "preprocess",
+                reason: "ready float32 pixel arrays need `none` (the other modes take 8-bit \
+                         images)"
+                    .into(),
+            });
+        }
+        if pixels.len() != 3 * h * w {
+            return Err(input_error(
+                Path::new(&name),
+                format!("{} values for 3×{h}×{w} pixels", pixels.len()),
+            )
+            .into());
+        }
+        if let Some(bad) = pixels.iter().position(|v| !v.is_finite()) {
+            return Err(input_error(
+                Path::new(&name),
+                format!("value {bad} (channel-major) is not finite"),
+            )
+            .into());
+        }
+        Ok(Item {
+            name,
+            shape: (h, w),
+            load: Box::new(move || {
+                Ok(Pixels {
+                    data: pixels.to_vec(),
+                    height: h,
+                    width: w,
+                })
+            }),
+        })
+    }
+
+    /// One row of features per item, in item order, with a progress bar.
+    pub fn matrix(&self, items: &[Item<'_>]) -> Result<Array2<f32>> {
+        let progress = Progress::new("extract", items.len());
+        let mut rows: Vec<Vec<f32>> = vec![Vec::new(); items.len()];
+        self.run(items, |idx, vectors| {
+            for (&i, v) in idx.iter().zip(vectors) {
+                rows[i] = v;
+                progress.tick();
+            }
+            Ok(())
+        })?;
+        progress.finish();
+        let width = rows.first().map_or(0, Vec::len);
+        let flat: Vec<f32> = rows.into_iter().flatten().collect();
+        Array2::from_shape_vec((items.len(), width), flat).map_err(|e| {
+            Error::Vit(VitError::Unsupported(format!(
+                "feature rows differ in length: {e}"
+            )))
+        })
+    }
 }
 
 /// `.npy` float32 arrays `(3, H, W)` or `(N, 3, H, W)`, used as pixel values as they are.

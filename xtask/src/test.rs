@@ -1,0 +1,132 @@
+//! `cargo xtask test`, the README's test command: the workspace's Rust tests, then the Python
+//! package's tests (pytest) in a venv this creates, with the package built from
+//! `crates/python` by pip as a user would install it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::project_root;
+
+/// Which parts to run.
+pub(crate) struct Parts {
+    /// `cargo test --workspace`.
+    pub(crate) rust: bool,
+    /// pytest on `crates/python`.
+    pub(crate) python: bool,
+}
+
+pub(crate) fn run(parts: Parts) -> Result<()> {
+    let root = project_root();
+    if parts.rust {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        run_step(
+            "cargo test --workspace",
+            Command::new(cargo)
+                .args(["test", "--workspace"])
+                .current_dir(&root),
+        )?;
+    }
+    if parts.python {
+        python_tests(&root)?;
+    }
+    Ok(())
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR`, else `target/` in the workspace.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root.join(t) })
+        .unwrap_or_else(|| root.join("target"))
+}
+
+fn python_tests(root: &Path) -> Result<()> {
+    let target = target_dir(root);
+    let venv = target.join("python-test-venv");
+    let py = venv.join("bin").join("python");
+    if !py.exists() {
+        let python = std::env::var("MICROPROP_PYTHON").unwrap_or_else(|_| "python3".into());
+        run_step(
+            &format!("{python} -m venv {}", venv.display()),
+            Command::new(&python).arg("-m").arg("venv").arg(&venv),
+        )
+        .with_context(|| {
+            format!(
+                "the Python tests need Python 3.9 or later with its venv module ({python}; set \
+                 MICROPROP_PYTHON to choose another interpreter)"
+            )
+        })?;
+    }
+    let pip = |args: &[&str]| {
+        let mut c = Command::new(&py);
+        c.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(args)
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", &target);
+        c
+    };
+    run_step(
+        "pip install pytest numpy scikit-learn",
+        &mut pip(&["pytest", "numpy", "scikit-learn>=1.6"]),
+    )?;
+    // PyMKS is the reference of the two-point tests; they skip, saying so, without it.
+    if let Err(e) = run_step(
+        "pip install pymks==0.4.1 pyarrow",
+        &mut pip(&["pymks==0.4.1", "pyarrow"]),
+    ) {
+        eprintln!("warning: {e:#}; the comparison with PyMKS will be skipped");
+    }
+    // The package as a user installs it; maturin builds it in the workspace's profile and
+    // target directory, reusing what `cargo test` compiled.
+    run_step(
+        "pip install crates/python",
+        &mut pip(&["--force-reinstall", "--no-deps", "crates/python"]),
+    )?;
+    let package = Command::new(&py)
+        .args([
+            "-c",
+            "import microprop, os; print(os.path.dirname(microprop.__file__))",
+        ])
+        .current_dir(&target)
+        .output()
+        .context("locating the installed package")?;
+    let package = String::from_utf8_lossy(&package.stdout).trim().to_string();
+    let cli = target.join("debug").join("microprop");
+    run_step(
+        "pytest crates/python/tests",
+        Command::new(&py)
+            .args(["-m", "pytest", "-q", "-c", "crates/python/pyproject.toml"])
+            .args([
+                "--rootdir",
+                "crates/python",
+                "-p",
+                "no:nbval",
+                "-p",
+                "no:cov",
+            ])
+            .args(["crates/python/tests", "--doctest-modules"])
+            .arg(&package)
+            .current_dir(root)
+            .env("CARGO_TARGET_DIR", &target)
+            .env("MICROPROP_CLI", &cli),
+    )
+}
+
+fn run_step(what: &str, command: &mut Command) -> Result<()> {
+    eprintln!("==> {what}");
+    let status = command
+        .status()
+        .with_context(|| format!("{what}: cannot start it"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
