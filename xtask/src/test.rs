@@ -74,8 +74,8 @@ fn python_tests(root: &Path) -> Result<()> {
         c
     };
     run_step(
-        "pip install pytest numpy scikit-learn",
-        &mut pip(&["pytest", "numpy", "scikit-learn>=1.6"]),
+        "pip install pytest numpy scikit-learn pandas openpyxl",
+        &mut pip(&["pytest", "numpy", "scikit-learn>=1.6", "pandas", "openpyxl"]),
     )?;
     // PyMKS is the reference of the two-point tests; they skip, saying so, without it.
     if let Err(e) = run_step(
