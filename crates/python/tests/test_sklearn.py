@@ -131,3 +131,15 @@ def test_foundation_features_in_a_pipeline(vit_fixture):
     restored = pickle.loads(pickle.dumps(pipe))  # the model is reloaded from its files
     np.testing.assert_array_equal(restored.predict(gray), pipe.predict(gray))
     assert clone(ff).get_params() == ff.get_params()
+
+
+def test_images_of_different_sizes_with_a_crop_and_pairs_as_an_array():
+    X, _ = composites(n=4, size=16)
+    Y, _ = composites(n=3, size=20, seed=1)
+    t = TwoPointCorrelation(correlations=np.array([[1, 1]]), cutoff=3, crop=5).fit(X)
+    assert t.transform(list(Y)).shape == (3, 25)
+    refit = TwoPointCorrelation(cutoff=3).fit(X).fit([*X, *Y])  # a list forgets the shape
+    assert not hasattr(refit, "n_features_in_")
+    assert refit.transform(Y).shape[0] == 3
+    with pytest.raises(microprop.InputError, match="expecting 256 features"):
+        TwoPointCorrelation(cutoff=3).fit(X).transform(Y)

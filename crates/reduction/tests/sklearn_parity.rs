@@ -162,3 +162,38 @@ fn bad_input_is_refused() {
         Err(Error::NonFinite { .. })
     ));
 }
+
+#[test]
+fn scaler_from_parts_checks_its_parts_and_transforms_as_fitted() {
+    let x = Array2::from_shape_fn((5, 3), |(i, j)| (i * 3 + j * j) as f64);
+    let fitted = StandardScaler::fit(&x).unwrap();
+    let rebuilt =
+        StandardScaler::from_parts(fitted.mean().clone(), fitted.scale().clone()).unwrap();
+    assert_eq!(
+        rebuilt.transform(&x).unwrap(),
+        fitted.transform(&x).unwrap()
+    );
+    let short = StandardScaler::from_parts(Array1::zeros(3), Array1::ones(2));
+    assert!(
+        matches!(
+            short,
+            Err(Error::Columns {
+                got: 2,
+                expected: 3,
+                ..
+            })
+        ),
+        "{short:?}"
+    );
+    for (mean, scale, column) in [
+        ([0.0, f64::NAN, 0.0], [1.0, 1.0, 1.0], "column 1"),
+        ([0.0, 0.0, 0.0], [1.0, 1.0, 0.0], "column 2"),
+        ([0.0, 0.0, 0.0], [-1.0, 1.0, 1.0], "column 0"),
+    ] {
+        let err =
+            StandardScaler::from_parts(Array1::from(mean.to_vec()), Array1::from(scale.to_vec()))
+                .unwrap_err();
+        assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+        assert!(err.to_string().contains(column), "{err}");
+    }
+}

@@ -333,3 +333,38 @@ fn a_shared_kernel_cache_changes_no_bit() {
         params.fit(&x, &y).unwrap()
     );
 }
+
+#[test]
+fn kernel_ridge_from_parts_checks_its_parts_and_predicts_as_fitted() {
+    use microprop_regression::Kernel;
+    let x = Array2::from_shape_fn((6, 2), |(i, j)| (i * 2 + j) as f64 / 5.0);
+    let y = Array1::from_shape_fn(6, |i| (i as f64).sin());
+    let fitted = KernelRidge::params()
+        .kernel(KernelKind::Rbf)
+        .gamma(Gamma::Value(0.7))
+        .fit(&x, &y)
+        .unwrap();
+    let rebuilt =
+        KernelRidge::from_parts(fitted.kernel(), x.clone(), fitted.dual_coef().clone()).unwrap();
+    assert_eq!(rebuilt.predict(&x).unwrap(), fitted.predict(&x).unwrap());
+    let coef = fitted.dual_coef().clone();
+    let rbf = Kernel::Rbf { gamma: 0.7 };
+    let short = KernelRidge::from_parts(rbf, x.clone(), coef.slice(ndarray::s![..5]).to_owned());
+    assert!(
+        matches!(
+            short,
+            Err(Error::Shape {
+                left: 6,
+                right: 5,
+                ..
+            })
+        ),
+        "{short:?}"
+    );
+    let mut nan = x.clone();
+    nan[[3, 1]] = f64::NAN;
+    let err = KernelRidge::from_parts(rbf, nan, coef.clone()).unwrap_err();
+    assert!(err.to_string().contains("training rows"), "{err}");
+    let err = KernelRidge::from_parts(Kernel::Rbf { gamma: -1.0 }, x, coef).unwrap_err();
+    assert!(err.to_string().contains("-1"), "{err}");
+}

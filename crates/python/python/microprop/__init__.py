@@ -153,7 +153,7 @@ def two_point(
     array([[0.75]])
     """
     items = _label_list(images, "images")
-    pair_list = [(int(a), int(b)) for a, b in (pairs or [])]
+    pair_list = [] if pairs is None else [(int(a), int(b)) for a, b in pairs]
     return _microprop.two_point(
         items,
         kind=kind,

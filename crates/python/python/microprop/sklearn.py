@@ -105,6 +105,8 @@ class TwoPointCorrelation(TransformerMixin, BaseEstimator):
         """Learns the states (labels) of ``X`` and the phase pairs."""
         X = _images(X, "TwoPointCorrelation", labels=True)
         images = _label_list(X, "X")
+        for stale in ("n_features_in_", "image_shape_"):
+            self.__dict__.pop(stale, None)
         if isinstance(X, np.ndarray):
             self.n_features_in_ = int(np.prod(X.shape[1:]))
             self.image_shape_ = tuple(X.shape[1:])
