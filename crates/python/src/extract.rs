@@ -65,16 +65,12 @@ impl FeatureModel {
                     .as_slice()
                     .map_err(|_| Failure::input(format!("image {i} is not C-contiguous")))?,
             };
-            items.push(
-                self.loaded
-                    .rgb_item(format!("image {i}"), data, (shape[0], shape[1]))
-                    .map_err(Failure::from)?,
-            );
+            let item = self
+                .loaded
+                .rgb_item(format!("image {i}"), data, (shape[0], shape[1]));
+            items.push(item.map_err(Failure::from)?);
         }
-        let features = py
-            .detach(|| self.loaded.matrix(&items))
-            .map_err(Failure::from)?;
-        Ok(PyArray2::from_owned_array(py, features))
+        self.matrix(py, &items)
     }
 
     /// Features of ready pixel arrays (preprocess `none`): each (3, H, W) float32.
@@ -95,16 +91,12 @@ impl FeatureModel {
             let data = a
                 .as_slice()
                 .map_err(|_| Failure::input(format!("pixel array {i} is not C-contiguous")))?;
-            items.push(
-                self.loaded
-                    .pixel_item(format!("image {i}"), data, (shape[1], shape[2]))
-                    .map_err(Failure::from)?,
-            );
+            let item = self
+                .loaded
+                .pixel_item(format!("image {i}"), data, (shape[1], shape[2]));
+            items.push(item.map_err(Failure::from)?);
         }
-        let features = py
-            .detach(|| self.loaded.matrix(&items))
-            .map_err(Failure::from)?;
-        Ok(PyArray2::from_owned_array(py, features))
+        self.matrix(py, &items)
     }
 
     /// Features of image files (or `.npy` pixel stacks with preprocess `none`), as
@@ -122,6 +114,20 @@ impl FeatureModel {
             })
             .map_err(Failure::from)?;
         Ok((PyArray2::from_owned_array(py, features), names))
+    }
+}
+
+impl FeatureModel {
+    /// Runs the model over `items` without the GIL: one float32 row per item.
+    fn matrix<'py>(
+        &self,
+        py: Python<'py>,
+        items: &[microprop_vit::Item<'_>],
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let features = py
+            .detach(|| self.loaded.matrix(items))
+            .map_err(Failure::from)?;
+        Ok(PyArray2::from_owned_array(py, features))
     }
 }
 
