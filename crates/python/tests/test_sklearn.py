@@ -143,3 +143,24 @@ def test_images_of_different_sizes_with_a_crop_and_pairs_as_an_array():
     assert refit.transform(Y).shape[0] == 3
     with pytest.raises(microprop.InputError, match="expecting 256 features"):
         TwoPointCorrelation(cutoff=3).fit(X).transform(Y)
+
+
+def test_foundation_features_in_a_grid_search(vit_fixture):
+    model = vit_fixture("dinov2")
+    X, y = composites(n=12, size=28)
+    pipe = Pipeline(
+        [
+            ("ff", FoundationFeatures(config=str(model / "config.json"), weights=str(model),
+                                      backend="cpu")),
+            ("pca", PCA(2)),
+            ("lr", LinearRegression()),
+        ]
+    )
+    search = GridSearchCV(pipe, {"ff__pool": ["cls", "mean"]}, cv=3).fit(X * 255, y)
+    assert search.best_params_["ff__pool"] in ("cls", "mean")
+    assert len(search.cv_results_["mean_test_score"]) == 2
+    # Each setting gave its own features: the two poolings differ.
+    cls = FoundationFeatures(config=str(model / "config.json"), weights=str(model), pool="cls",
+                             backend="cpu").fit_transform(X * 255)
+    mean = clone(search.best_estimator_.named_steps["ff"]).set_params(pool="mean")
+    assert not np.array_equal(cls, mean.fit_transform(X * 255))
