@@ -26,21 +26,23 @@ const ATTENTION_ROWS: usize = 256;
 
 /// Defines `$name`, running `$body` compiled for AVX-512, else AVX2 + FMA, when the CPU has
 /// them, else for the baseline target. The bodies are plain loops that the compiler
-/// vectorizes for each.
+/// vectorizes for each; inside them the const `FMA` says whether fused multiply-adds are
+/// native (x86 with FMA, aarch64), so that [`mad`] can use them.
 macro_rules! dispatch {
     ($name:ident($($arg:ident: $ty:ty),*) $body:block) => {
         fn $name($($arg: $ty),*) {
             #[inline(always)]
-            fn body($($arg: $ty),*) $body
+            #[allow(dead_code, non_snake_case)]
+            fn body<const FMA: bool>($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx2,fma")]
                 fn widest($($arg: $ty),*) {
-                    body($($arg),*)
+                    body::<true>($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
                 fn wide($($arg: $ty),*) {
-                    body($($arg),*)
+                    body::<true>($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: the CPU supports the features `widest` is compiled for.
@@ -53,9 +55,15 @@ macro_rules! dispatch {
                     return unsafe { wide($($arg),*) };
                 }
             }
-            body($($arg),*)
+            body::<{ cfg!(target_arch = "aarch64") }>($($arg),*)
         }
     };
+}
+
+/// `a b + c`, fused into one rounding where the target has native FMA (`FMA`), else two.
+#[inline(always)]
+fn mad<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
 /// The f32 Flex tensor behind `x`, or `x` back when it lives elsewhere.
@@ -155,7 +163,7 @@ pub fn linear<const D: usize>(
         unsafe {
             product(
                 (r.len(), c.len(), k),
-                (dst.0.add(r.start * n + c.start), n as isize),
+                (dst.0.add(r.start * n + c.start), n as isize, 1),
                 (xp.0.add(r.start * k), k as isize, 1),
                 (wp.0.wrapping_offset(c.start as isize * w_cs), w_rs, w_cs),
                 1.0,
@@ -318,7 +326,7 @@ pub fn conv2d(
             unsafe {
                 product(
                     (r.len(), c.len(), k),
-                    (dst.0.add(r.start * hw + c.start), hw as isize),
+                    (dst.0.add(r.start * hw + c.start), hw as isize, 1),
                     (wp.0.add(r.start * k), k as isize, 1),
                     (rp.0.add(c.start), hw as isize, 1),
                     1.0,
@@ -415,28 +423,31 @@ dispatch!(epilogue_row(row: &mut [f32], scale: f32, shift: f32, skip: Option<&[f
     }
 });
 
-/// `dst += lhs · rhs` for an `m × n` block with inner size `k`, single-threaded; each operand
-/// given as (pointer, row stride, column stride) in elements.
+/// `dst = alpha dst + beta lhs · rhs` for an `m × n` block with inner size `k`,
+/// single-threaded; each operand given as (pointer, row stride, column stride) in elements.
+/// gemm packs an operand into its micro-kernel's layout only where the strides ask for it,
+/// and a packing that transposes runs element by element: callers lay operands out so that
+/// the large ones are read in place.
 ///
 /// # Safety
 /// Every element addressed through the pointers and strides must lie in its allocation, and
 /// no other thread may write the destination block meanwhile.
 unsafe fn product(
     (m, n, k): (usize, usize, usize),
-    dst: (*mut f32, isize),
+    dst: (*mut f32, isize, isize),
     lhs: (*const f32, isize, isize),
     rhs: (*const f32, isize, isize),
     alpha: f32,
     beta: f32,
 ) {
-    // SAFETY: forwarded from the caller; the destination has unit column stride.
+    // SAFETY: forwarded from the caller.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
             dst.0,
-            1,
+            dst.2,
             dst.1,
             alpha != 0.0,
             lhs.0,
@@ -486,20 +497,20 @@ unsafe impl Sync for Ptr {}
 
 dispatch!(gelu_slice(x: &mut [f32]) {
     for v in x.iter_mut() {
-        *v = gelu_f32(*v);
+        *v = gelu_f32::<FMA>(*v);
     }
 });
 
 dispatch!(quick_gelu_slice(x: &mut [f32]) {
     for v in x.iter_mut() {
-        *v = quick_gelu_f32(*v);
+        *v = quick_gelu_f32::<FMA>(*v);
     }
 });
 
 /// `exp(x)` to about 1 ulp: `x = n ln 2 + r` with `|r| ≤ ln 2 / 2`, a degree-7 Taylor
 /// polynomial in `r`, and `2^n` built in the exponent bits. Branch-free, so loops vectorize.
 #[inline(always)]
-fn exp_f32(x: f32) -> f32 {
+fn exp_f32<const FMA: bool>(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split so that `n * LN2_HI` is exact for |n| < 2^9.
     const LN2_HI: f32 = 0.693_359_4;
@@ -513,14 +524,20 @@ fn exp_f32(x: f32) -> f32 {
     // defined) and is restored at the end.
     #[allow(clippy::manual_clamp)]
     let xc = x.max(LO).min(HI);
-    let n = (xc * LOG2_E + ROUND) - ROUND;
-    let r = xc - n * LN2_HI - n * LN2_LO;
-    let p = 1.0
-        + r * (1.0
-            + r * (1.0 / 2.0
-                + r * (1.0 / 6.0
-                    + r * (1.0 / 24.0
-                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    let n = mad::<FMA>(xc, LOG2_E, ROUND) - ROUND;
+    let r = mad::<FMA>(-n, LN2_LO, mad::<FMA>(-n, LN2_HI, xc));
+    // Horner's scheme for the Taylor polynomial of degree 7.
+    const C: [f32; 8] = [
+        1.0 / 5040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        1.0 / 2.0,
+        1.0,
+        1.0,
+    ];
+    let p = C[1..].iter().fold(C[0], |acc, &c| mad::<FMA>(acc, r, c));
     // 2^n in two factors, so that n = 128 (x near HI) stays representable. Wrapping
     // arithmetic: exact here (|n| ≤ 128), and without overflow checks the loops vectorize.
     // SAFETY: n is an integer in [-126, 128].
@@ -543,7 +560,7 @@ fn exp_f32(x: f32) -> f32 {
 /// (absolute error below 1.5e-7, the approximation PyTorch's vectorized CPU GELU uses),
 /// evaluated on `|x|` so that the negative tail keeps its relative precision.
 #[inline(always)]
-fn gelu_f32(x: f32) -> f32 {
+fn gelu_f32<const FMA: bool>(x: f32) -> f32 {
     const P: f32 = 0.327_591_1;
     const A: [f32; 5] = [
         0.254_829_6,
@@ -554,16 +571,19 @@ fn gelu_f32(x: f32) -> f32 {
     ];
     let z = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
     let t = 1.0 / (1.0 + P * z);
-    let poly = t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4]))));
-    let half_erfc = 0.5 * poly * exp_f32(-z * z);
+    let poly = t * A[..4]
+        .iter()
+        .rev()
+        .fold(A[4], |acc, &a| mad::<FMA>(acc, t, a));
+    let half_erfc = 0.5 * poly * exp_f32::<FMA>(-z * z);
     let phi = if x >= 0.0 { 1.0 - half_erfc } else { half_erfc };
     x * phi
 }
 
 /// `x σ(1.702 x) = x / (1 + e^{-1.702 x})`.
 #[inline(always)]
-fn quick_gelu_f32(x: f32) -> f32 {
-    x / (1.0 + exp_f32(-1.702 * x))
+fn quick_gelu_f32<const FMA: bool>(x: f32) -> f32 {
+    x / (1.0 + exp_f32::<FMA>(-1.702 * x))
 }
 
 /// Scaled dot-product attention of CPU tensors `[batch, heads, tokens, dim]` with scale
@@ -600,8 +620,24 @@ pub fn attention(
         (ATTENTION_ROWS / align).max(1) * align
     };
     let qs = Strided::new(&q);
-    let ks = Strided::new(&k);
-    let vs = Strided::new(&v);
+    // With several row pieces, gemm would gather each piece's keys into its packed layout
+    // again, one element at a time, and read keys and values through rows that lie a page
+    // apart (heads are interleaved); copied once per head, keys transposed, both are read in
+    // place or packed with whole-vector copies.
+    let copies = (n > block).then(|| (per_head(&k, true), per_head(&v, false)));
+    let (ks, vs) = match &copies {
+        Some(((kt, k_strides), (vc, v_strides))) => (
+            Strided {
+                base: kt.as_ptr(),
+                strides: *k_strides,
+            },
+            Strided {
+                base: vc.as_ptr(),
+                strides: *v_strides,
+            },
+        ),
+        None => (Strided::new(&k), Strided::new(&v)),
+    };
     let dst = SendPtr(out.as_mut_ptr());
     for r0 in (0..n).step_by(block.max(1)) {
         let rows = block.min(n - r0);
@@ -643,12 +679,42 @@ pub fn attention(
         );
         drop(piece);
     }
+    drop(copies);
     // The returned view is `[b, h, n, dv]` over memory ordered `[b, n, h, dv]`.
     let strides = vec![(n * h * dv) as isize, dv as isize, (h * dv) as isize, 1];
     let layout = Layout::new(Shape::new([b, h, n, dv]), strides, 0);
     let t = FlexTensor::new(Bytes::from_elems(out), layout, DType::F32);
     drop((q, k, v));
     Ok(Tensor::from_primitive::<Flex>(t))
+}
+
+/// A `[b, h, tokens, d]` tensor (any strides) copied head by head into contiguous memory, as
+/// `[b, h, d, tokens]` when `transpose`, else as `[b, h, tokens, d]`; with its strides in
+/// the `[b, h, tokens, d]` order. Token by token, each write of the transposed copy touches
+/// the same `d` lines as the token before, so both sides stay in cache.
+fn per_head(t: &FlexTensor, transpose: bool) -> (Vec<f32>, [isize; 4]) {
+    let [b, h, tokens, d] = dims(t);
+    let src = Strided::new(t);
+    let mut out = vec![0f32; b * h * tokens * d];
+    out.par_chunks_mut((tokens * d).max(1))
+        .enumerate()
+        .for_each(|(i, head)| {
+            let (bi, hi) = (i / h, i % h);
+            for c in 0..tokens {
+                let row = src.at(bi, hi, c);
+                let (first, step) = if transpose { (c, tokens) } else { (c * d, 1) };
+                for (l, dst) in head[first..].iter_mut().step_by(step).take(d).enumerate() {
+                    // SAFETY: element [bi, hi, c, l] lies inside the tensor's storage.
+                    *dst = unsafe { *row.wrapping_offset(l as isize * src.strides[3]) };
+                }
+            }
+        });
+    let (head, token, dim) = if transpose {
+        ((tokens * d) as isize, 1, tokens as isize)
+    } else {
+        ((tokens * d) as isize, d as isize, 1)
+    };
+    (out, [h as isize * head, head, token, dim])
 }
 
 /// The four dimensions of a rank-4 tensor.
@@ -728,7 +794,7 @@ impl Head {
             // scores = scale · q kᵀ
             product(
                 (m, self.keys, self.d),
-                (scores.as_mut_ptr(), self.keys as isize),
+                (scores.as_mut_ptr(), self.keys as isize, 1),
                 (q, self.q.strides[2], self.q.strides[3]),
                 (k, self.k.strides[3], self.k.strides[2]),
                 0.0,
@@ -749,7 +815,7 @@ impl Head {
             // out = p v (p unnormalized)
             product(
                 (m, self.dv, self.keys),
-                (dst, out_rs),
+                (dst, out_rs, 1),
                 (scores.as_ptr(), self.keys as isize, 1),
                 (v, self.v.strides[2], self.v.strides[3]),
                 0.0,
@@ -820,12 +886,12 @@ dispatch!(exp_lanes(row: &mut [f32], max: f32, acc: &mut [f32; LANES]) {
     let mut chunks = row.chunks_exact_mut(LANES);
     for c in &mut chunks {
         for (a, x) in acc.iter_mut().zip(c.iter_mut()) {
-            *x = exp_f32(*x - max);
+            *x = exp_f32::<FMA>(*x - max);
             *a += *x;
         }
     }
     for (a, x) in acc.iter_mut().zip(chunks.into_remainder().iter_mut()) {
-        *x = exp_f32(*x - max);
+        *x = exp_f32::<FMA>(*x - max);
         *a += *x;
     }
 });
@@ -843,54 +909,92 @@ mod tests {
         xs
     }
 
+    /// Whether the dispatched kernels use fused multiply-adds on this CPU.
+    fn native_fma() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            cfg!(target_arch = "aarch64")
+        }
+    }
+
+    /// Runs `check` on both the fused and the unfused variant of a scalar kernel.
+    fn both<F: Fn(&str, fn(f32) -> f32)>(fused: fn(f32) -> f32, plain: fn(f32) -> f32, check: F) {
+        check("fused", fused);
+        check("unfused", plain);
+    }
+
     #[test]
     fn exp_is_within_two_ulp_of_libm() {
-        for x in points() {
-            let want = (x as f64).exp();
-            let got = exp_f32(x) as f64;
-            if want < f32::MIN_POSITIVE as f64 * 4.0 {
-                assert!(got <= f32::MIN_POSITIVE as f64 * 4.0, "exp({x}) = {got}");
-            } else if want > f32::MAX as f64 {
-                assert!(got.is_infinite() || got > 1e38, "exp({x}) = {got}");
-            } else {
-                assert!(
-                    (got - want).abs() <= 2.5e-7 * want,
-                    "exp({x}) = {got}, want {want}"
-                );
+        both(exp_f32::<true>, exp_f32::<false>, |variant, exp| {
+            for x in points() {
+                let want = (x as f64).exp();
+                let got = exp(x) as f64;
+                if want < f32::MIN_POSITIVE as f64 * 4.0 {
+                    assert!(
+                        got <= f32::MIN_POSITIVE as f64 * 4.0,
+                        "{variant} exp({x}) = {got}"
+                    );
+                } else if want > f32::MAX as f64 {
+                    assert!(
+                        got.is_infinite() || got > 1e38,
+                        "{variant} exp({x}) = {got}"
+                    );
+                } else {
+                    assert!(
+                        (got - want).abs() <= 2.5e-7 * want,
+                        "{variant} exp({x}) = {got}, want {want}"
+                    );
+                }
             }
-        }
-        assert!(exp_f32(f32::NAN).is_nan());
-        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+            assert!(exp(f32::NAN).is_nan());
+            assert_eq!(exp(f32::NEG_INFINITY), 0.0);
+        });
     }
 
     #[test]
     fn gelu_matches_the_exact_definition() {
-        let mut worst = 0f64;
-        for x in points() {
-            let xd = x as f64;
-            let want = 0.5 * xd * (1.0 + erf(xd / std::f64::consts::SQRT_2));
-            let got = gelu_f32(x) as f64;
-            let err = (got - want).abs() / xd.abs().max(1.0);
-            worst = worst.max(err);
-        }
-        assert!(worst < 2e-7, "worst scaled error {worst}");
+        both(gelu_f32::<true>, gelu_f32::<false>, |variant, gelu| {
+            let mut worst = 0f64;
+            for x in points() {
+                let xd = x as f64;
+                let want = 0.5 * xd * (1.0 + erf(xd / std::f64::consts::SQRT_2));
+                let err = (gelu(x) as f64 - want).abs() / xd.abs().max(1.0);
+                worst = worst.max(err);
+            }
+            assert!(worst < 2e-7, "{variant}: worst scaled error {worst}");
+        });
         let mut v = points();
-        let want: Vec<f32> = v.iter().map(|&x| gelu_f32(x)).collect();
+        let scalar = if native_fma() {
+            gelu_f32::<true>
+        } else {
+            gelu_f32::<false>
+        };
+        let want: Vec<f32> = v.iter().map(|&x| scalar(x)).collect();
         gelu_slice(&mut v);
         assert_eq!(v, want, "the dispatched kernel computes the same values");
     }
 
     #[test]
     fn quick_gelu_matches_its_definition() {
-        for x in points() {
-            let xd = x as f64;
-            let want = xd / (1.0 + (-1.702 * xd).exp());
-            let got = quick_gelu_f32(x) as f64;
-            assert!(
-                (got - want).abs() <= 3e-7 * xd.abs().max(1e-30),
-                "quick_gelu({x}) = {got}"
-            );
-        }
+        both(
+            quick_gelu_f32::<true>,
+            quick_gelu_f32::<false>,
+            |variant, quick| {
+                for x in points() {
+                    let xd = x as f64;
+                    let want = xd / (1.0 + (-1.702 * xd).exp());
+                    let got = quick(x) as f64;
+                    assert!(
+                        (got - want).abs() <= 3e-7 * xd.abs().max(1e-30),
+                        "{variant} quick_gelu({x}) = {got}"
+                    );
+                }
+            },
+        );
     }
 
     use burn::tensor::Distribution;
