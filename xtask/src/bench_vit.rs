@@ -49,6 +49,18 @@ fn time_rust(
     Ok(times[times.len() / 2])
 }
 
+/// Pause before each timed process.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits [`SETTLE`] so that a timed process does not start while the machine is still
+/// reclaiming the previous one's memory. On the project's virtual machine the two-thread
+/// rows started right after a PyTorch process (about 2 GB freed) ran up to 1.5× slower for
+/// several seconds (DINOv2-S, batch 1: 0.19 s against 0.11–0.13 s after a pause), which made
+/// the `--set small` table order-dependent; one-thread rows were affected less.
+fn settle() {
+    std::thread::sleep(SETTLE);
+}
+
 /// PyTorch's timing line (median seconds per batch, peak resident MiB), or `None` without
 /// torch.
 fn torch_line(
@@ -61,6 +73,7 @@ fn torch_line(
     warmups: usize,
 ) -> Result<serde_json::Value> {
     let script = project_root().join("scripts/bench_vit_torch.py");
+    settle();
     let out = Command::new(python)
         .arg(&script)
         .args([
@@ -148,6 +161,7 @@ fn rust_line(
     (warmups, seconds): (usize, f64),
 ) -> Result<serde_json::Value> {
     let exe = std::env::current_exe()?;
+    settle();
     let out = Command::new(&exe)
         .args(["bench-one", "--model", name])
         .args(["--height", &h.to_string(), "--width", &w.to_string()])
