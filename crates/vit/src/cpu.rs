@@ -32,7 +32,6 @@ macro_rules! dispatch {
     ($name:ident($($arg:ident: $ty:ty),*) $body:block) => {
         fn $name($($arg: $ty),*) {
             #[inline(always)]
-            #[allow(dead_code, non_snake_case)]
             fn body<const FMA: bool>($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             {
