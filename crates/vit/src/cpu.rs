@@ -708,10 +708,11 @@ fn per_head(t: &FlexTensor, transpose: bool) -> (Vec<f32>, [isize; 4]) {
                 }
             }
         });
-    let (head, token, dim) = if transpose {
-        ((tokens * d) as isize, 1, tokens as isize)
+    let head = (tokens * d) as isize;
+    let (token, dim) = if transpose {
+        (1, tokens as isize)
     } else {
-        ((tokens * d) as isize, d as isize, 1)
+        (d as isize, 1)
     };
     (out, [h as isize * head, head, token, dim])
 }
@@ -910,9 +911,12 @@ mod tests {
 
     /// Whether the dispatched kernels use fused multiply-adds on this CPU.
     fn native_fma() -> bool {
+        // The same test as `dispatch!`: AVX-512, or AVX2 with FMA.
         #[cfg(target_arch = "x86_64")]
         {
-            std::arch::is_x86_feature_detected!("fma")
+            std::arch::is_x86_feature_detected!("avx512f")
+                || (std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma"))
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
