@@ -57,7 +57,7 @@ const SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
 /// rows started right after a PyTorch process (about 2 GB freed) ran up to 1.5× slower for
 /// several seconds (DINOv2-S, batch 1: 0.19 s against 0.11–0.13 s after a pause), which made
 /// the `--set small` table order-dependent; one-thread rows were affected less.
-fn settle() {
+pub(crate) fn settle() {
     std::thread::sleep(SETTLE);
 }
 
@@ -102,25 +102,105 @@ fn torch_line(
         .with_context(|| format!("reading the torch timing line `{line}`"))
 }
 
-/// PyTorch's median seconds per batch.
-fn time_torch(
-    python: &str,
-    name: &str,
-    size: usize,
-    batch: usize,
-    threads: usize,
-    device: &str,
-) -> Result<Option<f64>> {
-    let v = torch_line(python, name, (size, size), batch, threads, device, 2)?;
-    Ok(v["median_s_per_batch"].as_f64())
-}
-
 /// This process's peak resident memory in MiB (Linux `VmHWM`), if known.
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// How a model benchmark runs.
+pub struct Settings<'a> {
+    /// Python interpreter with torch for the reference.
+    pub python: &'a str,
+    /// `cpu` or `wgpu` (then against PyTorch CUDA).
+    pub backend: &'a str,
+    /// Seconds of timed passes per process (at least 3 passes).
+    pub seconds: f64,
+    /// Alternating rounds per row (each round times both sides once).
+    pub rounds: usize,
+}
+
+/// The timing lines of one row over alternating rounds.
+pub(crate) struct Rounds {
+    pub(crate) rust: Vec<serde_json::Value>,
+    pub(crate) torch: Vec<serde_json::Value>,
+}
+
+/// Times one row in `rounds` rounds, each side in its own process per round: microprop first
+/// in even rounds, PyTorch first in odd ones, so that a machine that slows down or speeds up
+/// during the row weighs on both sides alike. `torch` is `None` without PyTorch.
+pub(crate) fn alternate(
+    rounds: usize,
+    mut rust: impl FnMut() -> Result<serde_json::Value>,
+    mut torch: Option<impl FnMut() -> Result<serde_json::Value>>,
+) -> Result<Rounds> {
+    let mut out = Rounds {
+        rust: Vec::new(),
+        torch: Vec::new(),
+    };
+    for round in 0..rounds.max(1) {
+        if round % 2 == 1
+            && let Some(t) = torch.as_mut()
+        {
+            out.torch.push(t()?);
+        }
+        out.rust.push(rust()?);
+        if round % 2 == 0
+            && let Some(t) = torch.as_mut()
+        {
+            out.torch.push(t()?);
+        }
+    }
+    Ok(out)
+}
+
+/// The median of `values` (`None` when empty).
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some(0.5 * (values[n / 2 - 1] + values[n / 2])),
+    }
+}
+
+impl Rounds {
+    /// `key` of every round on one side.
+    fn values(lines: &[serde_json::Value], key: &str) -> Vec<f64> {
+        lines.iter().filter_map(|l| l[key].as_f64()).collect()
+    }
+
+    /// The median over rounds of microprop's and PyTorch's `key`.
+    pub(crate) fn medians(&self, key: &str) -> (Option<f64>, Option<f64>) {
+        (
+            median(Self::values(&self.rust, key)),
+            median(Self::values(&self.torch, key)),
+        )
+    }
+
+    /// PyTorch's `key` over microprop's, per round: the median and the range, as
+    /// `0.93 (0.88–0.99)`, or `-` without PyTorch.
+    pub(crate) fn ratio(&self, key: &str) -> String {
+        let ratios: Vec<f64> = Self::values(&self.torch, key)
+            .into_iter()
+            .zip(Self::values(&self.rust, key))
+            .filter(|(_, r)| *r > 0.0)
+            .map(|(t, r)| t / r)
+            .collect();
+        let (lo, hi) = ratios
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
+                (lo.min(r), hi.max(r))
+            });
+        match median(ratios.clone()) {
+            None => "-".into(),
+            Some(m) if ratios.len() == 1 => format!("{m:.2}"),
+            Some(m) => format!("{m:.2} ({lo:.2}–{hi:.2})"),
+        }
+    }
 }
 
 /// The paper's workloads: model, input height and width.
@@ -183,51 +263,50 @@ fn rust_line(
 }
 
 /// The paper's workloads at batch 1 with all cores, each side in its own process: seconds
-/// per image and peak resident memory.
-pub fn paper(python: &str, backend: &str, seconds: f64) -> Result<()> {
+/// per image and peak resident memory, medians over alternating rounds.
+pub fn paper(settings: &Settings) -> Result<()> {
+    let Settings {
+        python,
+        backend,
+        seconds,
+        rounds,
+    } = *settings;
     let torch = python_has(python, "torch") && python_has(python, "transformers");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let torch_device = if backend == "wgpu" { "cuda" } else { "cpu" };
     println!(
         "the paper's workloads, batch 1, {cores} threads, backend {backend}: seconds per image \
-         and peak resident memory (MiB), each side in its own process"
+         and peak resident memory (MiB), each side in its own process, medians of {rounds} \
+         alternating round(s)"
     );
     println!(
-        "{:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
+        "{:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>18} {:>7}",
         "model", "input", "rust s", "rust MiB", "torch s", "torch MiB", "time", "memory"
     );
     for (name, h, w) in PAPER_WORKLOADS {
         // One warm-up: these passes take seconds each.
-        let rust = rust_line(name, (h, w, 1), backend, cores, (1, seconds))?;
-        let reference = if torch {
-            Some(torch_line(python, name, (h, w), 1, cores, torch_device, 1)?)
-        } else {
-            None
-        };
-        let num = |v: &serde_json::Value, k: &str| v[k].as_f64();
-        let (rs, rm) = (num(&rust, "median_s_per_batch"), num(&rust, "peak_rss_mib"));
-        let (ts, tm) = reference.as_ref().map_or((None, None), |t| {
-            (num(t, "median_s_per_batch"), num(t, "peak_rss_mib"))
-        });
+        let row = alternate(
+            rounds,
+            || rust_line(name, (h, w, 1), backend, cores, (1, seconds)),
+            torch.then_some(|| torch_line(python, name, (h, w), 1, cores, torch_device, 1)),
+        )?;
+        let (rs, ts) = row.medians("median_s_per_batch");
+        let (rm, tm) = row.medians("peak_rss_mib");
         let f = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
-        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
-            _ => "-".into(),
-        };
         println!(
-            "{name:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
+            "{name:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>18} {:>7}",
             format!("{h}×{w}"),
             f(rs, 3),
             f(rm, 0),
             f(ts, 3),
             f(tm, 0),
-            ratio(ts, rs),
-            ratio(tm, rm)
+            row.ratio("median_s_per_batch"),
+            row.ratio("peak_rss_mib")
         );
     }
     println!(
         "time = torch s / rust s, memory = torch MiB / rust MiB (> 1: microprop is faster / \
-         smaller)"
+         smaller); per round, median (range)"
     );
     if !torch {
         println!(
@@ -237,10 +316,16 @@ pub fn paper(python: &str, backend: &str, seconds: f64) -> Result<()> {
     Ok(())
 }
 
-/// Runs the benchmark; prints one table row per model, batch and thread count.
-pub fn run(python: &str, backend: &str, seconds: f64, models: &[&str]) -> Result<()> {
-    let backend_name = backend;
-    let backend = Backend::parse(backend).context("--backend: cpu or wgpu")?;
+/// Runs the benchmark; prints one table row per model, batch and thread count, medians over
+/// alternating rounds.
+pub fn run(settings: &Settings, models: &[&str]) -> Result<()> {
+    let Settings {
+        python,
+        backend: backend_name,
+        seconds,
+        rounds,
+    } = *settings;
+    let backend = Backend::parse(backend_name).context("--backend: cpu or wgpu")?;
     let library = if models.iter().any(|m| m.starts_with("resnet")) {
         "torchvision"
     } else {
@@ -263,41 +348,91 @@ pub fn run(python: &str, backend: &str, seconds: f64, models: &[&str]) -> Result
         "cpu"
     };
     println!(
-        "backend {backend:?}, {cores} cores, 224² inputs, pooled output; median seconds per batch"
+        "backend {backend:?}, {cores} cores, 224² inputs, pooled output; median seconds per \
+         batch, medians of {rounds} alternating round(s)"
     );
     println!(
-        "{:<14} {:>5} {:>7} {:>12} {:>12} {:>12} {:>12} {:>7}",
+        "{:<14} {:>5} {:>7} {:>12} {:>12} {:>12} {:>12} {:>18}",
         "model", "batch", "threads", "rust s", "rust img/s", "torch s", "torch img/s", "ratio"
     );
     for &name in models {
         for batch in [1usize, 8] {
             for &threads in &thread_counts {
-                // Each row in its own process, as PyTorch's, so that neither side inherits
-                // the other rows' allocations or thread pools.
-                let line = rust_line(name, (224, 224, batch), backend_name, threads, (2, seconds))?;
-                let rust = line["median_s_per_batch"]
-                    .as_f64()
-                    .context("the Rust timing line has no median")?;
-                let reference = if torch {
-                    time_torch(python, name, 224, batch, threads, torch_device)?
-                } else {
-                    None
-                };
-                let (ts, ti, ratio) = match reference {
-                    Some(t) => (
-                        format!("{t:.4}"),
-                        format!("{:.2}", batch as f64 / t),
-                        format!("{:.2}", t / rust),
-                    ),
-                    None => ("-".into(), "-".into(), "-".into()),
+                // Each side in its own process, so that neither inherits the other's (or
+                // another row's) allocations or thread pools.
+                let row = alternate(
+                    rounds,
+                    || rust_line(name, (224, 224, batch), backend_name, threads, (2, seconds)),
+                    torch.then_some(|| {
+                        torch_line(python, name, (224, 224), batch, threads, torch_device, 2)
+                    }),
+                )?;
+                let (rust, reference) = row.medians("median_s_per_batch");
+                let rust = rust.context("the Rust timing line has no median")?;
+                let (ts, ti) = match reference {
+                    Some(t) => (format!("{t:.4}"), format!("{:.2}", batch as f64 / t)),
+                    None => ("-".into(), "-".into()),
                 };
                 println!(
-                    "{name:<14} {batch:>5} {threads:>7} {rust:>12.4} {:>12.2} {ts:>12} {ti:>12} {ratio:>7}",
-                    batch as f64 / rust
+                    "{name:<14} {batch:>5} {threads:>7} {rust:>12.4} {:>12.2} {ts:>12} {ti:>12} {:>18}",
+                    batch as f64 / rust,
+                    row.ratio("median_s_per_batch")
                 );
             }
         }
     }
-    println!("ratio = torch seconds / rust seconds (> 1: microprop is faster)");
+    println!(
+        "ratio = torch seconds / rust seconds (> 1: microprop is faster); per round, median \
+         (range)"
+    );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    fn line(s: f64) -> serde_json::Value {
+        serde_json::json!({ "median_s_per_batch": s })
+    }
+
+    #[test]
+    fn rounds_alternate_which_side_runs_first() {
+        let order = RefCell::new(String::new());
+        let rows = alternate(
+            4,
+            || {
+                order.borrow_mut().push('r');
+                Ok(line(1.0))
+            },
+            Some(|| {
+                order.borrow_mut().push('t');
+                Ok(line(2.0))
+            }),
+        )
+        .unwrap();
+        assert_eq!(order.into_inner(), "rttrrttr");
+        assert_eq!((rows.rust.len(), rows.torch.len()), (4, 4));
+    }
+
+    #[test]
+    fn rounds_without_torch_time_only_microprop() {
+        let torch: Option<fn() -> Result<serde_json::Value>> = None;
+        let rows = alternate(0, || Ok(line(1.0)), torch).unwrap();
+        assert_eq!((rows.rust.len(), rows.torch.len()), (1, 0));
+        assert_eq!(rows.ratio("median_s_per_batch"), "-");
+    }
+
+    #[test]
+    fn ratio_is_the_median_of_per_round_ratios_with_their_range() {
+        let rows = Rounds {
+            rust: vec![line(1.0), line(2.0), line(1.0)],
+            torch: vec![line(0.9), line(2.4), line(1.1)],
+        };
+        assert_eq!(rows.ratio("median_s_per_batch"), "1.10 (0.90–1.20)");
+        assert_eq!(rows.medians("median_s_per_batch"), (Some(1.0), Some(1.1)));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
+    }
 }

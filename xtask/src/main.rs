@@ -3,6 +3,7 @@
 mod bench_case2;
 mod bench_extract;
 mod bench_homogenization;
+mod bench_linear;
 mod bench_segment;
 mod bench_vit;
 mod beyond;
@@ -184,6 +185,19 @@ enum Bench {
     /// DINOv2 ViT-S/14 and ViT-B/14 at 224², batch 1 and 8, vs PyTorch (1 thread and all cores),
     /// then the paper's workloads (DINOv2-L on 658 × 728, CLIP-L, SAM-H) with peak memory.
     Vit(ModelBench),
+    /// The ViTs' linear layers at their real token counts: microprop's CPU product against
+    /// `torch.nn.functional.linear` (1 thread and all cores).
+    Linear {
+        /// Python interpreter with torch for the reference.
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// Seconds of timed runs per shape and side (at least 3 runs; the best is kept).
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+        /// Rounds: each times both sides once, in alternating order.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// ResNet-50 (the MicroNet CNN) at 224², batch 1 and 8, vs torchvision (1 thread and all cores).
     Resnet(ModelBench),
     /// `microprop extract` over the case-2 binary micrographs with each of the paper's nine
@@ -231,9 +245,25 @@ struct ModelBench {
     /// cpu (burn Flex) or wgpu (then against PyTorch CUDA).
     #[arg(long, default_value = "cpu")]
     backend: String,
-    /// Seconds of timed runs per row (at least 3 runs).
+    /// Seconds of timed runs per process (at least 3 runs).
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
+    /// Rounds per row: each times microprop and PyTorch once, in alternating order; the
+    /// table shows medians and the range of the per-round ratios.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+impl ModelBench {
+    /// The benchmark settings these options give.
+    fn settings(&self) -> bench_vit::Settings<'_> {
+        bench_vit::Settings {
+            python: &self.python,
+            backend: &self.backend,
+            seconds: self.seconds,
+            rounds: self.rounds.max(1),
+        }
+    }
 }
 
 fn main() -> Result<()> {
@@ -316,19 +346,15 @@ fn main() -> Result<()> {
         Task::Bench {
             what: Bench::Vit(b),
         } => {
-            if matches!(b.set.as_str(), "small" | "all") {
-                bench_vit::run(
-                    &b.python,
-                    &b.backend,
-                    b.seconds,
-                    &["dinov2-small", "dinov2-base"],
-                )?;
-            }
-            if matches!(b.set.as_str(), "paper" | "all") {
-                bench_vit::paper(&b.python, &b.backend, b.seconds)?;
-            }
             if !matches!(b.set.as_str(), "small" | "paper" | "all") {
                 anyhow::bail!("--set: small, paper or all");
+            }
+            let settings = b.settings();
+            if matches!(b.set.as_str(), "small" | "all") {
+                bench_vit::run(&settings, &["dinov2-small", "dinov2-base"])?;
+            }
+            if matches!(b.set.as_str(), "paper" | "all") {
+                bench_vit::paper(&settings)?;
             }
             Ok(())
         }
@@ -349,8 +375,16 @@ fn main() -> Result<()> {
             (warmups, seconds),
         ),
         Task::Bench {
+            what:
+                Bench::Linear {
+                    python,
+                    seconds,
+                    rounds,
+                },
+        } => bench_linear::run(&python, seconds, rounds.max(1)),
+        Task::Bench {
             what: Bench::Resnet(b),
-        } => bench_vit::run(&b.python, &b.backend, b.seconds, &["resnet50"]),
+        } => bench_vit::run(&b.settings(), &["resnet50"]),
         Task::Bench {
             what:
                 Bench::Extract {
