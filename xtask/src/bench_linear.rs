@@ -4,14 +4,13 @@
 //! and all cores, in alternating rounds. It isolates the matrix product from the rest of a
 //! forward pass.
 
-use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use microprop_vit::burn::tensor::{Device, Distribution, Tensor};
 
-use crate::bench_vit::{Rounds, alternate, settle};
-use crate::{project_root, python_has};
+use crate::bench_vit::{Rounds, alternate, python_json, settle};
+use crate::python_has;
 
 /// Layers timed: what they are, tokens, inputs, outputs.
 const SHAPES: [(&str, usize, usize, usize); 12] = [
@@ -65,32 +64,16 @@ fn rust_side(threads: usize, seconds: f64) -> Result<serde_json::Value> {
 
 /// PyTorch's best seconds per shape on `threads` threads.
 fn torch_side(python: &str, threads: usize, seconds: f64) -> Result<serde_json::Value> {
-    let script = project_root().join("scripts/bench_linear_torch.py");
     let shapes: Vec<String> = SHAPES
         .iter()
         .map(|(_, m, k, n)| format!("{m}x{k}x{n}"))
         .collect();
-    settle();
-    let out = Command::new(python)
-        .arg(&script)
-        .args(["--threads", &threads.to_string()])
-        .args(["--shapes", &shapes.join(",")])
-        .args(["--seconds", &seconds.to_string()])
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{} failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    serde_json::from_slice(&out.stdout).with_context(|| {
-        format!(
-            "reading the torch timing line `{}`",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    let args = [
+        ["--threads", &threads.to_string()],
+        ["--shapes", &shapes.join(",")],
+        ["--seconds", &seconds.to_string()],
+    ];
+    python_json(python, "scripts/bench_linear_torch.py", &args)
 }
 
 /// Runs the benchmark: one table row per layer and thread count, GFLOP/s of both sides

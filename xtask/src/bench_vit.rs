@@ -72,22 +72,30 @@ fn torch_line(
     device: &str,
     warmups: usize,
 ) -> Result<serde_json::Value> {
-    let script = project_root().join("scripts/bench_vit_torch.py");
+    let args = [
+        ["--model", name],
+        ["--height", &h.to_string()],
+        ["--width", &w.to_string()],
+        ["--batch", &batch.to_string()],
+        ["--threads", &threads.to_string()],
+        ["--device", device],
+        ["--warmup", &warmups.to_string()],
+    ];
+    python_json(python, "scripts/bench_vit_torch.py", &args)
+}
+
+/// After [`settle`], runs the reference `script` (relative to the project root) with the
+/// `--flag value` pairs `args` and reads the one JSON line it prints.
+pub(crate) fn python_json(
+    python: &str,
+    script: &str,
+    args: &[[&str; 2]],
+) -> Result<serde_json::Value> {
+    let script = project_root().join(script);
     settle();
     let out = Command::new(python)
         .arg(&script)
-        .args([
-            "--model",
-            name,
-            "--height",
-            &h.to_string(),
-            "--width",
-            &w.to_string(),
-            "--batch",
-            &batch.to_string(),
-        ])
-        .args(["--threads", &threads.to_string(), "--device", device])
-        .args(["--warmup", &warmups.to_string()])
+        .args(args.iter().flatten())
         .output()
         .with_context(|| format!("running {}", script.display()))?;
     if !out.status.success() {
