@@ -140,16 +140,13 @@ pub fn linear<const D: usize>(
     });
     let m = dims[..D - 1].iter().product::<usize>();
     let (k, n) = (d_in, d_out);
+    let bias = b
+        .as_ref()
+        .map(|b| Ptr(b.storage::<f32>()[b.layout().start_offset()..][..n].as_ptr()));
+    // Each block writes its own part of the output (the bias, or zeros) just before its
+    // product adds to it, so the writes run in parallel and every element is written once
+    // before it is read.
     let mut out: Vec<f32> = Vec::with_capacity(m * n);
-    match &b {
-        Some(b) => {
-            let row = &b.storage::<f32>()[b.layout().start_offset()..][..n];
-            for _ in 0..m {
-                out.extend_from_slice(row);
-            }
-        }
-        None => out.resize(m * n, 0.0),
-    }
     let xs = &x.storage::<f32>()[x.layout().start_offset()..];
     let (w_rs, w_cs) = (w.layout().strides()[0], w.layout().strides()[1]);
     // SAFETY: `start_offset` lies inside the weight's storage by the layout's invariant.
@@ -158,8 +155,16 @@ pub fn linear<const D: usize>(
     in_blocks(m, n, k, |r, c| {
         let (xp, wp, dst) = (xp, wp, dst);
         // SAFETY: the block lies inside x (m × k, row-major), the weight (k × n with its
-        // strides) and `out` (m × n); blocks of different tasks do not overlap.
+        // strides), the bias (n) and `out` (capacity m × n); blocks of different tasks do not
+        // overlap, and the product reads only the block's elements written just before.
         unsafe {
+            for row in r.clone() {
+                let line = dst.0.add(row * n + c.start);
+                match bias {
+                    Some(b) => std::ptr::copy_nonoverlapping(b.0.add(c.start), line, c.len()),
+                    None => std::ptr::write_bytes(line, 0, c.len()),
+                }
+            }
             product(
                 (r.len(), c.len(), k),
                 (dst.0.add(r.start * n + c.start), n as isize, 1),
@@ -170,6 +175,8 @@ pub fn linear<const D: usize>(
             );
         }
     });
+    // SAFETY: the blocks cover all m × n elements and wrote each of them.
+    unsafe { out.set_len(m * n) };
     drop((x, w, b));
     let mut shape = dims;
     shape[D - 1] = n;
@@ -246,18 +253,12 @@ pub fn conv2d(
     });
     let hw = ho * wo;
     let k = c_in * kh * kw;
+    // Each block writes its own part of the output (the bias, or zeros) just before its
+    // product adds to it, as in `linear`.
     let mut out: Vec<f32> = Vec::with_capacity(b * c_out * hw);
-    match &bt {
-        Some(t) => {
-            let values = &t.storage::<f32>()[t.layout().start_offset()..][..c_out];
-            for _ in 0..b {
-                for &v in values {
-                    out.extend(std::iter::repeat_n(v, hw));
-                }
-            }
-        }
-        None => out.resize(b * c_out * hw, 0.0),
-    }
+    let bias = bt
+        .as_ref()
+        .map(|t| &t.storage::<f32>()[t.layout().start_offset()..][..c_out]);
     let xs = &x.storage::<f32>()[x.layout().start_offset()..][..b * c_in * h * w];
     let ws = &wt.storage::<f32>()[wt.layout().start_offset()..];
     let direct = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0);
@@ -316,13 +317,23 @@ pub fn conv2d(
             &cols
         };
         let (rp, wp) = (Ptr(rhs.as_ptr()), Ptr(ws.as_ptr()));
-        let dst = SendPtr(out[i * c_out * hw..].as_mut_ptr());
+        // SAFETY: image `i`'s output lies inside `out`'s capacity.
+        let dst = SendPtr(unsafe { out.as_mut_ptr().add(i * c_out * hw) });
         // Output channels [r0, r1) and pixels [c0, c1) of this image.
         let block = |r: Range<usize>, c: Range<usize>| {
             let (rp, wp, dst) = (rp, wp, dst);
             // SAFETY: the block lies inside the columns (k × hw), W (c_out × k) and this
-            // image's output (c_out × hw); blocks of different tasks do not overlap.
+            // image's output (c_out × hw, within `out`'s capacity); blocks of different tasks
+            // do not overlap, and the product reads only the block's elements written just
+            // before.
             unsafe {
+                for ch in r.clone() {
+                    let line = dst.0.add(ch * hw + c.start);
+                    let v = bias.map_or(0.0, |b| b[ch]);
+                    for j in 0..c.len() {
+                        line.add(j).write(v);
+                    }
+                }
                 product(
                     (r.len(), c.len(), k),
                     (dst.0.add(r.start * hw + c.start), hw as isize, 1),
@@ -347,6 +358,8 @@ pub fn conv2d(
         };
         in_blocks(c_out, hw, k, block);
     }
+    // SAFETY: for every image the blocks cover all c_out × hw elements and wrote each of them.
+    unsafe { out.set_len(b * c_out * hw) };
     drop((x, wt, bt, residual));
     let layout = Layout::contiguous(Shape::new([b, c_out, ho, wo]));
     let t = FlexTensor::new(Bytes::from_elems(out), layout, DType::F32);
