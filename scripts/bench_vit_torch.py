@@ -10,7 +10,8 @@ mode: the pooled 2048 features). Configurations are those of the published check
     python3 scripts/bench_vit_torch.py --model resnet50 --size 224 --batch 8 --threads 2
 
 Times the forward pass under torch.inference_mode() on torch.rand(batch, 3, height, width) and prints
-one JSON line with the median seconds per batch and the process's peak resident memory (MiB).
+one JSON line with the median seconds per batch, the process's peak resident memory (MiB)
+and its minor page faults per timed pass.
 """
 import argparse
 import json
@@ -95,13 +96,16 @@ def main():
         if last is None:
             last = once()
         iters = a.iters or max(3, min(1000, round(5.0 / max(last, 1e-6))))
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         times = [once() for _ in range(iters)]
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / iters
     med = statistics.median(times)
     print(json.dumps({
         "model": a.model, "size": a.size, "height": h, "width": w, "batch": a.batch, "threads": torch.get_num_threads(),
         "median_s_per_batch": med, "images_per_s": a.batch / med, "torch": torch.__version__,
         "device": a.device, "iters": iters,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "faults_per_pass": faults,
     }))
 
 

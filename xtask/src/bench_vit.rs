@@ -21,7 +21,7 @@ fn time_rust(
     batch: usize,
     device: &Device,
     (warmups, seconds): (usize, f64),
-) -> Result<f64> {
+) -> Result<(f64, Option<f64>)> {
     let config = ModelConfig::named(name).with_context(|| format!("unknown model {name}"))?;
     let model = config.init(device);
     let pixels = Tensor::<4>::random(
@@ -40,13 +40,24 @@ fn time_rust(
         run()?;
     }
     let mut times = Vec::new();
-    let start = Instant::now();
+    let (start, faults) = (Instant::now(), minor_faults());
     while times.len() < 3 || (start.elapsed().as_secs_f64() < seconds && times.len() < 50) {
         times.push(run()?);
     }
+    let faults_per_pass = minor_faults()
+        .zip(faults)
+        .map(|(after, before)| (after - before) as f64 / times.len() as f64);
     let _ = model.num_params();
     times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    Ok((times[times.len() / 2], faults_per_pass))
+}
+
+/// This process's minor page faults so far (Linux `/proc/self/stat`, field 10), if known.
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    rest.split(' ').nth(7)?.parse().ok()
 }
 
 /// Pause before each timed process.
@@ -232,10 +243,15 @@ pub fn one(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()?;
-    let s = pool.install(|| time_rust(name, (h, w), batch, &device, (warmups, seconds)))?;
+    let (s, faults) =
+        pool.install(|| time_rust(name, (h, w), batch, &device, (warmups, seconds)))?;
     println!(
         "{}",
-        serde_json::json!({"median_s_per_batch": s, "peak_rss_mib": peak_rss_mib()})
+        serde_json::json!({
+            "median_s_per_batch": s,
+            "peak_rss_mib": peak_rss_mib(),
+            "faults_per_pass": faults,
+        })
     );
     Ok(())
 }
@@ -283,13 +299,22 @@ pub fn paper(settings: &Settings) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let torch_device = if backend == "wgpu" { "cuda" } else { "cpu" };
     println!(
-        "the paper's workloads, batch 1, {cores} threads, backend {backend}: seconds per image \
-         and peak resident memory (MiB), each side in its own process, medians of {rounds} \
-         alternating round(s)"
+        "the paper's workloads, batch 1, {cores} threads, backend {backend}: seconds per image, \
+         peak resident memory (MiB) and page faults per pass, each side in its own process, \
+         medians of {rounds} alternating round(s)"
     );
     println!(
-        "{:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>18} {:>7}",
-        "model", "input", "rust s", "rust MiB", "torch s", "torch MiB", "time", "memory"
+        "{:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>18} {:>7} {:>12} {:>12}",
+        "model",
+        "input",
+        "rust s",
+        "rust MiB",
+        "torch s",
+        "torch MiB",
+        "time",
+        "memory",
+        "rust faults",
+        "torch faults"
     );
     for (name, h, w) in PAPER_WORKLOADS {
         // One warm-up: these passes take seconds each.
@@ -300,16 +325,19 @@ pub fn paper(settings: &Settings) -> Result<()> {
         )?;
         let (rs, ts) = row.medians("median_s_per_batch");
         let (rm, tm) = row.medians("peak_rss_mib");
+        let (rf, tf) = row.medians("faults_per_pass");
         let f = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
         println!(
-            "{name:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>18} {:>7}",
+            "{name:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>18} {:>7} {:>12} {:>12}",
             format!("{h}×{w}"),
             f(rs, 3),
             f(rm, 0),
             f(ts, 3),
             f(tm, 0),
             row.ratio("median_s_per_batch"),
-            row.ratio("peak_rss_mib")
+            row.ratio("peak_rss_mib"),
+            f(rf, 0),
+            f(tf, 0)
         );
     }
     println!(
@@ -357,11 +385,20 @@ pub fn run(settings: &Settings, models: &[&str]) -> Result<()> {
     };
     println!(
         "backend {backend:?}, {cores} cores, 224² inputs, pooled output; median seconds per \
-         batch, medians of {rounds} alternating round(s)"
+         batch and page faults per pass, medians of {rounds} alternating round(s)"
     );
     println!(
-        "{:<14} {:>5} {:>7} {:>12} {:>12} {:>12} {:>12} {:>18}",
-        "model", "batch", "threads", "rust s", "rust img/s", "torch s", "torch img/s", "ratio"
+        "{:<14} {:>5} {:>7} {:>12} {:>12} {:>12} {:>12} {:>18} {:>12} {:>12}",
+        "model",
+        "batch",
+        "threads",
+        "rust s",
+        "rust img/s",
+        "torch s",
+        "torch img/s",
+        "ratio",
+        "rust faults",
+        "torch faults"
     );
     for &name in models {
         for batch in [1usize, 8] {
@@ -381,10 +418,15 @@ pub fn run(settings: &Settings, models: &[&str]) -> Result<()> {
                     Some(t) => (format!("{t:.4}"), format!("{:.2}", batch as f64 / t)),
                     None => ("-".into(), "-".into()),
                 };
+                let faults = row.medians("faults_per_pass");
+                let f = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
                 println!(
-                    "{name:<14} {batch:>5} {threads:>7} {rust:>12.4} {:>12.2} {ts:>12} {ti:>12} {:>18}",
+                    "{name:<14} {batch:>5} {threads:>7} {rust:>12.4} {:>12.2} {ts:>12} {ti:>12} \
+                     {:>18} {:>12} {:>12}",
                     batch as f64 / rust,
-                    row.ratio("median_s_per_batch")
+                    row.ratio("median_s_per_batch"),
+                    f(faults.0),
+                    f(faults.1)
                 );
             }
         }

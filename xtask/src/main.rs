@@ -267,6 +267,8 @@ impl ModelBench {
 }
 
 fn main() -> Result<()> {
+    // The benchmarks and `bench-one` time what the `microprop` command line runs.
+    microprop::memory::retain_freed_memory();
     match Cli::parse().command {
         Task::SlurmTest { keep } => slurm::run(keep),
         Task::Test { rust, python } => test::run(test::Parts {

@@ -20,6 +20,7 @@ pub mod features;
 pub mod figures;
 pub mod homogenize;
 pub mod inputs;
+pub mod memory;
 pub mod model;
 pub mod output;
 pub mod precomputed;
