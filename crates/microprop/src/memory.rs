@@ -18,12 +18,15 @@
 pub fn retain_freed_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        // Large blocks come from the heap instead of their own mappings (a thread's arena
-        // still maps requests above its 64 MiB heap size), and the heap's free top is
-        // returned to the kernel only beyond 2 GiB.
+        // Large blocks come from the heap instead of their own mappings, and the heap's free
+        // top is returned to the kernel only beyond 2 GiB. One arena for all threads: a
+        // thread's own arena grows in heaps of at most 64 MiB and maps anything larger
+        // anyway (SAM-H's and batch-32 tensors); small blocks still come from each
+        // thread's cache without a lock.
         // SAFETY: `mallopt` only sets allocator parameters, under the allocator's own lock.
         unsafe {
-            libc::mallopt(libc::M_MMAP_MAX, 0) == 1
+            libc::mallopt(libc::M_ARENA_MAX, 1) == 1
+                && libc::mallopt(libc::M_MMAP_MAX, 0) == 1
                 && libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX) == 1
         }
     }
