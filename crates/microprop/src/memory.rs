@@ -14,7 +14,7 @@
 ///
 /// For programs (the `microprop` command line, `xtask`), called once at start-up: it changes
 /// the allocator of the whole process. The resident memory then stays near its peak instead of
-/// shrinking between passes; the peak itself is about the same (within 3 % on DINOv2-L).
+/// shrinking between passes; the peak itself stays about the same (within 3 % on the paper's workloads).
 pub fn retain_freed_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
