@@ -4,17 +4,19 @@
 //! defaults each allocation above its (adaptive, at most 32 MiB) threshold is a new `mmap`,
 //! and memory freed at the top of the heap is given back to the kernel, so every pass faults
 //! the same pages in again and the kernel zeroes each one: measured on the project's machine,
-//! about 150,000 page faults (0.6 GB zeroed) per DINOv2-B batch of 8 and 530,000 per DINOv2-L
-//! pass on a 658 × 728 crop. Keeping freed memory in the process removes nearly all of them
-//! (`cargo xtask bench vit` prints the page faults per pass).
+//! about 150,000 page faults (0.6 GB zeroed) per DINOv2-B batch of 8, 530,000 per DINOv2-L
+//! pass on a 658 × 728 crop and 4.6 million per SAM-H pass. Keeping freed memory in the
+//! process removes nearly all of them (`cargo xtask bench vit` prints the page faults per
+//! pass).
 
 /// Keeps memory freed by the program for its later allocations instead of returning it to the
 /// operating system, so that repeated passes do not fault their pages in again; returns
 /// whether the setting took effect (glibc on Linux only; elsewhere nothing changes).
 ///
-/// For programs (the `microprop` command line, `xtask`), called once at start-up: it changes
-/// the allocator of the whole process. The resident memory then stays near its peak instead of
-/// shrinking between passes; the peak itself stays about the same (within 3 % on the paper's workloads).
+/// For programs (the `microprop` command line, `xtask`), called once at start-up, before other
+/// threads allocate: it changes the allocator of the whole process. The resident memory then
+/// stays near its peak instead of shrinking between passes; the peak itself stays about the
+/// same (within 3 % on the paper's workloads).
 pub fn retain_freed_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
