@@ -7,6 +7,8 @@
 use std::process::Command;
 use std::time::Instant;
 
+use microprop::memory::minor_page_faults;
+
 use anyhow::{Context, Result, bail};
 use microprop_vit::burn::module::Module;
 use microprop_vit::burn::tensor::{Device, Tensor};
@@ -40,24 +42,16 @@ fn time_rust(
         run()?;
     }
     let mut times = Vec::new();
-    let (start, faults) = (Instant::now(), minor_faults());
+    let (start, faults) = (Instant::now(), minor_page_faults());
     while times.len() < 3 || (start.elapsed().as_secs_f64() < seconds && times.len() < 50) {
         times.push(run()?);
     }
-    let faults_per_pass = minor_faults()
+    let faults_per_pass = minor_page_faults()
         .zip(faults)
         .map(|(after, before)| (after - before) as f64 / times.len() as f64);
     let _ = model.num_params();
     times.sort_by(f64::total_cmp);
     Ok((times[times.len() / 2], faults_per_pass))
-}
-
-/// This process's minor page faults so far (Linux `/proc/self/stat`, field 10), if known.
-fn minor_faults() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces) start at the state, field 3.
-    let rest = stat.get(stat.rfind(')')? + 2..)?;
-    rest.split(' ').nth(7)?.parse().ok()
 }
 
 /// Pause before each timed process.

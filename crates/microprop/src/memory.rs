@@ -37,3 +37,11 @@ pub fn retain_freed_memory() -> bool {
         false
     }
 }
+
+/// This process's minor page faults so far (Linux `/proc/self/stat`, field 10), if known.
+pub fn minor_page_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    rest.split(' ').nth(7)?.parse().ok()
+}

@@ -1,28 +1,20 @@
 //! `memory::retain_freed_memory`: a large buffer freed and allocated again does not fault its
 //! pages in again, on the thread that called it and on threads started afterwards. Without
 //! the test harness (`harness = false` in Cargo.toml): the setting must come before any other
-//! thread allocates, as in the programs, and the fault counts belong to this binary alone.
+//! thread allocates, as in the programs, and the fault counts belong to this binary alone (one
+//! thread allocates at a time, so the process's count is the pass's).
 
-/// Minor page faults of the calling thread so far (`/proc/thread-self/stat`, field 10).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn minor_faults() -> u64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("reading thread stat");
-    // Fields after the command name (which may hold spaces) start at the state, field 3.
-    let rest = &stat[stat.rfind(')').expect("stat has a command name") + 2..];
-    rest.split(' ')
-        .nth(7)
-        .and_then(|f| f.parse().ok())
-        .expect("field 10 (minflt) is a number")
-}
+use microprop::memory::minor_page_faults;
 
 /// Page faults while allocating `bytes`, writing every page, and freeing them.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn faults_of_one_pass(bytes: usize) -> u64 {
-    let before = minor_faults();
+    let before = minor_page_faults().expect("reading /proc/self/stat");
     let buffer = vec![1u8; bytes];
     std::hint::black_box(&buffer);
     drop(buffer);
-    minor_faults() - before
+    minor_page_faults().expect("reading /proc/self/stat") - before
 }
 
 /// Page faults of four passes on a new thread.
