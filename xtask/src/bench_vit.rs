@@ -66,6 +66,37 @@ pub(crate) fn settle() {
     std::thread::sleep(SETTLE);
 }
 
+/// What keeps `python` from running the PyTorch reference with `library` (`transformers` or
+/// `torchvision`) on `device` (`cpu` or `cuda`), with the packages it needs; `None` when
+/// nothing does. The benchmark installs nothing itself.
+fn torch_missing(python: &str, library: &str, device: &str) -> Option<String> {
+    if !(python_has(python, "torch") && python_has(python, library)) {
+        return Some(format!(
+            "torch/{library} not found for `{python}` (pip install torch {library}{})",
+            if device == "cuda" {
+                ", a build with CUDA on a machine with an NVIDIA driver"
+            } else {
+                ""
+            }
+        ));
+    }
+    let cuda_ok = || {
+        Command::new(python)
+            .args([
+                "-c",
+                "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)",
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    (device == "cuda" && !cuda_ok()).then(|| {
+        format!(
+            "PyTorch for `{python}` sees no CUDA device, the reference of --backend wgpu \
+             (it needs torch built with CUDA and an NVIDIA GPU and driver)"
+        )
+    })
+}
+
 /// PyTorch's timing line (median seconds per batch, peak resident MiB), or `None` without
 /// torch.
 fn torch_line(
@@ -289,9 +320,10 @@ pub fn paper(settings: &Settings) -> Result<()> {
         seconds,
         rounds,
     } = *settings;
-    let torch = python_has(python, "torch") && python_has(python, "transformers");
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let torch_device = if backend == "wgpu" { "cuda" } else { "cpu" };
+    let missing = torch_missing(python, "transformers", torch_device);
+    let torch = missing.is_none();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "the paper's workloads, batch 1, {cores} threads, backend {backend}: seconds per image, \
          peak resident memory (MiB) and page faults per pass, each side in its own process, \
@@ -338,10 +370,8 @@ pub fn paper(settings: &Settings) -> Result<()> {
         "time = torch s / rust s, memory = torch MiB / rust MiB (> 1: microprop is faster / \
          smaller); per round, median (range)"
     );
-    if !torch {
-        println!(
-            "torch/transformers not found for `{python}`: ratios skipped (pip install torch transformers)"
-        );
+    if let Some(missing) = missing {
+        println!("{missing}: ratios skipped");
     }
     Ok(())
 }
@@ -361,21 +391,20 @@ pub fn run(settings: &Settings, models: &[&str]) -> Result<()> {
     } else {
         "transformers"
     };
-    let torch = python_has(python, "torch") && python_has(python, library);
-    if !torch {
-        eprintln!(
-            "torch/{library} not found for `{python}`: ratios skipped (pip install torch {library})"
-        );
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let thread_counts: Vec<usize> = match backend {
-        Backend::Cpu if cores > 1 => vec![1, cores],
-        _ => vec![cores],
-    };
     let torch_device = if backend == Backend::Wgpu {
         "cuda"
     } else {
         "cpu"
+    };
+    let missing = torch_missing(python, library, torch_device);
+    if let Some(missing) = &missing {
+        eprintln!("{missing}: ratios skipped");
+    }
+    let torch = missing.is_none();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let thread_counts: Vec<usize> = match backend {
+        Backend::Cpu if cores > 1 => vec![1, cores],
+        _ => vec![cores],
     };
     println!(
         "backend {backend:?}, {cores} cores, 224² inputs, pooled output; median seconds per \
