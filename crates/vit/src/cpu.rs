@@ -5,12 +5,14 @@
 //! with a scalar `exp`; on the ViTs these took about a quarter of a forward pass. Here both
 //! are branch-free polynomials that the compiler vectorizes (AVX2/FMA chosen at run time),
 //! run on rayon's current pool. Tensors on any other device return `None` and go through
-//! burn's own ops, so the models have one code path.
+//! burn's own ops, so the models have one code path. [`by_images`] runs a batch as one part
+//! per thread, the kernels uncut within each part.
 
 // The kernels hand the caller's tensor back unchanged in `Err` when they do not apply: both
 // variants are tensors, so the size lint says nothing useful here.
 #![allow(clippy::result_large_err)]
 
+use std::cell::Cell;
 use std::ops::Range;
 
 use burn::backend::Flex;
@@ -83,7 +85,7 @@ fn owned(t: FlexTensor) -> FlexTensor {
 fn map<const D: usize>(x: FlexTensor, kernel: fn(&mut [f32])) -> Tensor<D> {
     let mut t = owned(x);
     let values = t.storage_mut::<f32>();
-    if values.len() <= 2 * CHUNK {
+    if values.len() <= 2 * CHUNK || threads() <= 1 {
         kernel(values);
     } else {
         values.par_chunks_mut(CHUNK).for_each(kernel);
@@ -103,6 +105,58 @@ pub fn quick_gelu<const D: usize>(x: Tensor<D>) -> Result<Tensor<D>, Tensor<D>> 
 
 /// Work (m·n·k) below which a linear layer runs on one thread.
 const PARALLEL_WORK: usize = 1 << 22;
+
+thread_local! {
+    /// Whether this thread runs one part of [`by_images`], the kernels uncut on it.
+    static WHOLE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Threads the kernels cut their work across: rayon's, or one inside a part of [`by_images`].
+fn threads() -> usize {
+    if WHOLE.get() {
+        1
+    } else {
+        rayon::current_num_threads()
+    }
+}
+
+/// Runs `forward` on a batch of images `[n, c, h, w]` and stacks its per-image rows in order.
+/// On the CPU with `t > 1` threads and `n ≥ t`, the first `t·⌊n / t⌋` images run as `t`
+/// equal parts at once, one per thread, each kernel uncut on its part's thread, so that no
+/// layer waits for the other threads; the remaining `n mod t` images run afterwards with
+/// every kernel cut across the threads. Anywhere else `forward` runs once on the whole batch.
+pub fn by_images<E: Send>(
+    x: Tensor<4>,
+    forward: impl Fn(Tensor<4>) -> Result<Tensor<2>, E> + Sync,
+) -> Result<Tensor<2>, E> {
+    let t = threads();
+    let n = x.dims()[0];
+    if x.device() != Device::flex() || t <= 1 || n < t {
+        return forward(x);
+    }
+    let per = n / t;
+    let parts: Vec<Tensor<4>> = (0..t).map(|i| x.clone().narrow(0, i * per, per)).collect();
+    let rest = (n > t * per).then(|| x.narrow(0, t * per, n - t * per));
+    let mut rows = parts
+        .into_par_iter()
+        .map(|part| {
+            let outer = WHOLE.replace(true);
+            // Restores the flag also when `forward` panics (the panic reaches the caller).
+            struct Restore(bool);
+            impl Drop for Restore {
+                fn drop(&mut self) {
+                    WHOLE.set(self.0);
+                }
+            }
+            let _restore = Restore(outer);
+            forward(part)
+        })
+        .collect::<Result<Vec<_>, E>>()?;
+    if let Some(rest) = rest {
+        rows.push(forward(rest)?);
+    }
+    Ok(Tensor::cat(rows, 0))
+}
 
 /// `x Wᵀ + b` of a CPU tensor `[.., d_in]` with burn's `[d_in, d_out]` weight, the bias added
 /// by the matrix product itself; `x` back on other devices. With several threads the product
@@ -267,8 +321,7 @@ pub fn conv2d(
     } else {
         vec![0f32; k * hw]
     };
-    let threads = rayon::current_num_threads();
-    let serial = threads <= 1 || c_out * hw * k < PARALLEL_WORK;
+    let serial = threads() <= 1 || c_out * hw * k < PARALLEL_WORK;
     for (i, image) in xs.chunks_exact(c_in * h * w).enumerate() {
         let rhs: &[f32] = if direct {
             image
@@ -483,7 +536,7 @@ unsafe fn product(
 /// of 16, the micro-kernel's width), so that each block packs only its share of the larger
 /// operand.
 fn in_blocks(m: usize, n: usize, k: usize, block: impl Fn(Range<usize>, Range<usize>) + Sync) {
-    let threads = rayon::current_num_threads();
+    let threads = threads();
     if threads <= 1 || m * n * k < PARALLEL_WORK {
         block(0..m, 0..n);
     } else if m >= n {
@@ -685,10 +738,15 @@ pub fn attention(
             scale,
             dst,
         };
-        (0..b * h).into_par_iter().for_each_init(
-            || vec![0f32; rows * keys + rows],
-            |scratch, i| job.run(i / h, i % h, scratch),
-        );
+        let scratch = || vec![0f32; rows * keys + rows];
+        if threads() <= 1 {
+            let mut scratch = scratch();
+            (0..b * h).for_each(|i| job.run(i / h, i % h, &mut scratch));
+        } else {
+            (0..b * h)
+                .into_par_iter()
+                .for_each_init(scratch, |scratch, i| job.run(i / h, i % h, scratch));
+        }
         drop(piece);
     }
     drop(copies);
@@ -708,19 +766,23 @@ fn per_head(t: &FlexTensor, transpose: bool) -> (Vec<f32>, [isize; 4]) {
     let [b, h, tokens, d] = dims(t);
     let src = Strided::new(t);
     let mut out = vec![0f32; b * h * tokens * d];
-    out.par_chunks_mut((tokens * d).max(1))
-        .enumerate()
-        .for_each(|(i, head)| {
-            let (bi, hi) = (i / h, i % h);
-            for c in 0..tokens {
-                let row = src.at(bi, hi, c);
-                let (first, step) = if transpose { (c, tokens) } else { (c * d, 1) };
-                for (l, dst) in head[first..].iter_mut().step_by(step).take(d).enumerate() {
-                    // SAFETY: element [bi, hi, c, l] lies inside the tensor's storage.
-                    *dst = unsafe { *row.wrapping_offset(l as isize * src.strides[3]) };
-                }
+    let copy = |(i, head): (usize, &mut [f32])| {
+        let (bi, hi) = (i / h, i % h);
+        for c in 0..tokens {
+            let row = src.at(bi, hi, c);
+            let (first, step) = if transpose { (c, tokens) } else { (c * d, 1) };
+            for (l, dst) in head[first..].iter_mut().step_by(step).take(d).enumerate() {
+                // SAFETY: element [bi, hi, c, l] lies inside the tensor's storage.
+                *dst = unsafe { *row.wrapping_offset(l as isize * src.strides[3]) };
             }
-        });
+        }
+    };
+    let chunk = (tokens * d).max(1);
+    if threads() <= 1 {
+        out.chunks_mut(chunk).enumerate().for_each(copy);
+    } else {
+        out.par_chunks_mut(chunk).enumerate().for_each(copy);
+    }
     let head = (tokens * d) as isize;
     let (token, dim) = if transpose {
         (1, tokens as isize)
@@ -1056,6 +1118,56 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn by_images_runs_equal_parts_whole_and_the_rest_cut() {
+        use std::sync::Mutex;
+        let w = random([512, 3000]);
+        let b = random([3000]);
+        // A linear layer and GELU per image, noting the batch and the threads its kernels saw.
+        let seen = Mutex::new(Vec::new());
+        let forward = |x: Tensor<4>| -> Result<Tensor<2>, String> {
+            let [n, c, h, wd] = x.dims();
+            seen.lock().expect("not poisoned").push((n, threads()));
+            let y = linear(x.reshape([n, c * h * wd]), &w, Some(&b)).map_err(|_| "not CPU")?;
+            gelu(y).map_err(|_| "not CPU".to_string())
+        };
+        for (threads_in_pool, n, calls) in [
+            (2, 5, vec![(2, 1), (2, 1), (1, 2)]),
+            (2, 4, vec![(2, 1), (2, 1)]),
+            (3, 7, vec![(2, 1), (2, 1), (2, 1), (1, 3)]),
+            (3, 2, vec![(2, 3)]),
+            (1, 5, vec![(5, 1)]),
+        ] {
+            let x = random([n, 2, 16, 16]);
+            let want = pool(1).install(|| forward(x.clone())).expect("runs");
+            seen.lock().expect("not poisoned").clear();
+            let p = pool(threads_in_pool);
+            let got = p.install(|| by_images(x.clone(), forward)).expect("runs");
+            let e = rel(got, want);
+            assert!(e < 1e-6, "{threads_in_pool} threads, batch {n}: {e}");
+            let mut seen_now = std::mem::take(&mut *seen.lock().expect("not poisoned"));
+            seen_now.sort_by_key(|&(batch, t)| (std::cmp::Reverse(batch), t));
+            assert_eq!(seen_now, calls, "{threads_in_pool} threads, batch {n}");
+            // Every worker cuts kernels again afterwards.
+            assert!(
+                p.broadcast(|_| threads())
+                    .iter()
+                    .all(|&t| t == threads_in_pool)
+            );
+        }
+        // An error of one part is the result, and leaves no worker uncut.
+        let p = pool(2);
+        let failing = |x: Tensor<4>| -> Result<Tensor<2>, String> {
+            if x.dims()[0] == 1 {
+                return Err("part of one".into());
+            }
+            forward(x)
+        };
+        let err = p.install(|| by_images(random([3, 2, 16, 16]), failing));
+        assert_eq!(err.err().as_deref(), Some("part of one"));
+        assert!(p.broadcast(|_| threads()).iter().all(|&t| t == 2));
     }
 
     #[test]

@@ -187,9 +187,13 @@ impl ModelConfig {
 
 impl VisionModel {
     /// Runs the model on pixels `[batch, 3, h, w]` and pools one vector per image.
+    ///
+    /// On the CPU with several threads, images run in parallel parts ([`crate::cpu::by_images`]).
     pub fn features(&self, pixels: Tensor<4>, request: FeatureRequest) -> Result<Tensor<2>> {
-        self.tokens(pixels, request.layer)?
-            .pool(request.pooling, self.family().name())
+        crate::cpu::by_images(pixels, |part| {
+            self.tokens(part, request.layer)?
+                .pool(request.pooling, self.family().name())
+        })
     }
 
     /// Final (or layer-`layer`) tokens `[batch, tokens, dim]`, CLS first where the model has
