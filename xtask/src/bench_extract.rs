@@ -134,10 +134,11 @@ pub fn run(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "microprop extract, default options (preprocess paper, batch 8, backend {:?}), {cores} \
-         threads, {} of the {all} case-2 binary micrographs in {}",
+         threads, {} of the {all} case-2 binary micrographs in {}; {}",
         microprop_vit::Backend::auto(),
         files.len(),
-        images.display()
+        images.display(),
+        crate::bench_vit::cpu_name()
     );
     println!(
         "{:<9} {:<24} {:>7} {:>9} {:>9} {:>12}",

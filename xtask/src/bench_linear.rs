@@ -87,7 +87,8 @@ pub fn run(python: &str, seconds: f64, rounds: usize) -> Result<()> {
     let thread_counts = if cores > 1 { vec![1, cores] } else { vec![1] };
     println!(
         "linear layers x Wᵀ + b (f32, CPU), best of ≥ {seconds} s per shape; GFLOP/s, medians of \
-         {rounds} alternating round(s)"
+         {rounds} alternating round(s); {}",
+        crate::bench_vit::cpu_name()
     );
     println!(
         "{:<30} {:>16} {:>7} {:>9} {:>9} {:>18}",

@@ -66,6 +66,25 @@ pub(crate) fn settle() {
     std::thread::sleep(SETTLE);
 }
 
+/// The CPU the bench runs on, for its header: ratios depend on it (the model name and, on
+/// x86 Linux, family / model, which tell CPU generations apart where the name does not).
+pub fn cpu_name() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |key: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == key))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    match (field("model name"), field("cpu family"), field("model")) {
+        (Some(name), Some(family), Some(model)) => {
+            format!("{name} (family {family}, model {model})")
+        }
+        (Some(name), _, _) => name,
+        _ => format!("{} CPU", std::env::consts::ARCH),
+    }
+}
+
 /// What keeps `python` from running the PyTorch reference with `library` (`transformers` or
 /// `torchvision`) on `device` (`cpu` or `cuda`), with the packages it needs; `None` when
 /// nothing does. The benchmark installs nothing itself.
@@ -327,7 +346,8 @@ pub fn paper(settings: &Settings) -> Result<()> {
     println!(
         "the paper's workloads, batch 1, {cores} threads, backend {backend}: seconds per image, \
          peak resident memory (MiB) and page faults per pass, each side in its own process, \
-         medians of {rounds} alternating round(s)"
+         medians of {rounds} alternating round(s); {}",
+        cpu_name()
     );
     println!(
         "{:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>18} {:>7} {:>12} {:>12}",
@@ -408,7 +428,8 @@ pub fn run(settings: &Settings, models: &[&str]) -> Result<()> {
     };
     println!(
         "backend {backend:?}, {cores} cores, 224² inputs, pooled output; median seconds per \
-         batch and page faults per pass, medians of {rounds} alternating round(s)"
+         batch and page faults per pass, medians of {rounds} alternating round(s); {}",
+        cpu_name()
     );
     println!(
         "{:<14} {:>5} {:>7} {:>12} {:>12} {:>12} {:>12} {:>18} {:>12} {:>12}",
