@@ -120,6 +120,19 @@ fn threads() -> usize {
     }
 }
 
+/// Runs `f` with the kernels uncut on this thread, restoring the previous setting afterwards,
+/// also when `f` panics (the panic reaches the caller).
+fn whole<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            WHOLE.set(self.0);
+        }
+    }
+    let _restore = Restore(WHOLE.replace(true));
+    f()
+}
+
 /// Runs `forward` on a batch of images `[n, c, h, w]` and stacks its per-image rows in order.
 /// On the CPU with `t > 1` threads and `n ≥ t`, the first `t·⌊n / t⌋` images run as `t`
 /// equal parts at once, one per thread, each kernel uncut on its part's thread, so that no
@@ -139,18 +152,7 @@ pub fn by_images<E: Send>(
     let rest = (n > t * per).then(|| x.narrow(0, t * per, n - t * per));
     let mut rows = parts
         .into_par_iter()
-        .map(|part| {
-            let outer = WHOLE.replace(true);
-            // Restores the flag also when `forward` panics (the panic reaches the caller).
-            struct Restore(bool);
-            impl Drop for Restore {
-                fn drop(&mut self) {
-                    WHOLE.set(self.0);
-                }
-            }
-            let _restore = Restore(outer);
-            forward(part)
-        })
+        .map(|part| whole(|| forward(part)))
         .collect::<Result<Vec<_>, E>>()?;
     if let Some(rest) = rest {
         rows.push(forward(rest)?);
