@@ -73,6 +73,7 @@ fn torch_side(python: &str, threads: usize, seconds: f64) -> Result<serde_json::
         ["--shapes", &shapes.join(",")],
         ["--seconds", &seconds.to_string()],
     ];
+    settle();
     python_json(python, "scripts/bench_linear_torch.py", &args)
 }
 

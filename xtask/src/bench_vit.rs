@@ -61,7 +61,8 @@ const SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
 /// reclaiming the previous one's memory. On the project's virtual machine the two-thread
 /// rows started right after a PyTorch process (about 2 GB freed) ran up to 1.5× slower for
 /// several seconds (DINOv2-S, batch 1: 0.19 s against 0.11–0.13 s after a pause), which made
-/// the `--set small` table order-dependent; one-thread rows were affected less.
+/// the `--set small` table order-dependent; one-thread rows were affected less. GPU rows
+/// (`--backend wgpu` against PyTorch CUDA) do not pause: their timed work is on the GPU.
 pub(crate) fn settle() {
     std::thread::sleep(SETTLE);
 }
@@ -82,6 +83,23 @@ pub fn cpu_name() -> String {
         }
         (Some(name), _, _) => name,
         _ => format!("{} CPU", std::env::consts::ARCH),
+    }
+}
+
+/// What the bench runs on, for its header: the CPU, and with `backend` wgpu the GPU adapters
+/// that wgpu sees.
+fn machine(backend: &str) -> String {
+    let cpu = cpu_name();
+    if backend != "wgpu" {
+        return cpu;
+    }
+    let names: Vec<&str> = microprop_vit::gpu::adapters()
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    match names.is_empty() {
+        true => format!("{cpu}; no wgpu adapter"),
+        false => format!("{cpu}; wgpu adapters: {}", names.join(", ")),
     }
 }
 
@@ -136,10 +154,13 @@ fn torch_line(
         ["--device", device],
         ["--warmup", &warmups.to_string()],
     ];
+    if device == "cpu" {
+        settle();
+    }
     python_json(python, "scripts/bench_vit_torch.py", &args)
 }
 
-/// After [`settle`], runs the reference `script` (relative to the project root) with the
+/// Runs the reference `script` (relative to the project root) with the
 /// `--flag value` pairs `args` and reads the one JSON line it prints.
 pub(crate) fn python_json(
     python: &str,
@@ -147,7 +168,6 @@ pub(crate) fn python_json(
     args: &[[&str; 2]],
 ) -> Result<serde_json::Value> {
     let script = project_root().join(script);
-    settle();
     let out = Command::new(python)
         .arg(&script)
         .args(args.iter().flatten())
@@ -309,7 +329,9 @@ fn rust_line(
     (warmups, seconds): (usize, f64),
 ) -> Result<serde_json::Value> {
     let exe = std::env::current_exe()?;
-    settle();
+    if backend == "cpu" {
+        settle();
+    }
     let out = Command::new(&exe)
         .args(["bench-one", "--model", name])
         .args(["--height", &h.to_string(), "--width", &w.to_string()])
@@ -347,7 +369,7 @@ pub fn paper(settings: &Settings) -> Result<()> {
         "the paper's workloads, batch 1, {cores} threads, backend {backend}: seconds per image, \
          peak resident memory (MiB) and page faults per pass, each side in its own process, \
          medians of {rounds} alternating round(s); {}",
-        cpu_name()
+        machine(backend)
     );
     println!(
         "{:<24} {:>10} {:>9} {:>9} {:>9} {:>9} {:>18} {:>7} {:>12} {:>12}",
@@ -429,7 +451,7 @@ pub fn run(settings: &Settings, models: &[&str]) -> Result<()> {
     println!(
         "backend {backend:?}, {cores} cores, 224² inputs, pooled output; median seconds per \
          batch and page faults per pass, medians of {rounds} alternating round(s); {}",
-        cpu_name()
+        machine(backend_name)
     );
     println!(
         "{:<14} {:>5} {:>7} {:>12} {:>12} {:>12} {:>12} {:>18} {:>12} {:>12}",
