@@ -309,8 +309,8 @@ pub fn conv2d(
     });
     let hw = ho * wo;
     let k = c_in * kh * kw;
-    // Each block writes its own part of the output (the bias, or zeros) just before its
-    // product adds to it, as in `linear`.
+    // Each block writes its own part of the output: the bias just before its product adds
+    // to it, as in `linear`, or, without a bias, the product alone.
     let mut out: Vec<f32> = Vec::with_capacity(b * c_out * hw);
     let bias = bt
         .as_ref()
@@ -318,86 +318,85 @@ pub fn conv2d(
     let xs = &x.storage::<f32>()[x.layout().start_offset()..][..b * c_in * h * w];
     let ws = &wt.storage::<f32>()[wt.layout().start_offset()..];
     let direct = (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0);
-    let mut cols = if direct {
-        Vec::new()
-    } else {
-        vec![0f32; k * hw]
+    let geometry = Im2col {
+        h,
+        w,
+        kh,
+        kw,
+        sh,
+        sw,
+        ph,
+        pw,
+        wo,
     };
-    let serial = threads() <= 1 || c_out * hw * k < PARALLEL_WORK;
+    let split = Split::of(c_out, hw, k);
+    // Blocks of all output channels (one block, or a column cut) fill their own pixels'
+    // columns just before their product reads them, in this thread's buffer; blocks of some
+    // channels (a row cut) share columns filled beforehand.
+    let shared = !direct && matches!(split, Split::Rows(_));
+    let mut cols = if shared {
+        vec![0f32; k * hw]
+    } else {
+        Vec::new()
+    };
     for (i, image) in xs.chunks_exact(c_in * h * w).enumerate() {
-        let rhs: &[f32] = if direct {
-            image
-        } else {
-            // Row (c, ky, kx) of the columns holds x[c, oy·sh + ky - ph, ox·sw + kx - pw].
-            let fill = |(c, rows): (usize, &mut [f32])| {
-                let plane = &image[c * h * w..][..h * w];
-                for (j, row) in rows.chunks_exact_mut(hw).enumerate() {
-                    let (ky, kx) = (j / kw, j % kw);
-                    for (oy, line) in row.chunks_exact_mut(wo).enumerate() {
-                        let iy = (oy * sh + ky).wrapping_sub(ph);
-                        if iy >= h {
-                            line.fill(0.0);
-                            continue;
-                        }
-                        let src = &plane[iy * w..][..w];
-                        // Outputs [lo, hi) read inside the row: ox·sw + kx - pw ∈ [0, w).
-                        let lo = pw.saturating_sub(kx).div_ceil(sw).min(wo);
-                        let hi = ((w + pw).saturating_sub(kx).div_ceil(sw)).clamp(lo, wo);
-                        line[..lo].fill(0.0);
-                        line[hi..].fill(0.0);
-                        if hi > lo {
-                            let first = lo * sw + kx - pw;
-                            let inside = &mut line[lo..hi];
-                            if sw == 1 {
-                                inside.copy_from_slice(&src[first..first + inside.len()]);
-                            } else {
-                                let from = src[first..].iter().step_by(sw);
-                                for (v, x) in inside.iter_mut().zip(from) {
-                                    *v = *x;
-                                }
-                            }
-                        }
-                    }
-                }
-            };
-            if serial {
-                cols.chunks_exact_mut(kh * kw * hw)
-                    .enumerate()
-                    .for_each(fill);
-            } else {
-                cols.par_chunks_exact_mut(kh * kw * hw)
-                    .enumerate()
-                    .for_each(fill);
-            }
-            &cols
-        };
-        let (rp, wp) = (Ptr(rhs.as_ptr()), Ptr(ws.as_ptr()));
+        if shared {
+            let taps = kh * kw;
+            cols.par_chunks_exact_mut(taps * hw)
+                .enumerate()
+                .for_each(|(c, rows)| geometry.fill(image, c * taps..(c + 1) * taps, 0..hw, rows));
+        }
+        let (ip, cp, wp) = (Ptr(image.as_ptr()), Ptr(cols.as_ptr()), Ptr(ws.as_ptr()));
         // SAFETY: image `i`'s output lies inside `out`'s capacity.
         let dst = SendPtr(unsafe { out.as_mut_ptr().add(i * c_out * hw) });
         // Output channels [r0, r1) and pixels [c0, c1) of this image.
         let block = |r: Range<usize>, c: Range<usize>| {
-            let (rp, wp, dst) = (rp, wp, dst);
-            // SAFETY: the block lies inside the columns (k × hw), W (c_out × k) and this
-            // image's output (c_out × hw, within `out`'s capacity); blocks of different tasks
-            // do not overlap, and the product reads only the block's elements written just
-            // before.
-            unsafe {
-                for ch in r.clone() {
-                    let line = dst.0.add(ch * hw + c.start);
-                    let v = bias.map_or(0.0, |b| b[ch]);
-                    for j in 0..c.len() {
-                        line.add(j).write(v);
+            let (ip, cp, wp, dst) = (ip, cp, wp, dst);
+            COLUMNS.with_borrow_mut(|own| {
+                // The product's right operand: k rows of the block's pixels.
+                let (rhs, stride) = if direct {
+                    // SAFETY: pixel `c.start` of channel 0 lies in the image.
+                    (unsafe { ip.0.add(c.start) }, hw)
+                } else if shared {
+                    // SAFETY: column `c.start` lies in the k × hw columns.
+                    (unsafe { cp.0.add(c.start) }, hw)
+                } else {
+                    if own.len() < k * c.len() {
+                        own.resize(k * c.len(), 0.0);
                     }
+                    geometry.fill(image, 0..k, c.clone(), &mut own[..k * c.len()]);
+                    (own.as_ptr(), c.len())
+                };
+                // SAFETY: the block lies inside the right operand (k × its pixels, row stride
+                // `stride`), W (c_out × k) and this image's output (c_out × hw, within `out`'s
+                // capacity); blocks of different tasks do not overlap, and the product reads
+                // only the block's elements written just before.
+                unsafe {
+                    // With a bias the product adds to it; without, it overwrites the block.
+                    if let Some(bias) = bias {
+                        for ch in r.clone() {
+                            let line = std::slice::from_raw_parts_mut(
+                                dst.0
+                                    .add(ch * hw + c.start)
+                                    .cast::<std::mem::MaybeUninit<f32>>(),
+                                c.len(),
+                            );
+                            line.fill(std::mem::MaybeUninit::new(bias[ch]));
+                        }
+                    }
+                    product(
+                        (r.len(), c.len(), k),
+                        (dst.0.add(r.start * hw + c.start), hw as isize, 1),
+                        (wp.0.add(r.start * k), k as isize, 1),
+                        (rhs, stride as isize, 1),
+                        if bias.is_some() { 1.0 } else { 0.0 },
+                        1.0,
+                    );
                 }
-                product(
-                    (r.len(), c.len(), k),
-                    (dst.0.add(r.start * hw + c.start), hw as isize, 1),
-                    (wp.0.add(r.start * k), k as isize, 1),
-                    (rp.0.add(c.start), hw as isize, 1),
-                    1.0,
-                    1.0,
-                );
-            }
+                if own.len() > KEPT_COLUMNS {
+                    *own = Vec::new();
+                }
+            });
             if let Some(e) = &then {
                 for ch in r {
                     let at = ch * hw + c.start;
@@ -417,6 +416,155 @@ pub fn conv2d(
     unsafe { out.set_len(b * c_out * hw) };
     drop((x, wt, bt, residual));
     let layout = Layout::contiguous(Shape::new([b, c_out, ho, wo]));
+    let t = FlexTensor::new(Bytes::from_elems(out), layout, DType::F32);
+    Ok(Tensor::from_primitive::<Flex>(t))
+}
+
+/// Elements of a thread's im2col buffer kept for the next convolution (16 MiB); a larger
+/// one is freed after use.
+const KEPT_COLUMNS: usize = 1 << 22;
+
+thread_local! {
+    /// This thread's im2col buffer, kept between convolutions.
+    static COLUMNS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The geometry of a convolution's im2col columns: input `h × w`, kernel `kh × kw`, stride,
+/// padding and output width.
+#[derive(Debug, Clone, Copy)]
+struct Im2col {
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    sh: usize,
+    sw: usize,
+    ph: usize,
+    pw: usize,
+    wo: usize,
+}
+
+impl Im2col {
+    /// Fills `cols` with rows `rows` of one image's columns at output pixels `pixels`, one
+    /// row of `pixels.len()` after another: row (c, ky, kx) at pixel (oy, ox) holds
+    /// `x[c, oy·sh + ky - ph, ox·sw + kx - pw]`, zero outside the image.
+    fn fill(&self, image: &[f32], rows: Range<usize>, pixels: Range<usize>, cols: &mut [f32]) {
+        let Self {
+            h,
+            w,
+            kh,
+            kw,
+            sh,
+            sw,
+            ph,
+            pw,
+            wo,
+        } = *self;
+        let len = pixels.len();
+        if len == 0 {
+            return;
+        }
+        for (j, row) in rows.zip(cols.chunks_exact_mut(len)) {
+            let (c, ky, kx) = (j / (kh * kw), j / kw % kh, j % kw);
+            let plane = &image[c * h * w..][..h * w];
+            // Outputs [lo, hi) of a line read inside the input row: ox·sw + kx - pw ∈ [0, w).
+            let lo = pw.saturating_sub(kx).div_ceil(sw).min(wo);
+            let hi = ((w + pw).saturating_sub(kx).div_ceil(sw)).clamp(lo, wo);
+            let mut p = pixels.start;
+            while p < pixels.end {
+                let (oy, ox0) = (p / wo, p % wo);
+                let ox1 = wo.min(ox0 + (pixels.end - p));
+                let line = &mut row[p - pixels.start..][..ox1 - ox0];
+                p += ox1 - ox0;
+                let iy = (oy * sh + ky).wrapping_sub(ph);
+                if iy >= h {
+                    line.fill(0.0);
+                    continue;
+                }
+                let src = &plane[iy * w..][..w];
+                let (lo, hi) = (lo.clamp(ox0, ox1), hi.clamp(ox0, ox1));
+                line[..lo - ox0].fill(0.0);
+                line[hi - ox0..].fill(0.0);
+                if hi > lo {
+                    let first = lo * sw + kx - pw;
+                    let inside = &mut line[lo - ox0..hi - ox0];
+                    if sw == 1 {
+                        inside.copy_from_slice(&src[first..first + inside.len()]);
+                    } else {
+                        let from = src[first..].iter().step_by(sw);
+                        for (v, x) in inside.iter_mut().zip(from) {
+                            *v = *x;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Max pooling of a CPU tensor `[b, c, h, w]` with `kernel`, `stride` and symmetric
+/// `padding` (padded cells never win, as in PyTorch; a NaN in a window gives NaN); `x` back on
+/// other devices, or when the padding exceeds half the kernel.
+pub fn max_pool2d(
+    x: Tensor<4>,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+) -> Result<Tensor<4>, Tensor<4>> {
+    let [b, c, h, w] = x.dims();
+    let ([kh, kw], [sh, sw], [ph, pw]) = (kernel, stride, padding);
+    // Every window then holds at least one input cell.
+    let fits = kh > 0
+        && kw > 0
+        && sh > 0
+        && sw > 0
+        && 2 * ph <= kh
+        && 2 * pw <= kw
+        && h + 2 * ph >= kh
+        && w + 2 * pw >= kw;
+    if !fits {
+        return Err(x);
+    }
+    let x = flex(x)?;
+    let x = if x.layout().is_contiguous() {
+        x
+    } else {
+        x.to_contiguous()
+    };
+    let (ho, wo) = ((h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1);
+    let xs = &x.storage::<f32>()[x.layout().start_offset()..][..b * c * h * w];
+    let mut out = vec![0f32; b * c * ho * wo];
+    // The larger of two values, NaN when either is.
+    let pick = |a: f32, v: f32| if v > a || v.is_nan() { v } else { a };
+    let plane = |(src, dst): (&[f32], &mut [f32])| {
+        let mut line = vec![0f32; w];
+        for (oy, row) in dst.chunks_exact_mut(wo).enumerate() {
+            // Input rows [y0, y1) of this window row; the column maxima go to `line`.
+            let y0 = (oy * sh).saturating_sub(ph);
+            let y1 = (oy * sh + kh - ph).min(h);
+            line.copy_from_slice(&src[y0 * w..][..w]);
+            for y in y0 + 1..y1 {
+                for (m, &v) in line.iter_mut().zip(&src[y * w..][..w]) {
+                    *m = pick(*m, v);
+                }
+            }
+            for (ox, o) in row.iter_mut().enumerate() {
+                let x0 = (ox * sw).saturating_sub(pw);
+                let x1 = (ox * sw + kw - pw).min(w);
+                *o = line[x0 + 1..x1].iter().fold(line[x0], |m, &v| pick(m, v));
+            }
+        }
+    };
+    if threads() <= 1 || xs.len() < 2 * CHUNK {
+        xs.chunks_exact(h * w)
+            .zip(out.chunks_exact_mut(ho * wo))
+            .for_each(plane);
+    } else {
+        xs.par_chunks_exact(h * w)
+            .zip(out.par_chunks_exact_mut(ho * wo))
+            .for_each(plane);
+    }
+    let layout = Layout::contiguous(Shape::new([b, c, ho, wo]));
     let t = FlexTensor::new(Bytes::from_elems(out), layout, DType::F32);
     Ok(Tensor::from_primitive::<Flex>(t))
 }
@@ -533,24 +681,44 @@ unsafe fn product(
     }
 }
 
-/// Runs `block(rows, columns)` over an `m × n` product of inner size `k`: whole when small or
-/// single-threaded, else in two blocks per thread along the longer side (columns in multiples
-/// of 16, the micro-kernel's width), so that each block packs only its share of the larger
-/// operand.
+/// How [`in_blocks`] cuts an `m × n` product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Split {
+    /// One block, on this thread.
+    Whole,
+    /// Blocks of this many rows, all columns.
+    Rows(usize),
+    /// Blocks of this many columns, all rows.
+    Columns(usize),
+}
+
+impl Split {
+    /// Whole when small or single-threaded, else two blocks per thread along the longer side
+    /// (columns in multiples of 16, the micro-kernel's width), so that each block packs only
+    /// its share of the larger operand.
+    fn of(m: usize, n: usize, k: usize) -> Self {
+        let threads = threads();
+        if threads <= 1 || m * n * k < PARALLEL_WORK {
+            Split::Whole
+        } else if m >= n {
+            Split::Rows(m.div_ceil(2 * threads))
+        } else {
+            Split::Columns(n.div_ceil(2 * threads).div_ceil(16) * 16)
+        }
+    }
+}
+
+/// Runs `block(rows, columns)` over an `m × n` product of inner size `k`, cut as
+/// [`Split::of`] says.
 fn in_blocks(m: usize, n: usize, k: usize, block: impl Fn(Range<usize>, Range<usize>) + Sync) {
-    let threads = threads();
-    if threads <= 1 || m * n * k < PARALLEL_WORK {
-        block(0..m, 0..n);
-    } else if m >= n {
-        let step = m.div_ceil(2 * threads);
-        (0..m.div_ceil(step))
+    match Split::of(m, n, k) {
+        Split::Whole => block(0..m, 0..n),
+        Split::Rows(step) => (0..m.div_ceil(step))
             .into_par_iter()
-            .for_each(|i| block(i * step..((i + 1) * step).min(m), 0..n));
-    } else {
-        let step = n.div_ceil(2 * threads).div_ceil(16) * 16;
-        (0..n.div_ceil(step))
+            .for_each(|i| block(i * step..((i + 1) * step).min(m), 0..n)),
+        Split::Columns(step) => (0..n.div_ceil(step))
             .into_par_iter()
-            .for_each(|i| block(0..m, i * step..((i + 1) * step).min(n)));
+            .for_each(|i| block(0..m, i * step..((i + 1) * step).min(n))),
     }
 }
 
@@ -1186,6 +1354,11 @@ mod tests {
             ([1, 3, 64, 64], 64, 7, 2, 3),
             ([3, 4, 5, 6], 7, 1, 2, 0),
             ([1, 2, 4, 3], 5, 3, 1, 2),
+            // Cut by output channels (columns filled once, shared), strides 1 and 2.
+            ([1, 256, 14, 14], 256, 3, 1, 1),
+            ([1, 128, 28, 28], 256, 3, 2, 1),
+            // Cut by pixels, blocks starting inside an output row.
+            ([1, 64, 56, 56], 128, 3, 2, 1),
         ];
         for (shape, c_out, k, s, p) in cases {
             let x = random(shape);
@@ -1203,6 +1376,52 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn max_pool2d_matches_burn() {
+        use burn::nn::PaddingConfig2d;
+        use burn::nn::pool::MaxPool2dConfig;
+        // (input, kernel, stride, padding): ResNet's stem pool and odd shapes.
+        let cases = [
+            ([1, 64, 112, 112], [3, 3], [2, 2], [1, 1]),
+            ([2, 5, 9, 7], [3, 3], [2, 2], [1, 1]),
+            ([1, 3, 8, 11], [2, 3], [2, 1], [1, 0]),
+            ([2, 2, 5, 5], [5, 4], [3, 3], [2, 2]),
+            ([1, 1, 1, 1], [1, 1], [1, 1], [0, 0]),
+        ];
+        for (shape, kernel, stride, padding) in cases {
+            let x = random(shape);
+            let [ph, pw] = padding;
+            let want = MaxPool2dConfig::new(kernel)
+                .with_strides(stride)
+                .with_padding(PaddingConfig2d::Explicit(ph, pw, ph, pw))
+                .init()
+                .forward(x.clone());
+            for threads in [1, 2, 3] {
+                let got = pool(threads)
+                    .install(|| max_pool2d(x.clone(), kernel, stride, padding))
+                    .unwrap_or_else(|_| panic!("a CPU tensor"));
+                assert_eq!(got.dims(), want.dims(), "{shape:?}");
+                let e = rel(got, want.clone());
+                assert!(
+                    e == 0.0,
+                    "{shape:?}, {kernel:?} {stride:?} {padding:?}: {e}"
+                );
+            }
+        }
+        // A NaN wins its windows, as in PyTorch; padding beyond half the kernel is declined.
+        let mut values = vec![1.0f32; 16];
+        values[5] = f32::NAN;
+        let data = burn::tensor::TensorData::new(values, [1, 1, 4, 4]);
+        let x = Tensor::<4>::from_data(data, &Device::flex());
+        let got = max_pool2d(x.clone(), [2, 2], [2, 2], [0, 0]).unwrap_or_else(|_| panic!("CPU"));
+        let got = got.into_data().try_to_vec::<f32>().unwrap_or_default();
+        assert!(
+            got[0].is_nan() && got[1..].iter().all(|v| *v == 1.0),
+            "{got:?}"
+        );
+        assert!(max_pool2d(x, [2, 2], [1, 1], [2, 2]).is_err());
     }
 
     #[test]

@@ -392,11 +392,30 @@ pub struct ResNetOutput {
     pub stage_outputs: Vec<Tensor<4>>,
 }
 
+/// `pool` on `x`, through [`crate::cpu::max_pool2d`] on the CPU where its padding is
+/// symmetric and its dilation 1.
+fn max_pool(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    let padding = match pool.padding {
+        PaddingConfig2d::Valid => Some([0, 0]),
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
+            Some([top, left])
+        }
+        _ => None,
+    };
+    match padding {
+        Some(padding) if pool.dilation == [1, 1] && !pool.ceil_mode => {
+            crate::cpu::max_pool2d(x, pool.kernel_size, pool.stride, padding)
+                .unwrap_or_else(|x| pool.forward(x))
+        }
+        _ => pool.forward(x),
+    }
+}
+
 impl ResNet {
     /// Runs the network on `[b, c, h, w]` pixels, keeping the outputs of `stages` (1–4).
     pub fn forward(&self, pixels: Tensor<4>, stages: &[usize]) -> ResNetOutput {
         let x = conv_bn(&self.conv1, &self.bn1, pixels, None, true);
-        let mut x = self.maxpool.forward(x);
+        let mut x = max_pool(&self.maxpool, x);
         let mut kept = Vec::new();
         for (i, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
             .into_iter()
