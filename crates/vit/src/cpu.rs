@@ -346,20 +346,18 @@ pub fn conv2d(
                 .enumerate()
                 .for_each(|(c, rows)| geometry.fill(image, c * taps..(c + 1) * taps, 0..hw, rows));
         }
-        let (ip, cp, wp) = (Ptr(image.as_ptr()), Ptr(cols.as_ptr()), Ptr(ws.as_ptr()));
+        let (cols, wp) = (&cols, Ptr(ws.as_ptr()));
         // SAFETY: image `i`'s output lies inside `out`'s capacity.
         let dst = SendPtr(unsafe { out.as_mut_ptr().add(i * c_out * hw) });
         // Output channels [r0, r1) and pixels [c0, c1) of this image.
         let block = |r: Range<usize>, c: Range<usize>| {
-            let (ip, cp, wp, dst) = (ip, cp, wp, dst);
+            let (wp, dst) = (wp, dst);
             COLUMNS.with_borrow_mut(|own| {
                 // The product's right operand: k rows of the block's pixels.
                 let (rhs, stride) = if direct {
-                    // SAFETY: pixel `c.start` of channel 0 lies in the image.
-                    (unsafe { ip.0.add(c.start) }, hw)
+                    (image[c.start..].as_ptr(), hw)
                 } else if shared {
-                    // SAFETY: column `c.start` lies in the k × hw columns.
-                    (unsafe { cp.0.add(c.start) }, hw)
+                    (cols[c.start..].as_ptr(), hw)
                 } else {
                     if own.len() < k * c.len() {
                         own.resize(k * c.len(), 0.0);
