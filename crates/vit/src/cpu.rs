@@ -160,6 +160,16 @@ pub fn by_images<E: Send>(
     Ok(Tensor::cat(rows, 0))
 }
 
+/// `x` with its elements in row-major order of its shape: a copy on the CPU where its
+/// layout is strided, else `x` itself.
+pub fn contiguous<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    match flex(x) {
+        Ok(t) if !t.layout().is_contiguous() => Tensor::from_primitive::<Flex>(t.to_contiguous()),
+        Ok(t) => Tensor::from_primitive::<Flex>(t),
+        Err(x) => x,
+    }
+}
+
 /// `x Wᵀ + b` of a CPU tensor `[.., d_in]` with burn's `[d_in, d_out]` weight, the bias added
 /// by the matrix product itself; `x` back on other devices. With several threads the product
 /// is cut into two blocks per thread (for balance on a busy machine) along the longer of
@@ -244,11 +254,23 @@ pub fn linear<const D: usize>(
     Ok(Tensor::from_primitive::<Flex>(t))
 }
 
-/// An ungrouped, undilated 2-D convolution of a CPU tensor `[batch, c_in, h, w]` with a
-/// weight `[c_out, c_in, kh, kw]`, zero padding `[ph, pw]` on both sides, and an optional
-/// bias: per image the patches are laid out as columns (none for a 1 × 1 stride-1 kernel,
-/// which reads the image as it is) and multiplied by the weight in one matrix product, cut
-/// into two blocks per thread; `then`, if given, is applied to each block while it is in
+/// How a batch of feature maps lies in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// `[batch, channels, h, w]`: each image's channels together (burn's and PyTorch's order).
+    Nchw,
+    /// `[channels, batch, h, w]`: each channel's images together, so that one matrix product
+    /// covers the pixels of the whole batch and packs the weight once.
+    Cnhw,
+}
+
+/// An ungrouped, undilated 2-D convolution of a CPU tensor (`[batch, c_in, h, w]`, or
+/// `[c_in, batch, h, w]` in [`Order::Cnhw`], the output then in the same order) with a weight
+/// `[c_out, c_in, kh, kw]`, zero padding `[ph, pw]` on both sides, and an optional bias: the
+/// patches are laid out as columns (none for a 1 × 1 stride-1 kernel, which reads the input
+/// as it is) and multiplied by the weight, per image in `Nchw` and for the whole batch in
+/// `Cnhw`; the product is cut into two blocks per thread and each block into pieces of pixels
+/// whose columns stay in cache; `then`, if given, is applied to each piece while it is in
 /// cache. `x` back on other devices or shapes.
 pub fn conv2d(
     x: Tensor<4>,
@@ -257,10 +279,15 @@ pub fn conv2d(
     stride: [usize; 2],
     padding: [usize; 2],
     then: Option<Epilogue>,
+    order: Order,
 ) -> Result<Tensor<4>, Tensor<4>> {
     let cpu = |d: Device, t: DType| d == Device::flex() && t == DType::F32;
     let [c_out, c_in, kh, kw] = weight.dims();
-    let [b, xc, h, w] = x.dims();
+    let [d0, d1, h, w] = x.dims();
+    let (b, xc) = match order {
+        Order::Nchw => (d0, d1),
+        Order::Cnhw => (d1, d0),
+    };
     let bias_ok = bias.is_none_or(|b| cpu(b.device(), b.dtype()));
     let (sh, sw, ph, pw) = (stride[0], stride[1], padding[0], padding[1]);
     let fits = xc == c_in && sh > 0 && sw > 0 && h + 2 * ph >= kh && w + 2 * pw >= kw;
@@ -269,47 +296,44 @@ pub fn conv2d(
     } else {
         (0, 0)
     };
-    let then_ok = then.as_ref().is_none_or(|e| e.fits(b, c_out, ho * wo));
+    let out_dims = match order {
+        Order::Nchw => [b, c_out, ho, wo],
+        Order::Cnhw => [c_out, b, ho, wo],
+    };
+    let then_ok = then.as_ref().is_none_or(|e| e.fits(c_out, out_dims));
     if !cpu(weight.device(), weight.dtype()) || !bias_ok || !fits || !then_ok {
         return Err(x);
     }
+    let contiguous = |t: FlexTensor| {
+        if t.layout().is_contiguous() {
+            t
+        } else {
+            t.to_contiguous()
+        }
+    };
     let residual = then.as_ref().and_then(|e| e.residual.clone());
     let residual = residual.and_then(|r| r.try_into_primitive::<Flex>().ok());
-    let residual = residual.map(|r| {
-        if r.layout().is_contiguous() {
-            r
-        } else {
-            r.to_contiguous()
-        }
-    });
+    let residual = residual.map(contiguous);
     let res = residual
         .as_ref()
         .map(|r| Ptr(r.storage::<f32>()[r.layout().start_offset()..].as_ptr()));
-    let x = flex(x)?;
-    let x = if x.layout().is_contiguous() {
-        x
-    } else {
-        x.to_contiguous()
-    };
+    let x = contiguous(flex(x)?);
     let Some(wt) = weight.clone().try_into_primitive::<Flex>().ok() else {
         unreachable!("CPU f32 tensors are Flex tensors");
     };
-    let wt = if wt.layout().is_contiguous() {
-        wt
-    } else {
-        wt.to_contiguous()
-    };
+    let wt = contiguous(wt);
     let bt = bias.and_then(|b| b.clone().try_into_primitive::<Flex>().ok());
-    let bt = bt.map(|b| {
-        if b.layout().is_contiguous() {
-            b
-        } else {
-            b.to_contiguous()
-        }
-    });
+    let bt = bt.map(contiguous);
     let hw = ho * wo;
     let k = c_in * kh * kw;
-    // Each block writes its own part of the output: the bias just before its product adds
+    // One product per group of `images` images side by side: each image in `Nchw`, the
+    // whole batch in `Cnhw`; a group's product has `n` pixels.
+    let images = match order {
+        Order::Nchw => 1,
+        Order::Cnhw => b,
+    };
+    let n = images * hw;
+    // Each piece writes its own part of the output: the bias just before its product adds
     // to it, as in `linear`, or, without a bias, the product alone.
     let mut out: Vec<f32> = Vec::with_capacity(b * c_out * hw);
     let bias = bt
@@ -328,95 +352,122 @@ pub fn conv2d(
         ph,
         pw,
         wo,
+        ho,
+        images,
     };
-    let split = Split::of(c_out, hw, k);
+    let split = Split::of(c_out, n, k);
+    let piece = piece_pixels(c_out, k);
     // Blocks of all output channels (one block, or a column cut) fill their own pixels'
     // columns just before their product reads them, in this thread's buffer; blocks of some
     // channels (a row cut) share columns filled beforehand.
     let shared = !direct && matches!(split, Split::Rows(_));
     let mut cols = if shared {
-        vec![0f32; k * hw]
+        vec![0f32; k * n]
     } else {
         Vec::new()
     };
-    for (i, image) in xs.chunks_exact(c_in * h * w).enumerate() {
+    for (g, group) in xs.chunks_exact(images * c_in * h * w).enumerate() {
         if shared {
             let taps = kh * kw;
-            cols.par_chunks_exact_mut(taps * hw)
+            cols.par_chunks_exact_mut(taps * n)
                 .enumerate()
-                .for_each(|(c, rows)| geometry.fill(image, c * taps..(c + 1) * taps, 0..hw, rows));
+                .for_each(|(c, rows)| geometry.fill(group, c * taps..(c + 1) * taps, 0..n, rows));
         }
         let (cols, wp) = (&cols, Ptr(ws.as_ptr()));
-        // SAFETY: image `i`'s output lies inside `out`'s capacity.
-        let dst = SendPtr(unsafe { out.as_mut_ptr().add(i * c_out * hw) });
-        // Output channels [r0, r1) and pixels [c0, c1) of this image.
-        let block = |r: Range<usize>, c: Range<usize>| {
+        // SAFETY: group `g`'s output lies inside `out`'s capacity.
+        let dst = SendPtr(unsafe { out.as_mut_ptr().add(g * c_out * n) });
+        // Output channels `r` and pixels `c` of this group.
+        let pixels = |r: Range<usize>, c: Range<usize>, own: &mut Vec<f32>| {
             let (wp, dst) = (wp, dst);
-            COLUMNS.with_borrow_mut(|own| {
-                // The product's right operand: k rows of the block's pixels.
-                let (rhs, stride) = if direct {
-                    (image[c.start..].as_ptr(), hw)
-                } else if shared {
-                    (cols[c.start..].as_ptr(), hw)
-                } else {
-                    if own.len() < k * c.len() {
-                        own.resize(k * c.len(), 0.0);
-                    }
-                    geometry.fill(image, 0..k, c.clone(), &mut own[..k * c.len()]);
-                    (own.as_ptr(), c.len())
-                };
-                // SAFETY: the block lies inside the right operand (k × its pixels, row stride
-                // `stride`), W (c_out × k) and this image's output (c_out × hw, within `out`'s
-                // capacity); blocks of different tasks do not overlap, and the product reads
-                // only the block's elements written just before.
-                unsafe {
-                    // With a bias the product adds to it; without, it overwrites the block.
-                    if let Some(bias) = bias {
-                        for ch in r.clone() {
-                            let line = std::slice::from_raw_parts_mut(
-                                dst.0
-                                    .add(ch * hw + c.start)
-                                    .cast::<std::mem::MaybeUninit<f32>>(),
-                                c.len(),
-                            );
-                            line.fill(std::mem::MaybeUninit::new(bias[ch]));
-                        }
-                    }
-                    product(
-                        (r.len(), c.len(), k),
-                        (dst.0.add(r.start * hw + c.start), hw as isize, 1),
-                        (wp.0.add(r.start * k), k as isize, 1),
-                        (rhs, stride as isize, 1),
-                        if bias.is_some() { 1.0 } else { 0.0 },
-                        1.0,
-                    );
+            // The product's right operand: k rows of the piece's pixels.
+            let (rhs, stride) = if direct {
+                (group[c.start..].as_ptr(), n)
+            } else if shared {
+                (cols[c.start..].as_ptr(), n)
+            } else {
+                if own.len() < k * c.len() {
+                    own.resize(k * c.len(), 0.0);
                 }
-                if own.len() > KEPT_COLUMNS {
-                    *own = Vec::new();
+                geometry.fill(group, 0..k, c.clone(), &mut own[..k * c.len()]);
+                (own.as_ptr(), c.len())
+            };
+            // SAFETY: the piece lies inside the right operand (k × its pixels, row stride
+            // `stride`), W (c_out × k) and this group's output (c_out × n, within `out`'s
+            // capacity); pieces of different tasks do not overlap, and the product reads
+            // only the piece's elements written just before.
+            unsafe {
+                // With a bias the product adds to it; without, it overwrites the piece.
+                if let Some(bias) = bias {
+                    for ch in r.clone() {
+                        let line = std::slice::from_raw_parts_mut(
+                            dst.0
+                                .add(ch * n + c.start)
+                                .cast::<std::mem::MaybeUninit<f32>>(),
+                            c.len(),
+                        );
+                        line.fill(std::mem::MaybeUninit::new(bias[ch]));
+                    }
                 }
-            });
+                product(
+                    (r.len(), c.len(), k),
+                    (dst.0.add(r.start * n + c.start), n as isize, 1),
+                    (wp.0.add(r.start * k), k as isize, 1),
+                    (rhs, stride as isize, 1),
+                    if bias.is_some() { 1.0 } else { 0.0 },
+                    1.0,
+                );
+            }
             if let Some(e) = &then {
                 for ch in r {
-                    let at = ch * hw + c.start;
-                    // SAFETY: row `ch`, columns `c` of this image's output belong to this
-                    // block; the residual has the output's shape (checked by `fits`).
+                    let at = ch * n + c.start;
+                    // SAFETY: row `ch`, columns `c` of this group's output belong to this
+                    // piece; the residual has the output's shape (checked by `fits`).
                     let row = unsafe { std::slice::from_raw_parts_mut(dst.0.add(at), c.len()) };
                     let skip = res.map(|p| unsafe {
-                        std::slice::from_raw_parts(p.0.add(i * c_out * hw + at), c.len())
+                        std::slice::from_raw_parts(p.0.add(g * c_out * n + at), c.len())
                     });
                     epilogue_row(row, e.scale[ch], e.shift[ch], skip, e.relu);
                 }
             }
         };
-        in_blocks(c_out, hw, k, block);
+        let block = |r: Range<usize>, c: Range<usize>| {
+            COLUMNS.with_borrow_mut(|own| {
+                let count = c.len().div_ceil(piece);
+                let step = c.len().div_ceil(count).div_ceil(64) * 64;
+                let mut at = c.start;
+                while at < c.end {
+                    let end = (at + step).min(c.end);
+                    pixels(r.clone(), at..end, own);
+                    at = end;
+                }
+                if own.len() > KEPT_COLUMNS {
+                    *own = Vec::new();
+                }
+            });
+        };
+        in_blocks(c_out, n, k, block);
     }
-    // SAFETY: for every image the blocks cover all c_out × hw elements and wrote each of them.
+    // SAFETY: for every group the pieces cover all c_out × n elements and wrote each of them.
     unsafe { out.set_len(b * c_out * hw) };
     drop((x, wt, bt, residual));
-    let layout = Layout::contiguous(Shape::new([b, c_out, ho, wo]));
+    let layout = Layout::contiguous(Shape::new(out_dims));
     let t = FlexTensor::new(Bytes::from_elems(out), layout, DType::F32);
     Ok(Tensor::from_primitive::<Flex>(t))
 }
+
+/// Pixels per piece of a product with `m` output channels and inner size `k`: as many as
+/// keep the piece's columns and output within [`PIECE_ELEMENTS`], but at least
+/// [`PIECE_PIXELS`], so that packing the weight again for each piece stays a small share.
+fn piece_pixels(m: usize, k: usize) -> usize {
+    (PIECE_ELEMENTS / (k + m).max(1)).max(PIECE_PIXELS)
+}
+
+/// Elements of columns and output a piece of a convolution's product aims at (4 MiB, within
+/// a core's share of the last-level cache).
+const PIECE_ELEMENTS: usize = 1 << 20;
+
+/// Pixels a piece of a convolution's product has at least.
+const PIECE_PIXELS: usize = 256;
 
 /// Elements of a thread's im2col buffer kept for the next convolution (16 MiB); a larger
 /// one is freed after use.
@@ -440,13 +491,18 @@ struct Im2col {
     ph: usize,
     pw: usize,
     wo: usize,
+    /// Output height.
+    ho: usize,
+    /// Images side by side in each channel's planes (the batch in [`Order::Cnhw`], else 1).
+    images: usize,
 }
 
 impl Im2col {
-    /// Fills `cols` with rows `rows` of one image's columns at output pixels `pixels`, one
-    /// row of `pixels.len()` after another: row (c, ky, kx) at pixel (oy, ox) holds
-    /// `x[c, oy·sh + ky - ph, ox·sw + kx - pw]`, zero outside the image.
-    fn fill(&self, image: &[f32], rows: Range<usize>, pixels: Range<usize>, cols: &mut [f32]) {
+    /// Fills `cols` with rows `rows` of the columns of `input` (`images` images side by side
+    /// in each channel) at output pixels `pixels` (numbered image after image), one row of
+    /// `pixels.len()` after another: row (c, ky, kx) at pixel (n, oy, ox) holds
+    /// `x[c, n, oy·sh + ky - ph, ox·sw + kx - pw]`, zero outside the image.
+    fn fill(&self, input: &[f32], rows: Range<usize>, pixels: Range<usize>, cols: &mut [f32]) {
         let Self {
             h,
             w,
@@ -457,6 +513,8 @@ impl Im2col {
             ph,
             pw,
             wo,
+            ho,
+            images,
         } = *self;
         let len = pixels.len();
         if len == 0 {
@@ -464,36 +522,43 @@ impl Im2col {
         }
         for (j, row) in rows.zip(cols.chunks_exact_mut(len)) {
             let (c, ky, kx) = (j / (kh * kw), j / kw % kh, j % kw);
-            let plane = &image[c * h * w..][..h * w];
+            let planes = &input[c * images * h * w..][..images * h * w];
             // Outputs [lo, hi) of a line read inside the input row: ox·sw + kx - pw ∈ [0, w).
             let lo = pw.saturating_sub(kx).div_ceil(sw).min(wo);
             let hi = ((w + pw).saturating_sub(kx).div_ceil(sw)).clamp(lo, wo);
+            // Image, output row and column of pixel `p`, advanced line by line (a line ends
+            // with its output row).
+            let (mut image, q) = (pixels.start / (ho * wo), pixels.start % (ho * wo));
+            let (mut oy, mut ox0) = (q / wo, q % wo);
             let mut p = pixels.start;
             while p < pixels.end {
-                let (oy, ox0) = (p / wo, p % wo);
                 let ox1 = wo.min(ox0 + (pixels.end - p));
                 let line = &mut row[p - pixels.start..][..ox1 - ox0];
-                p += ox1 - ox0;
                 let iy = (oy * sh + ky).wrapping_sub(ph);
                 if iy >= h {
                     line.fill(0.0);
-                    continue;
-                }
-                let src = &plane[iy * w..][..w];
-                let (lo, hi) = (lo.clamp(ox0, ox1), hi.clamp(ox0, ox1));
-                line[..lo - ox0].fill(0.0);
-                line[hi - ox0..].fill(0.0);
-                if hi > lo {
-                    let first = lo * sw + kx - pw;
-                    let inside = &mut line[lo - ox0..hi - ox0];
-                    if sw == 1 {
-                        inside.copy_from_slice(&src[first..first + inside.len()]);
-                    } else {
-                        let from = src[first..].iter().step_by(sw);
-                        for (v, x) in inside.iter_mut().zip(from) {
-                            *v = *x;
+                } else {
+                    let src = &planes[image * h * w + iy * w..][..w];
+                    let (lo, hi) = (lo.clamp(ox0, ox1), hi.clamp(ox0, ox1));
+                    line[..lo - ox0].fill(0.0);
+                    line[hi - ox0..].fill(0.0);
+                    if hi > lo {
+                        let first = lo * sw + kx - pw;
+                        let inside = &mut line[lo - ox0..hi - ox0];
+                        if sw == 1 {
+                            inside.copy_from_slice(&src[first..first + inside.len()]);
+                        } else {
+                            let from = src[first..].iter().step_by(sw);
+                            for (v, x) in inside.iter_mut().zip(from) {
+                                *v = *x;
+                            }
                         }
                     }
+                }
+                p += ox1 - ox0;
+                (oy, ox0) = (oy + 1, 0);
+                if oy == ho {
+                    (image, oy) = (image + 1, 0);
                 }
             }
         }
@@ -604,13 +669,10 @@ impl Epilogue {
         }
     }
 
-    /// Whether it applies to an output of `batch × channels × pixels` on the CPU.
-    fn fits(&self, batch: usize, channels: usize, pixels: usize) -> bool {
+    /// Whether it applies on the CPU to an output of `channels` channels and shape `dims`.
+    fn fits(&self, channels: usize, dims: [usize; 4]) -> bool {
         let residual_ok = self.residual.as_ref().is_none_or(|r| {
-            let [rb, rc, rh, rw] = r.dims();
-            r.device() == Device::flex()
-                && r.dtype() == DType::F32
-                && (rb, rc, rh * rw) == (batch, channels, pixels)
+            r.device() == Device::flex() && r.dtype() == DType::F32 && r.dims() == dims
         });
         self.scale.len() == channels && self.shift.len() == channels && residual_ok
     }
@@ -1367,13 +1429,85 @@ mod tests {
                 let want = burn_conv2d(x.clone(), w.clone(), bias.clone(), options);
                 for threads in [1, 2, 3] {
                     let got = pool(threads)
-                        .install(|| conv2d(x.clone(), &w, bias.as_ref(), [s, s], [p, p], None))
+                        .install(|| {
+                            conv2d(
+                                x.clone(),
+                                &w,
+                                bias.as_ref(),
+                                [s, s],
+                                [p, p],
+                                None,
+                                Order::Nchw,
+                            )
+                        })
                         .unwrap_or_else(|_| panic!("a CPU tensor"));
                     let e = rel(got, want.clone());
                     assert!(e < 1e-5, "{shape:?} → {c_out}, k {k}, s {s}, p {p}: {e}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn conv2d_in_cnhw_order_matches_burn() {
+        use burn::tensor::activation::relu;
+        use burn::tensor::module::conv2d as burn_conv2d;
+        use burn::tensor::ops::ConvOptions;
+        // (input [b, c, h, w], c_out, kernel, stride, padding): a 1 × 1 read in place, a
+        // strided 1 × 1, and 3 × 3 kernels whose products are cut into pieces of pixels that
+        // span images and start inside output rows (k = 4608).
+        let cases = [
+            ([3, 64, 7, 7], 96, 1, 1, 0),
+            ([2, 32, 9, 11], 40, 1, 2, 0),
+            ([3, 512, 10, 9], 64, 3, 1, 1),
+            ([4, 512, 13, 14], 32, 3, 2, 1),
+        ];
+        for (shape, c_out, k, s, p) in cases {
+            let x = random(shape);
+            let w = random([c_out, shape[1], k, k]);
+            let b = random([c_out]);
+            let options = ConvOptions::new([s, s], [p, p], [1, 1], 1);
+            let y = burn_conv2d(x.clone(), w.clone(), Some(b.clone()), options);
+            let residual = random(y.dims());
+            let mut e = Epilogue::batch_norm(
+                &vec![1.5; c_out],
+                &vec![0.25; c_out],
+                &vec![0.5; c_out],
+                &vec![4.0; c_out],
+                0.0,
+            );
+            e.residual = Some(residual.clone().swap_dims(0, 1));
+            e.relu = true;
+            let want = relu((y - 0.5) * 0.75 + 0.25 + residual);
+            for threads in [1, 2, 3] {
+                let got = pool(threads)
+                    .install(|| {
+                        let x = x.clone().swap_dims(0, 1);
+                        let then = Some(e.clone());
+                        conv2d(x, &w, Some(&b), [s, s], [p, p], then, Order::Cnhw)
+                    })
+                    .unwrap_or_else(|_| panic!("a CPU tensor"));
+                let got = got.swap_dims(0, 1);
+                assert_eq!(got.dims(), want.dims());
+                let err = rel(got, want.clone());
+                assert!(err < 1e-5, "{shape:?} → {c_out}, k {k}, s {s}: {err}");
+            }
+        }
+        // The residual in the other order does not fit.
+        let x = random([2, 3, 4, 4]);
+        let mut e = Epilogue::batch_norm(&[1.0; 5], &[0.0; 5], &[0.0; 5], &[1.0; 5], 0.0);
+        e.residual = Some(random([2, 5, 4, 4]));
+        let w = random([5, 3, 1, 1]);
+        let got = conv2d(
+            x.swap_dims(0, 1),
+            &w,
+            None,
+            [1, 1],
+            [0, 0],
+            Some(e),
+            Order::Cnhw,
+        );
+        assert!(got.is_err());
     }
 
     #[test]
@@ -1461,7 +1595,17 @@ mod tests {
             e.relu = with_relu;
             for threads in [1, 2] {
                 let got = pool(threads)
-                    .install(|| conv2d(x.clone(), &w, None, [1, 1], [1, 1], Some(e.clone())))
+                    .install(|| {
+                        conv2d(
+                            x.clone(),
+                            &w,
+                            None,
+                            [1, 1],
+                            [1, 1],
+                            Some(e.clone()),
+                            Order::Nchw,
+                        )
+                    })
                     .unwrap_or_else(|_| panic!("a CPU tensor"));
                 let err = rel(got, want.clone());
                 assert!(

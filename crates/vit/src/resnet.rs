@@ -10,6 +10,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use serde::Deserialize;
 
+use crate::cpu::Order;
 use crate::error::Result;
 use crate::load::Layout;
 use crate::model::{Architecture, ModelFamily, Tokenize, Tokens};
@@ -267,23 +268,30 @@ impl ResNetConfig {
     }
 }
 
-/// `relu?(bn(conv(x)) + residual)`. On the CPU, ungrouped undilated convolutions with
-/// symmetric padding run through [`crate::cpu::conv2d`] with the inference BatchNorm, the
-/// residual and the ReLU folded into its output; elsewhere burn's ops run one by one.
+/// `relu?(bn(conv(x)) + residual)`, `x`, `residual` and the output in `order`. On the CPU,
+/// ungrouped undilated convolutions with symmetric padding run through
+/// [`crate::cpu::conv2d`] with the inference BatchNorm, the residual and the ReLU folded into
+/// its output; elsewhere burn's ops run one by one.
 fn conv_bn(
     conv: &Conv2d,
     bn: &BatchNorm,
     x: Tensor<4>,
     residual: Option<Tensor<4>>,
     with_relu: bool,
+    order: Order,
 ) -> Tensor<4> {
     let unfused = |x: Tensor<4>, residual: Option<Tensor<4>>| {
-        let y = bn.forward(conv.forward(x));
+        // burn's ops take `[batch, channels, h, w]`.
+        let swap = |t: Tensor<4>| match order {
+            Order::Nchw => t,
+            Order::Cnhw => t.swap_dims(0, 1),
+        };
+        let y = bn.forward(conv.forward(swap(x)));
         let y = match residual {
-            Some(r) => y + r,
+            Some(r) => y + swap(r),
             None => y,
         };
-        if with_relu { relu(y) } else { y }
+        swap(if with_relu { relu(y) } else { y })
     };
     let padding = match conv.padding {
         PaddingConfig2d::Valid => Some([0, 0]),
@@ -308,8 +316,16 @@ fn conv_bn(
     then.relu = with_relu;
     let weight = conv.weight.val();
     let bias = conv.bias.as_ref().map(|b| b.val());
-    crate::cpu::conv2d(x, &weight, bias.as_ref(), conv.stride, padding, Some(then))
-        .unwrap_or_else(|x| unfused(x, residual))
+    crate::cpu::conv2d(
+        x,
+        &weight,
+        bias.as_ref(),
+        conv.stride,
+        padding,
+        Some(then),
+        order,
+    )
+    .unwrap_or_else(|x| unfused(x, residual))
 }
 
 /// A bias-free `k × k` convolution with torchvision's padding (`k / 2`).
@@ -371,13 +387,18 @@ pub struct Bottleneck {
 impl Bottleneck {
     /// `[b, c, h, w]` → `[b, 4·planes, h/stride, w/stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_in(x, Order::Nchw)
+    }
+
+    /// [`Self::forward`] on feature maps in `order`.
+    fn forward_in(&self, x: Tensor<4>, order: Order) -> Tensor<4> {
         let shortcut = match &self.downsample {
-            Some((conv, bn)) => conv_bn(conv, bn, x.clone(), None, false),
+            Some((conv, bn)) => conv_bn(conv, bn, x.clone(), None, false, order),
             None => x.clone(),
         };
-        let y = conv_bn(&self.conv1, &self.bn1, x, None, true);
-        let y = conv_bn(&self.conv2, &self.bn2, y, None, true);
-        conv_bn(&self.conv3, &self.bn3, y, Some(shortcut), true)
+        let y = conv_bn(&self.conv1, &self.bn1, x, None, true, order);
+        let y = conv_bn(&self.conv2, &self.bn2, y, None, true, order);
+        conv_bn(&self.conv3, &self.bn3, y, Some(shortcut), true, order)
     }
 }
 
@@ -413,24 +434,84 @@ fn max_pool(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
 
 impl ResNet {
     /// Runs the network on `[b, c, h, w]` pixels, keeping the outputs of `stages` (1–4).
+    ///
+    /// On the CPU a batch of several images runs the stem and the stages with large maps
+    /// image by image, so that each layer's maps stay in cache, and the stages whose input
+    /// has fewer than [`MERGED_PIXELS`] pixels per image on the whole batch with each
+    /// channel's images side by side ([`Order::Cnhw`]), so that each of their convolutions
+    /// is one matrix product that packs its weight once. Elsewhere the batch runs whole.
     pub fn forward(&self, pixels: Tensor<4>, stages: &[usize]) -> ResNetOutput {
-        let x = conv_bn(&self.conv1, &self.bn1, pixels, None, true);
-        let mut x = max_pool(&self.maxpool, x);
-        let mut kept = Vec::new();
-        for (i, stage) in [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
-            .into_iter()
-            .enumerate()
-        {
-            for block in stage {
-                x = block.forward(x);
+        let layers = [&self.layer1, &self.layer2, &self.layer3, &self.layer4];
+        let b = pixels.dims()[0];
+        let split = pixels.device() == Device::flex() && b > 1;
+        // Stage `i` (0-based) and the outputs of the stages asked for, `[b, c, h, w]`.
+        let mut kept: Vec<(usize, Tensor<4>)> = Vec::new();
+        let keep = |kept: &mut Vec<(usize, Tensor<4>)>, i: usize, x: &Tensor<4>| {
+            if stages.contains(&(i + 1)) {
+                kept.push((i, x.clone()));
+            }
+        };
+        let stem = |x: Tensor<4>| {
+            let x = conv_bn(&self.conv1, &self.bn1, x, None, true, Order::Nchw);
+            max_pool(&self.maxpool, x)
+        };
+        let (x, merged_from) = if split {
+            // The stages before `from` run image by image; `from` is found on the first.
+            let mut from = layers.len();
+            let mut maps = Vec::with_capacity(b);
+            let mut per_image: Vec<Vec<(usize, Tensor<4>)>> = Vec::with_capacity(b);
+            for n in 0..b {
+                let mut x = stem(pixels.clone().narrow(0, n, 1));
+                let mut own = Vec::new();
+                for (i, stage) in layers.iter().enumerate() {
+                    let [_, _, h, w] = x.dims();
+                    if (n == 0 && h * w < MERGED_PIXELS) || i >= from {
+                        from = from.min(i);
+                        break;
+                    }
+                    for block in stage.iter() {
+                        x = block.forward_in(x, Order::Nchw);
+                    }
+                    keep(&mut own, i, &x);
+                }
+                maps.push(x);
+                per_image.push(own);
+            }
+            for (j, first) in per_image[0].iter().enumerate() {
+                let all = per_image.iter().map(|own| own[j].1.clone()).collect();
+                kept.push((first.0, Tensor::cat(all, 0)));
+            }
+            (Tensor::cat(maps, 0), from)
+        } else {
+            (stem(pixels), 0)
+        };
+        let order = if split && merged_from < layers.len() {
+            Order::Cnhw
+        } else {
+            Order::Nchw
+        };
+        // Between `order` and `[b, c, h, w]`, both ways.
+        let swap = |t: Tensor<4>| match order {
+            Order::Nchw => t,
+            Order::Cnhw => crate::cpu::contiguous(t.swap_dims(0, 1)),
+        };
+        let mut x = swap(x);
+        for (i, stage) in layers.iter().enumerate().skip(merged_from) {
+            for block in stage.iter() {
+                x = block.forward_in(x, order);
             }
             if stages.contains(&(i + 1)) {
-                kept.push((i + 1, x.clone()));
+                kept.push((i, swap(x.clone())));
             }
         }
+        let x = swap(x);
         let stage_outputs = stages
             .iter()
-            .filter_map(|s| kept.iter().find(|(k, _)| k == s).map(|(_, t)| t.clone()))
+            .filter_map(|s| {
+                kept.iter()
+                    .find(|(k, _)| k + 1 == *s)
+                    .map(|(_, t)| t.clone())
+            })
             .collect();
         ResNetOutput {
             pooled: global_average(x.clone()),
@@ -439,6 +520,11 @@ impl ResNet {
         }
     }
 }
+
+/// Pixels per image below which a stage's input makes [`ResNet::forward`] run the rest of a
+/// CPU batch merged: at 224² only the last stage (14 × 14 input), whose weights are the
+/// largest and its maps the smallest.
+pub const MERGED_PIXELS: usize = 256;
 
 /// Mean over the spatial axes: `[b, c, h, w]` → `[b, c]`.
 pub fn global_average(x: Tensor<4>) -> Tensor<2> {

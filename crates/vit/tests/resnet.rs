@@ -131,12 +131,58 @@ fn resnet50_matches_torchvision_on_perturbed_weights() {
     let spec = ModelSpec::Named("resnet50".into());
     let (_, model) = load(&spec, &file, &device()).unwrap();
     let input = tensor4(det_uniform("input", 2 * 3 * 64 * 80), [2, 3, 64, 80]);
-    let pooled = model.features(input, FeatureRequest::default()).unwrap();
-    compare(
-        "resnet50 pooled (2 × 2048)",
-        pooled,
-        &read_npy(fixture("resnet50_pooled.npy")).unwrap(),
-    );
+    let want: ArrayD<f32> = read_npy(fixture("resnet50_pooled.npy")).unwrap();
+    // One thread: the stem and stages 1–2 image by image, stages 3–4 on the batch merged;
+    // two: one image per thread.
+    for threads in [1, 2] {
+        let pooled = pool(threads)
+            .install(|| model.features(input.clone(), FeatureRequest::default()))
+            .unwrap();
+        compare(
+            &format!("resnet50 pooled (2 × 2048), {threads} thread(s)"),
+            pooled,
+            &want,
+        );
+    }
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_batch_gives_each_image_its_own_features() {
+    // Stages 1–3 image by image and stage 4 merged at 224² (three images, one thread), against
+    // each image alone.
+    let (_, model) = load(&tiny_spec(), &fixture("tiny/model.pth"), &device()).unwrap();
+    let values = det_uniform("batch", 3 * 3 * 224 * 224);
+    let batch = tensor4(values.clone(), [3, 3, 224, 224]);
+    for layer in [None, Some(2), Some(4)] {
+        let request = FeatureRequest {
+            pooling: Pooling::Mean,
+            layer,
+        };
+        let got = pool(1).install(|| model.features(batch.clone(), request).unwrap());
+        let got = got.into_data().try_to_vec::<f32>().unwrap();
+        for (i, image) in values.chunks_exact(3 * 224 * 224).enumerate() {
+            let one = tensor4(image.to_vec(), [1, 3, 224, 224]);
+            let want = pool(1).install(|| model.features(one, request).unwrap());
+            let want = want.into_data().try_to_vec::<f32>().unwrap();
+            let c = want.len();
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let err = got[i * c..][..c]
+                .iter()
+                .zip(&want)
+                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                err <= 1e-5 * scale,
+                "image {i}, layer {layer:?}: {err} of {scale}"
+            );
+        }
+    }
 }
 
 fn tiny_spec() -> ModelSpec {
@@ -152,43 +198,50 @@ fn tiny_resnet_loads_from_every_container_and_matches_torchvision() {
     let pooled: ArrayD<f32> = read_npy(fixture("tiny/pooled.npy")).unwrap();
     let stage2: ArrayD<f32> = read_npy(fixture("tiny/stage2.npy")).unwrap();
     let x = || tensor4(input.iter().copied().collect(), [2, 3, 37, 45]);
-    for file in [
-        "model.pth",
-        "model_legacy.pth",
-        "wrapped.pth.tar",
-        "model.safetensors",
+    // One thread: every stage on the batch merged (the stem's maps are small); two: one image
+    // per thread.
+    for (threads, file) in [
+        (2, "model.pth"),
+        (1, "model.pth"),
+        (2, "model_legacy.pth"),
+        (2, "wrapped.pth.tar"),
+        (2, "model.safetensors"),
     ] {
-        let (_, model) = load(&tiny_spec(), &fixture(&format!("tiny/{file}")), &device())
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
-        let got = model.features(x(), FeatureRequest::default()).unwrap();
-        compare(&format!("tiny {file} pooled"), got, &pooled);
-        // Stage-2 feature map as tokens: [b, h·w, c] = the torch map with channels last.
-        let tokens = model.patch_tokens(x(), Some(2)).unwrap();
-        let want = stage2
-            .view()
-            .permuted_axes(ndarray::IxDyn(&[0, 2, 3, 1]))
-            .as_standard_layout()
-            .into_shape_with_order(vec![2, 30, 16])
-            .unwrap()
-            .to_owned();
-        compare(&format!("tiny {file} stage 2"), tokens, &want);
-        let mean = model
-            .features(
-                x(),
-                FeatureRequest {
-                    pooling: Pooling::Mean,
-                    layer: Some(2),
-                },
-            )
-            .unwrap();
-        let want_mean = stage2
-            .view()
-            .into_shape_with_order(vec![2, 16, 30])
-            .unwrap()
-            .mean_axis(ndarray::Axis(2))
-            .unwrap();
-        compare(&format!("tiny {file} stage 2 mean"), mean, &want_mean);
+        pool(threads).install(|| tiny_matches(file, &x, &pooled, &stage2));
     }
+}
+
+fn tiny_matches(file: &str, x: &dyn Fn() -> Tensor<4>, pooled: &ArrayD<f32>, stage2: &ArrayD<f32>) {
+    let (_, model) = load(&tiny_spec(), &fixture(&format!("tiny/{file}")), &device())
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    let got = model.features(x(), FeatureRequest::default()).unwrap();
+    compare(&format!("tiny {file} pooled"), got, pooled);
+    // Stage-2 feature map as tokens: [b, h·w, c] = the torch map with channels last.
+    let tokens = model.patch_tokens(x(), Some(2)).unwrap();
+    let want = stage2
+        .view()
+        .permuted_axes(ndarray::IxDyn(&[0, 2, 3, 1]))
+        .as_standard_layout()
+        .into_shape_with_order(vec![2, 30, 16])
+        .unwrap()
+        .to_owned();
+    compare(&format!("tiny {file} stage 2"), tokens, &want);
+    let mean = model
+        .features(
+            x(),
+            FeatureRequest {
+                pooling: Pooling::Mean,
+                layer: Some(2),
+            },
+        )
+        .unwrap();
+    let want_mean = stage2
+        .view()
+        .into_shape_with_order(vec![2, 16, 30])
+        .unwrap()
+        .mean_axis(ndarray::Axis(2))
+        .unwrap();
+    compare(&format!("tiny {file} stage 2 mean"), mean, &want_mean);
 }
 
 #[test]
