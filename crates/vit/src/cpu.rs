@@ -361,15 +361,17 @@ pub fn conv2d(
     // columns just before their product reads them, in this thread's buffer; blocks of some
     // channels (a row cut) share columns filled beforehand.
     let shared = !direct && matches!(split, Split::Rows(_));
-    let mut cols = if shared {
-        vec![0f32; k * n]
-    } else {
-        Vec::new()
-    };
+    // Taken from this thread for the call (zeroed only where it grows); every element of
+    // `k × n` is written by `fill` before it is read.
+    let mut cols = if shared { SHARED.take() } else { Vec::new() };
+    if shared && cols.len() < k * n {
+        cols.resize(k * n, 0.0);
+    }
     for (g, group) in xs.chunks_exact(images * c_in * h * w).enumerate() {
         if shared {
             let taps = kh * kw;
-            cols.par_chunks_exact_mut(taps * n)
+            cols[..k * n]
+                .par_chunks_exact_mut(taps * n)
                 .enumerate()
                 .for_each(|(c, rows)| geometry.fill(group, c * taps..(c + 1) * taps, 0..n, rows));
         }
@@ -449,6 +451,9 @@ pub fn conv2d(
     }
     // SAFETY: for every group the pieces cover all c_out × n elements and wrote each of them.
     unsafe { out.set_len(b * c_out * hw) };
+    if shared && cols.len() <= KEPT_COLUMNS {
+        SHARED.set(cols);
+    }
     drop((x, wt, bt, residual));
     let layout = Layout::contiguous(Shape::new(out_dims));
     let t = FlexTensor::new(Bytes::from_elems(out), layout, DType::F32);
@@ -476,6 +481,9 @@ const KEPT_COLUMNS: usize = 1 << 22;
 thread_local! {
     /// This thread's im2col buffer, kept between convolutions.
     static COLUMNS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The im2col buffer of the convolutions this thread calls whose blocks share one set of
+    /// columns, kept between them.
+    static SHARED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// The geometry of a convolution's im2col columns: input `h × w`, kernel `kh × kw`, stride,
