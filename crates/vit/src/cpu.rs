@@ -81,6 +81,15 @@ fn owned(t: FlexTensor) -> FlexTensor {
     FlexTensor::from_data(t.into_data())
 }
 
+/// `t` with its elements in row-major order of its shape (copied only where strided).
+fn dense(t: FlexTensor) -> FlexTensor {
+    if t.layout().is_contiguous() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
 /// Applies `kernel` to every element of `x` in place, in parallel chunks.
 fn map<const D: usize>(x: FlexTensor, kernel: fn(&mut [f32])) -> Tensor<D> {
     let mut t = owned(x);
@@ -164,8 +173,7 @@ pub fn by_images<E: Send>(
 /// layout is strided, else `x` itself.
 pub fn contiguous<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     match flex(x) {
-        Ok(t) if !t.layout().is_contiguous() => Tensor::from_primitive::<Flex>(t.to_contiguous()),
-        Ok(t) => Tensor::from_primitive::<Flex>(t),
+        Ok(t) => Tensor::from_primitive::<Flex>(dense(t)),
         Err(x) => x,
     }
 }
@@ -186,24 +194,13 @@ pub fn linear<const D: usize>(
         return Err(x);
     }
     let dims = x.dims();
-    let x = flex(x)?;
-    let x = if x.layout().is_contiguous() {
-        x
-    } else {
-        x.to_contiguous()
-    };
+    let x = dense(flex(x)?);
     let w = weight.clone().try_into_primitive::<Flex>().ok();
     let b = bias.and_then(|b| b.clone().try_into_primitive::<Flex>().ok());
     let Some(w) = w else {
         unreachable!("CPU f32 tensors are Flex tensors");
     };
-    let b = b.map(|b| {
-        if b.layout().is_contiguous() {
-            b
-        } else {
-            b.to_contiguous()
-        }
-    });
+    let b = b.map(dense);
     let m = dims[..D - 1].iter().product::<usize>();
     let (k, n) = (d_in, d_out);
     let bias = b
@@ -304,26 +301,19 @@ pub fn conv2d(
     if !cpu(weight.device(), weight.dtype()) || !bias_ok || !fits || !then_ok {
         return Err(x);
     }
-    let contiguous = |t: FlexTensor| {
-        if t.layout().is_contiguous() {
-            t
-        } else {
-            t.to_contiguous()
-        }
-    };
     let residual = then.as_ref().and_then(|e| e.residual.clone());
     let residual = residual.and_then(|r| r.try_into_primitive::<Flex>().ok());
-    let residual = residual.map(contiguous);
+    let residual = residual.map(dense);
     let res = residual
         .as_ref()
         .map(|r| Ptr(r.storage::<f32>()[r.layout().start_offset()..].as_ptr()));
-    let x = contiguous(flex(x)?);
+    let x = dense(flex(x)?);
     let Some(wt) = weight.clone().try_into_primitive::<Flex>().ok() else {
         unreachable!("CPU f32 tensors are Flex tensors");
     };
-    let wt = contiguous(wt);
+    let wt = dense(wt);
     let bt = bias.and_then(|b| b.clone().try_into_primitive::<Flex>().ok());
-    let bt = bt.map(contiguous);
+    let bt = bt.map(dense);
     let hw = ho * wo;
     let k = c_in * kh * kw;
     // One product per group of `images` images side by side: each image in `Nchw`, the
@@ -596,12 +586,7 @@ pub fn max_pool2d(
     if !fits {
         return Err(x);
     }
-    let x = flex(x)?;
-    let x = if x.layout().is_contiguous() {
-        x
-    } else {
-        x.to_contiguous()
-    };
+    let x = dense(flex(x)?);
     let (ho, wo) = ((h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1);
     let xs = &x.storage::<f32>()[x.layout().start_offset()..][..b * c * h * w];
     let mut out = vec![0f32; b * c * ho * wo];
@@ -1408,10 +1393,28 @@ mod tests {
         assert!(p.broadcast(|_| threads()).iter().all(|&t| t == 2));
     }
 
+    /// Random input `shape`, weight and bias of a convolution to `c_out` channels with a
+    /// `k × k` kernel, and burn's options for stride `s` and padding `p`.
+    fn conv_case(
+        shape: [usize; 4],
+        c_out: usize,
+        k: usize,
+        s: usize,
+        p: usize,
+    ) -> (
+        Tensor<4>,
+        Tensor<4>,
+        Tensor<1>,
+        burn::tensor::ops::ConvOptions<2>,
+    ) {
+        let options = burn::tensor::ops::ConvOptions::new([s, s], [p, p], [1, 1], 1);
+        let w = random([c_out, shape[1], k, k]);
+        (random(shape), w, random([c_out]), options)
+    }
+
     #[test]
     fn conv2d_matches_burn() {
         use burn::tensor::module::conv2d as burn_conv2d;
-        use burn::tensor::ops::ConvOptions;
         // (input, c_out, kernel, stride, padding): ResNet's 1 × 1, 3 × 3 (strides 1 and 2),
         // its 7 × 7 stem, and odd shapes.
         let cases = [
@@ -1429,12 +1432,9 @@ mod tests {
             ([1, 64, 56, 56], 128, 3, 2, 1),
         ];
         for (shape, c_out, k, s, p) in cases {
-            let x = random(shape);
-            let w = random([c_out, shape[1], k, k]);
-            let b = random([c_out]);
+            let (x, w, b, options) = conv_case(shape, c_out, k, s, p);
             for bias in [None, Some(b)] {
-                let options = ConvOptions::new([s, s], [p, p], [1, 1], 1);
-                let want = burn_conv2d(x.clone(), w.clone(), bias.clone(), options);
+                let want = burn_conv2d(x.clone(), w.clone(), bias.clone(), options.clone());
                 for threads in [1, 2, 3] {
                     let got = pool(threads)
                         .install(|| {
@@ -1460,7 +1460,6 @@ mod tests {
     fn conv2d_in_cnhw_order_matches_burn() {
         use burn::tensor::activation::relu;
         use burn::tensor::module::conv2d as burn_conv2d;
-        use burn::tensor::ops::ConvOptions;
         // (input [b, c, h, w], c_out, kernel, stride, padding): a 1 × 1 read in place, a
         // strided 1 × 1, and 3 × 3 kernels whose products are cut into pieces of pixels that
         // span images and start inside output rows (k = 4608).
@@ -1471,10 +1470,7 @@ mod tests {
             ([4, 512, 13, 14], 32, 3, 2, 1),
         ];
         for (shape, c_out, k, s, p) in cases {
-            let x = random(shape);
-            let w = random([c_out, shape[1], k, k]);
-            let b = random([c_out]);
-            let options = ConvOptions::new([s, s], [p, p], [1, 1], 1);
+            let (x, w, b, options) = conv_case(shape, c_out, k, s, p);
             let y = burn_conv2d(x.clone(), w.clone(), Some(b.clone()), options);
             let residual = random(y.dims());
             let mut e = Epilogue::batch_norm(
