@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use microprop::config::{MaxPcs, Protocol};
+use microprop::config::{MaxPcs, Protocol, TieRule};
 use microprop::evaluate::{Evaluation, evaluate};
 use microprop_reduction::Projector;
 use microprop_regression::{ModelGrid, RegressorKind};
@@ -16,13 +16,15 @@ use crate::{output_field, project_root, python_has, run_reference};
 
 /// Runs the benchmark and prints times, the ratio and both results.
 pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
-    let dir = crate::reproduce::case2_dir(data)?;
-    let (x, y) = crate::reproduce::case2_matrix(&dir, "dino_l", false)?;
+    let dir = crate::study::case2_dir(data)?;
+    let (x, y) = crate::study::case2_matrix(&dir, "dino_l", false)?;
     let protocol = Protocol::NestedCv {
         outer: 10,
         inner: 5,
         seed: 42,
         max_pcs: MaxPcs::All(50),
+        // The reference prints max(set(pcs), key=pcs.count), the notebook's rule.
+        tie_rule: TieRule::Notebook,
     };
     let time = |threads: usize| -> Result<(f64, Evaluation)> {
         let pool = rayon::ThreadPoolBuilder::new()

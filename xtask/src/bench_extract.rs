@@ -9,7 +9,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use microprop::extract::{ModelOptions, extract_files};
+use microprop::config::VisionSpec;
+use microprop::extract::extract_files;
 
 use crate::project_root;
 
@@ -107,7 +108,7 @@ pub fn run(
     limit: Option<usize>,
     python: &str,
 ) -> Result<()> {
-    let images = crate::reproduce::case2_dir(data)?.join("Binary_Images");
+    let images = crate::study::case2_dir(data)?.join("Binary_Images");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&images)
         .with_context(|| format!("reading {}", images.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -146,7 +147,7 @@ pub fn run(
     );
     for (set, model) in MODELS.iter().filter(|(s, _)| wanted.contains(s)) {
         let weights = checkpoint(&dir, model, python)?;
-        let options = ModelOptions::named(model, Some(weights));
+        let options = VisionSpec::named(model, Some(weights));
         let start = Instant::now();
         let (features, _) = extract_files(&options, &files)
             .with_context(|| format!("extracting {set} with {model}"))?;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use microprop::config::{FeatureSet, MaxPcs, ModelSpec, Protocol, StudyConfig};
+use microprop::config::{FeatureSet, MaxPcs, Protocol, RegressorSpec, StudyConfig, TieRule};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -27,7 +27,7 @@ struct Spec {
     /// Case-2 feature sets; several are fused (standardized blocks side by side).
     features: Vec<String>,
     /// Models, as in a study config.
-    models: Vec<ModelSpec>,
+    models: Vec<RegressorSpec>,
     /// Append the 22 compositions.
     compositions: bool,
     /// Keep the compositions beside the PCs instead of inside the PCA.
@@ -86,7 +86,7 @@ fn specs(dir: &Path) -> Result<Vec<(String, Spec)>> {
 /// The full study config of a spec under `protocol`.
 fn config(data: &Path, spec: &Spec, protocol: Protocol) -> Result<StudyConfig> {
     let sets: Vec<&str> = spec.features.iter().map(String::as_str).collect();
-    let mut config = crate::reproduce::case2_config(data, &spec.features)?;
+    let mut config = crate::study::case2_config(data, &spec.features)?;
     if sets.len() > 1 {
         let extractors = config
             .features
@@ -122,13 +122,17 @@ pub fn run(data: &Path, out: &Path) -> Result<Value> {
             inner: 5,
             seed: 42,
             max_pcs: max_pcs.clone(),
+            tie_rule: TieRule::Notebook,
         };
-        let lopo = Protocol::LeaveOneGroupOut { inner: 5, max_pcs };
+        let lopo = Protocol::LeaveOneGroupOut {
+            inner: 5,
+            max_pcs,
+            tie_rule: TieRule::Notebook,
+        };
         let base = out.join("beyond").join(&stem);
-        let (_, a) =
-            crate::reproduce::run_config(&config(data, &spec, paper)?, &base.join("paper"))?;
+        let (_, a) = crate::study::run_config(&config(data, &spec, paper)?, &base.join("paper"))?;
         microprop::report::write_report(&base.join("paper"), &a)?;
-        let (_, b) = crate::reproduce::run_config(&config(data, &spec, lopo)?, &base.join("lopo"))?;
+        let (_, b) = crate::study::run_config(&config(data, &spec, lopo)?, &base.join("lopo"))?;
         microprop::report::write_report(&base.join("lopo"), &b)?;
         baselines = (a.baseline.test_mape, b.baseline.test_mape);
         for (ra, rb) in a.rows.iter().zip(&b.rows) {
@@ -139,7 +143,7 @@ pub fn run(data: &Path, out: &Path) -> Result<Value> {
                 model: ra.model.clone(),
                 params: ra.params.clone(),
                 pcs: ra.pcs,
-                compositions: ra.composition,
+                compositions: ra.extra_columns,
                 beside: spec.compositions_beside_pcs,
                 paper: (ra.test_mape, ra.test_mape_err),
                 lopo: (rb.test_mape, rb.test_mape_err),
@@ -250,10 +254,12 @@ mod tests {
                     inner: 5,
                     seed: 42,
                     max_pcs: MaxPcs::All(spec.max_pcs),
+                    tie_rule: TieRule::Notebook,
                 },
                 Protocol::LeaveOneGroupOut {
                     inner: 5,
                     max_pcs: MaxPcs::All(spec.max_pcs),
+                    tie_rule: TieRule::Notebook,
                 },
             ] {
                 let c = config(Path::new("/nonexistent/case2"), &spec, protocol).unwrap();

@@ -1,14 +1,10 @@
 //! `cargo xtask reproduce case1`: the paper's case study 1 on generated data.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
-use microprop::config::{FeatureSet, StudyConfig};
-use microprop::extract::ModelOptions;
-use microprop::features::Extractor;
+use microprop::config::{ExtractorSpec, FeatureSet, StudyConfig, VisionSpec};
 use microprop::synth::{Labels, Settings, synthesize};
 use microprop_vit::{Backend, Family, ModelConfig, NAMED_MODELS, Upscale};
 
@@ -47,7 +43,7 @@ pub fn case1(
         config.features.push(model_set(name, path, backend)?);
     }
     let t = Instant::now();
-    let (config_path, outcome) = crate::reproduce::run_config(&config, out)?;
+    let (config_path, outcome) = crate::study::run_config(&config, out)?;
     let total = start.elapsed().as_secs_f64();
     microprop::report::write_report(out, &outcome)?;
     println!(
@@ -57,15 +53,10 @@ pub fn case1(
     );
     println!("  | features | aggregation | model | PCs | test MAPE (%) | train MAPE (%) |");
     for r in &outcome.rows {
-        println!(
-            "  | {} | {} | {} | {} | {:.2} | {} |",
-            r.features,
-            r.aggregation,
-            r.model.to_uppercase(),
-            r.pcs,
-            r.test_mape,
-            r.train_mape.map_or("–".into(), |m| format!("{m:.2}"))
-        );
+        let (model, test) = (r.model.to_uppercase(), r.test_mape);
+        let train = r.train_mape.map_or("–".into(), |m| format!("{m:.2}"));
+        let (features, aggregation, pcs) = (&r.features, &r.aggregation, r.pcs);
+        println!("  | {features} | {aggregation} | {model} | {pcs} | {test:.2} | {train} |");
     }
     println!(
         "wrote {} ({total:.0} s in all); the study alone: microprop study {}",
@@ -145,14 +136,14 @@ fn where_to_get(source: &str) -> String {
 /// sections: values × 255, RGB; DINOv2 cropped top-left to a multiple of the patch (42 × 42)
 /// and not resized; CLIP, SAM and the CNN by pixel replication to their input size.
 fn model_set(name: &str, path: &Path, backend: Option<Backend>) -> Result<FeatureSet> {
-    let mut options = ModelOptions::named(name, Some(std::path::absolute(path)?));
+    let mut options = VisionSpec::named(name, Some(std::path::absolute(path)?));
     options.upscale = Upscale::Replicate;
     options.backend = backend;
     let family = ModelConfig::named(name).map(|c| c.family());
     let extractor = if family == Some(Family::Resnet) {
-        Extractor::Cnn(options)
+        ExtractorSpec::Cnn(options)
     } else {
-        Extractor::Vit(options)
+        ExtractorSpec::Vit(options)
     };
     Ok(FeatureSet::single(name, extractor))
 }

@@ -1,13 +1,14 @@
 //! `cargo xtask reproduce case2`: the paper's case study 2 from its published data, as a
-//! study config run through `microprop::study::run_study` (what `microprop study` runs).
+//! study config run through `microprop::study::run_study` (what `microprop study` runs), and
+//! `cargo xtask export`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use microprop::config::StudyConfig;
 use microprop::evaluate::Evaluation;
-use microprop::study::Outcome;
+
+use crate::study::{case2_config, case2_dir, case2_matrix, run_config};
 
 /// The paper's reported numbers (Figures 8 and 9): (features, model, compositions, MAPE).
 const PAPER: &[(&str, &str, bool, &str)] = &[
@@ -17,60 +18,6 @@ const PAPER: &[(&str, &str, bool, &str)] = &[
     ("dino_l", "svr", true, "12.6 (49 PCs)"),
     ("sam", "svr", true, "outlier fold 54.69, std 12.93"),
 ];
-
-/// Where the case-2 data is: `--data`, else `../shared/data/case2`, else the download cache.
-pub fn case2_dir(data: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(d) = data {
-        return Ok(d);
-    }
-    let shared = crate::project_root().join("../shared/data/case2");
-    if shared.join("data.xlsx").is_file() {
-        return Ok(shared);
-    }
-    crate::download::case2_cache()
-}
-
-/// The case-2 study config for `sets`, with absolute data paths and the cache in `out/cache`.
-pub fn case2_config(dir: &Path, sets: &[String]) -> Result<StudyConfig> {
-    let dir = std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
-    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
-    let mut config = StudyConfig::case2(&dir, &sets)?;
-    config.cache = Some("cache".into());
-    Ok(config)
-}
-
-/// Writes `config` as `out/study.json`, reads it back and runs it, as `microprop study
-/// out/study.json --out out` would.
-pub fn run_config(config: &StudyConfig, out: &Path) -> Result<(PathBuf, Outcome)> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let config_path = out.join("study.json");
-    crate::write_atomic(
-        &config_path,
-        serde_json::to_string_pretty(config)?.as_bytes(),
-    )?;
-    let config = StudyConfig::read(&config_path)?;
-    Ok((config_path, microprop::study::run_study(&config, out)?))
-}
-
-/// The matrix a case-2 feature set is evaluated on (made by the study pipeline), and the
-/// hardness.
-pub fn case2_matrix(
-    dir: &Path,
-    set: &str,
-    composition: bool,
-) -> Result<(ndarray::Array2<f64>, ndarray::Array1<f64>)> {
-    let config = case2_config(dir, &[set.to_string()])?;
-    let data = microprop::dataset::Dataset::load(&config.data)?;
-    let (x, _) = microprop::study::design_matrix(
-        &config,
-        &data,
-        &config.features[0],
-        config.aggregation[0],
-        composition,
-        None,
-    )?;
-    Ok((x, data.target))
-}
 
 /// Writes `out/study.json` for every feature set × {images, images + compositions} ×
 /// {LR, PR, SVR}, runs it as `microprop study` does, writes the report and prints the table.
@@ -132,7 +79,9 @@ fn print_table(rows: &[Evaluation]) {
             for model in ["lr", "pr", "svr"] {
                 let cell = rows
                     .iter()
-                    .find(|r| r.features == set && r.model == model && r.composition == composition)
+                    .find(|r| {
+                        r.features == set && r.model == model && r.extra_columns == composition
+                    })
                     .map_or("–".into(), |r| {
                         format!("{:.3} ± {:.3} ({})", r.test_mape, r.test_mape_err, r.pcs)
                     });
@@ -144,7 +93,7 @@ fn print_table(rows: &[Evaluation]) {
     for (set, model, composition, paper) in PAPER {
         if let Some(r) = rows
             .iter()
-            .find(|r| r.features == *set && r.model == *model && r.composition == *composition)
+            .find(|r| r.features == *set && r.model == *model && r.extra_columns == *composition)
         {
             println!(
                 "  paper: {set} {}{}: {paper}; here {:.3} ({} PCs)",

@@ -15,7 +15,6 @@ use crate::twopoint::{Cutoff, Order, TwoPoint};
     derive(serde::Serialize, serde::Deserialize),
     serde(rename_all = "lowercase")
 )]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Correlation {
     /// `⟨A(x) A(x + r)⟩`: each pair's first phase with itself.
     #[default]

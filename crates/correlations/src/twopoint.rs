@@ -39,16 +39,13 @@ pub enum Cutoff {
 /// `"F"`, as numpy's `order`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Order {
     /// Row-major: the last axis varies fastest (numpy's default).
     #[default]
     #[cfg_attr(feature = "serde", serde(rename = "C", alias = "c"))]
-    #[cfg_attr(feature = "clap", value(name = "C", alias = "c"))]
     RowMajor,
     /// Column-major: the first axis varies fastest (MATLAB's `reshape(x, 1, [])`, the toolbox).
     #[cfg_attr(feature = "serde", serde(rename = "F", alias = "f"))]
-    #[cfg_attr(feature = "clap", value(name = "F", alias = "f"))]
     ColumnMajor,
 }
 

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{ExtractorSpec, VisionSpec};
 use crate::error::{Error, Result};
-use crate::extract::ModelOptions;
 use crate::output::write_buffered;
 
 /// What a remembered hash was computed from.
@@ -31,7 +31,7 @@ static SEEN: Mutex<BTreeMap<String, Stamp>> = Mutex::new(BTreeMap::new());
 
 /// The files a model is loaded from: the weights file, and the `config.json` beside it or
 /// given explicitly.
-pub fn model_files(options: &ModelOptions, weights: &Path) -> Result<Vec<PathBuf>> {
+pub fn model_files(options: &VisionSpec, weights: &Path) -> Result<Vec<PathBuf>> {
     let file = microprop_vit::load::weights_file(weights)?;
     let mut files = vec![file];
     let beside = if weights.is_dir() {
@@ -47,8 +47,20 @@ pub fn model_files(options: &ModelOptions, weights: &Path) -> Result<Vec<PathBuf
     Ok(files)
 }
 
+/// The checkpoint's content hash of a `vit` or `cnn` extractor (`None` for the others),
+/// remembered in `memo_dir` when given.
+pub fn of_extractor(extractor: &ExtractorSpec, memo_dir: Option<&Path>) -> Result<Option<String>> {
+    match extractor.vision() {
+        Some(spec) => {
+            let weights = crate::extract::weights_path(spec)?;
+            Ok(Some(identity(spec, &weights, memo_dir)?))
+        }
+        None => Ok(None),
+    }
+}
+
 /// xxh3-128 of the model's files (hex), remembered in `memo_dir` when given.
-pub fn identity(options: &ModelOptions, weights: &Path, memo_dir: Option<&Path>) -> Result<String> {
+pub fn identity(options: &VisionSpec, weights: &Path, memo_dir: Option<&Path>) -> Result<String> {
     let files = model_files(options, weights)?;
     let mut parts = Vec::new();
     for f in &files {

@@ -51,6 +51,18 @@ impl CorrelateSettings {
     pub fn validate(&self) -> Result<()> {
         Ok(self.features.validate()?)
     }
+
+    /// Everything that decides the features, as JSON (what a shard manifest records, so
+    /// that shards computed with other settings are never merged).
+    pub fn manifest_settings(&self) -> Result<serde_json::Value> {
+        let json = serde_json::json!({
+            "features": self.features,
+            "mat_variable": self.mat_variable,
+            "mask": self.mask.as_ref().map(|m| m.path.display().to_string()),
+            "segment": self.segment,
+        });
+        Ok(json)
+    }
 }
 
 /// `730×665`.

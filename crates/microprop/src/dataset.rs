@@ -7,61 +7,13 @@ use std::sync::Arc;
 use microprop_correlations::Labels;
 use ndarray::{Array1, Array2, Array3, ArrayD, Axis};
 use ndarray_npy::ReadNpyExt;
-use serde::{Deserialize, Serialize};
 
+use crate::config::{DataSpec, Target};
 pub use crate::error::Unmatched;
 use crate::error::{Error, Result};
 use crate::inputs::{collect_inputs, stem};
 use crate::output::names_path;
-use crate::table::{Table, Target};
-
-/// What a study reads: section sources, the property table and how to join them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataSpec {
-    /// One entry per section of a sample (none when every feature set is precomputed): a
-    /// directory of images (`.png .tif .bmp .jpg .npy
-    /// .mat`, named by file stem) or a `.npy` stack `(n, h, w)` (rows named by
-    /// `<stack>.names.txt` beside it, else by row index `0, 1, …`).
-    #[serde(default)]
-    pub sections: Vec<PathBuf>,
-    /// Property table (`.csv`, `.parquet`, `.xlsx`).
-    pub table: PathBuf,
-    /// Table column holding the sample names.
-    pub name_column: String,
-    /// The property to learn.
-    pub target: Target,
-    /// Table columns appended to the image features (e.g. compositions).
-    #[serde(default)]
-    pub extra_columns: Vec<String>,
-    /// Table column that colours the PCA scatter (default: the target).
-    #[serde(default)]
-    pub color_column: Option<String>,
-    /// Drop unmatched names (reported) instead of failing.
-    #[serde(default)]
-    pub allow_missing: bool,
-    /// The group of every sample, for grouped validation: a table column, or else a regex
-    /// with one capture group applied to the sample name (`"^(Paper\\d+)-"`).
-    #[serde(default)]
-    pub group: Option<String>,
-    /// Variable read from `.mat` files.
-    #[serde(default = "default_mat_variable")]
-    pub mat_variable: String,
-}
-
-fn default_mat_variable() -> String {
-    "a".to_string()
-}
-
-impl DataSpec {
-    /// The same spec with relative paths taken from `base`.
-    pub fn resolved(&self, base: &Path) -> Self {
-        let mut s = self.clone();
-        s.sections = s.sections.iter().map(|p| base.join(p)).collect();
-        s.table = base.join(&s.table);
-        s
-    }
-}
+use crate::table::Table;
 
 /// A `.npy` stack of 2-D sections, held in memory.
 #[derive(Debug)]
@@ -262,6 +214,8 @@ pub struct Dataset {
     pub dropped: Vec<String>,
     /// The group of every sample (with `data.group`).
     pub groups: Option<Vec<String>>,
+    /// The variable read from `.mat` sections.
+    pub mat_variable: String,
 }
 
 impl Dataset {
@@ -432,6 +386,7 @@ impl Dataset {
             color,
             dropped,
             groups,
+            mat_variable: spec.mat_variable.clone(),
         })
     }
 

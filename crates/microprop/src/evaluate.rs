@@ -1,19 +1,18 @@
-//! Where a feature matrix is regressed: `[StandardScaler] → PCA(k) → model`, evaluated by
-//! the hold-out protocol (case 1) or nested cross-validation (case 2).
+//! Where a design matrix is regressed and scored: `[StandardScaler] → PCA(k) → model`,
+//! evaluated by the hold-out protocol (case 1) or nested cross-validation (case 2), every
+//! training split choosing its PCs and setting by [`crate::selection::choose`].
 
 use microprop_reduction::ProjectorParams;
+use microprop_regression::ModelGrid;
 use microprop_regression::metrics::{mape, r2};
 use microprop_regression::select::{Candidate, NestedCv};
-use microprop_regression::split::{
-    Folds, GroupKFold, KFold, Split, group_ids, subset_groups, train_test_split,
-};
-use microprop_regression::{CachedFit, Fitted, ModelGrid, ModelParams};
+use microprop_regression::split::{Folds, GroupKFold, KFold, Split, group_ids, train_test_split};
 use ndarray::{Array1, Array2, Axis};
-use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::{MaxPcs, Protocol};
+use crate::config::Protocol;
 use crate::error::{Error, Result};
+use crate::selection::{Choice, Inner, candidates, choose, fit_k, predict_k, take_rows};
 
 /// How one model did on one feature matrix.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,14 +21,15 @@ pub struct Evaluation {
     pub features: String,
     /// Aggregation name.
     pub aggregation: String,
-    /// Whether the extra (e.g. composition) columns were appended.
-    pub composition: bool,
+    /// Whether the extra columns (e.g. compositions) were appended.
+    pub extra_columns: bool,
     /// Model name (`lr`, `pr`, `svr`, or the config's).
     pub model: String,
     /// The chosen hyper-parameters, `name=value, …` (nested CV: the most common choice over
     /// the outer folds); empty for a model without a grid.
     pub params: String,
-    /// Components used (hold-out: chosen on validation; nested CV: most common).
+    /// Components used (hold-out: chosen on validation; nested CV: the most common choice of
+    /// the outer folds, ties broken by the protocol's [`crate::config::TieRule`]).
     pub pcs: usize,
     /// Test MAPE (%): hold-out test set, or mean over outer folds.
     pub test_mape: f64,
@@ -138,23 +138,19 @@ pub fn evaluate(
             reason: "a grouped protocol needs data.group".into(),
         })
     };
+    let inner = Inner::of(protocol)?;
     match protocol {
         Protocol::Holdout {
             test_size,
             test_seed,
-            val_size,
-            val_seed,
             max_pcs,
+            ..
         } => {
             let outer = train_test_split(x.nrows(), *test_size, *test_seed)?;
-            let inner = train_test_split(outer.train.len(), *val_size, *val_seed)?;
-            let validation = Split {
-                train: inner.train.iter().map(|&i| outer.train[i]).collect(),
-                test: inner.test.iter().map(|&i| outer.train[i]).collect(),
-            };
             let evals = models
                 .iter()
-                .map(|m| holdout(x, y, m, max_pcs.of(&m.name), proj, &outer, &validation))
+                .zip(candidates(models, max_pcs, None))
+                .map(|(m, c)| holdout(x, y, m, c, &proj, &outer, &inner))
                 .collect::<Result<_>>()?;
             let mean = take(y, &outer.train).mean().unwrap_or(0.0);
             let truth = take(y, &outer.test);
@@ -168,35 +164,33 @@ pub fn evaluate(
                 },
             ))
         }
-        Protocol::NestedCv {
-            outer,
-            inner,
-            seed,
-            max_pcs,
-        } => {
-            let folds = (
-                Folds::KFold(KFold::new(*outer)?.shuffled(*seed)),
-                Folds::KFold(KFold::new(*inner)?.shuffled(*seed)),
-            );
-            nested(x, y, models, max_pcs, proj, folds, groups)
+        Protocol::NestedCv { outer, seed, .. } => {
+            let outer = Folds::KFold(KFold::new(*outer)?.shuffled(*seed));
+            nested(x, y, models, protocol, proj, (outer, &inner), groups)
         }
-        Protocol::GroupKfold {
-            outer,
-            inner,
-            max_pcs,
-        } => {
-            let folds = (
-                Folds::GroupKFold(GroupKFold::new(*outer)?),
-                Folds::GroupKFold(GroupKFold::new(*inner)?),
-            );
-            nested(x, y, models, max_pcs, proj, folds, Some(need_groups()?))
+        Protocol::GroupKfold { outer, .. } => {
+            let outer = Folds::GroupKFold(GroupKFold::new(*outer)?);
+            nested(
+                x,
+                y,
+                models,
+                protocol,
+                proj,
+                (outer, &inner),
+                Some(need_groups()?),
+            )
         }
-        Protocol::LeaveOneGroupOut { inner, max_pcs } => {
-            let folds = (
-                Folds::LeaveOneGroupOut,
-                Folds::GroupKFold(GroupKFold::new(*inner)?),
-            );
-            nested(x, y, models, max_pcs, proj, folds, Some(need_groups()?))
+        Protocol::LeaveOneGroupOut { .. } => {
+            let outer = Folds::LeaveOneGroupOut;
+            nested(
+                x,
+                y,
+                models,
+                protocol,
+                proj,
+                (outer, &inner),
+                Some(need_groups()?),
+            )
         }
     }
 }
@@ -222,100 +216,32 @@ fn per_group(
         .collect()
 }
 
-/// Rows `idx` of `x`.
-pub fn take_rows(x: &Array2<f64>, idx: &[usize]) -> Array2<f64> {
-    x.select(Axis(0), idx)
-}
-
 fn take(y: &Array1<f64>, idx: &[usize]) -> Array1<f64> {
     y.select(Axis(0), idx)
 }
 
-/// Fits `model` on the first `k` columns of `p` and its last `beside` ones (the columns
-/// kept beside the components).
-pub fn fit_k(
-    model: &ModelParams,
-    p: &Array2<f64>,
-    y: &Array1<f64>,
-    k: usize,
-    beside: usize,
-) -> Result<Fitted> {
-    Ok(model.fit(&ProjectorParams::default().beside(beside).columns(p, k), y)?)
-}
-
-/// Predictions from the first `k` columns of `p`, with standard deviations where the model
-/// gives them.
-fn predict_k(
-    model: &Fitted,
-    p: &Array2<f64>,
-    k: usize,
-    beside: usize,
-) -> Result<(Array1<f64>, Vec<f64>)> {
-    let (pred, std) =
-        model.predict_with_std(&ProjectorParams::default().beside(beside).columns(p, k))?;
-    Ok((pred, std.map_or_else(Vec::new, |s| s.to_vec())))
-}
-
-/// The number of components and the setting with the lowest validation MAPE (the first on
-/// ties, components first, as [`microprop_regression::select::select`]), and for every k the
-/// validation MAPE of its best setting.
-pub fn choose_k(
-    x: &Array2<f64>,
-    y: &Array1<f64>,
-    model: &ModelGrid,
-    max_k: usize,
-    proj: ProjectorParams,
-    validation: &Split,
-) -> Result<(usize, usize, Vec<f64>)> {
-    let x_tr = take_rows(x, &validation.train);
-    let y_tr = take(y, &validation.train);
-    let fitted_proj = proj.fit(&x_tr)?.at_most(max_k)?;
-    let p_tr = fitted_proj.transform(&x_tr)?;
-    let p_va = fitted_proj.transform(&take_rows(x, &validation.test))?;
-    let y_va = take(y, &validation.test);
-    let table: Vec<Vec<f64>> = (1..=fitted_proj.n_components())
-        .into_par_iter()
-        .map(|k| {
-            model
-                .settings
-                .iter()
-                .map(|setting| {
-                    let m = fit_k(setting, &p_tr, &y_tr, k, proj.kept_beside())?;
-                    Ok(mape(
-                        &y_va,
-                        &predict_k(&m, &p_va, k, proj.kept_beside())?.0,
-                    )?)
-                })
-                .collect::<Result<Vec<f64>>>()
-        })
-        .collect::<Result<_>>()?;
-    let mut best = (0, 0, f64::INFINITY);
-    for (ki, row) in table.iter().enumerate() {
-        for (si, &v) in row.iter().enumerate() {
-            if v < best.2 {
-                best = (ki, si, v);
-            }
-        }
-    }
-    let curve = table
-        .iter()
-        .map(|row| row.iter().copied().fold(f64::INFINITY, f64::min))
-        .collect();
-    Ok((best.0 + 1, best.1, curve))
-}
-
+/// One model under the hold-out protocol: chosen on the training rows (validation split),
+/// refitted on all of them, scored on the test rows.
 fn holdout(
     x: &Array2<f64>,
     y: &Array1<f64>,
     model: &ModelGrid,
-    max_k: usize,
-    proj: ProjectorParams,
+    candidate: Candidate,
+    proj: &ProjectorParams,
     outer: &Split,
-    validation: &Split,
+    inner: &Inner,
 ) -> Result<Evaluation> {
-    let (k, setting, curve) = choose_k(x, y, model, max_k, proj, validation)?;
     let x_tr = take_rows(x, &outer.train);
     let y_tr = take(y, &outer.train);
+    let choice = choose(&x_tr, &y_tr, None, &[candidate], proj, inner)?;
+    let Some(Choice {
+        k,
+        setting,
+        validation_mape: curve,
+    }) = choice.into_iter().next()
+    else {
+        return Err(no_choice(&model.name));
+    };
     let fitted_proj = proj.fit(&x_tr)?.at_most(k)?;
     let (k, beside) = (fitted_proj.n_components(), proj.kept_beside());
     let p_tr = fitted_proj.transform(&x_tr)?;
@@ -342,7 +268,7 @@ fn holdout(
     Ok(Evaluation {
         features: String::new(),
         aggregation: String::new(),
-        composition: false,
+        extra_columns: false,
         model: model.name.clone(),
         params: model.describe(setting),
         pcs: k,
@@ -364,6 +290,14 @@ fn holdout(
     })
 }
 
+/// The error of a selection that returned no choice for a model.
+fn no_choice(model: &str) -> Error {
+    Error::Setting {
+        name: "models",
+        reason: format!("model `{model}`: nothing to choose from"),
+    }
+}
+
 /// Standard error of the mean (ddof 1).
 fn std_error(v: &[f64]) -> f64 {
     let n = v.len() as f64;
@@ -375,40 +309,40 @@ fn std_error(v: &[f64]) -> f64 {
     (var / n).sqrt()
 }
 
+/// Every model under nested cross-validation: each outer training fold chooses its PCs and
+/// setting on the inner folds, the outer test fold scores it.
 fn nested(
     x: &Array2<f64>,
     y: &Array1<f64>,
     models: &[ModelGrid],
-    max_pcs: &MaxPcs,
+    protocol: &Protocol,
     proj: ProjectorParams,
-    (outer, inner): (Folds, Folds),
+    (outer, inner): (Folds, &Inner),
     groups: Option<&[String]>,
 ) -> Result<(Vec<Evaluation>, Baseline)> {
     let n = x.nrows();
     let ids = groups.map(|g| group_ids(g).0);
-    // The smallest inner training split bounds the usable rank.
     let outer_splits = outer.split(n, ids.as_deref())?;
-    let mut inner_train = usize::MAX;
-    for split in &outer_splits {
-        let inner_ids = ids.as_ref().map(|g| subset_groups(g, &split.train));
-        for s in inner.split(split.train.len(), inner_ids.as_deref())? {
-            inner_train = inner_train.min(s.train.len());
-        }
-    }
-    let limit = inner_train.saturating_sub(1).min(x.ncols()).max(1);
+    // The smallest inner training split bounds the usable rank.
+    let limit = inner.rank_limit(&outer_splits, x.ncols(), ids.as_deref())?;
+    let Some(inner_folds) = inner.folds() else {
+        return Err(Error::Setting {
+            name: "protocol",
+            reason: "nested cross-validation chooses on inner folds, not a validation split".into(),
+        });
+    };
     let cv = NestedCv {
         outer,
-        inner,
-        candidates: models
-            .iter()
-            .map(|m| Candidate {
-                settings: m.settings.clone(),
-                grid: (1..=max_pcs.of(&m.name).min(limit)).collect(),
-            })
-            .collect(),
+        inner: inner_folds,
+        candidates: candidates(models, protocol.max_pcs(), limit),
         groups: ids.clone(),
     };
-    let results = cv.run(x, y, &proj, &|| {})?;
+    let choose_in_fold = |x: &Array2<f64>, y: &Array1<f64>, groups: Option<&[usize]>| {
+        let chosen = choose(x, y, groups, &cv.candidates, &proj, inner)?;
+        Ok::<_, Error>(chosen.into_iter().map(|c| (c.k, c.setting)).collect())
+    };
+    let results = cv.run_with(x, y, &proj, &|| {}, &choose_in_fold)?;
+    let tie_rule = protocol.tie_rule().unwrap_or_default();
     let evals = models
         .iter()
         .zip(&results)
@@ -431,12 +365,12 @@ fn nested(
             Ok(Evaluation {
                 features: String::new(),
                 aggregation: String::new(),
-                composition: false,
+                extra_columns: false,
                 model: m.name.clone(),
                 params: m.describe(microprop_regression::select::most_common(
                     &r.folds.iter().map(|f| f.setting).collect::<Vec<_>>(),
                 )),
-                pcs: crate::report::notebook_mode(&r.folds.iter().map(|f| f.k).collect::<Vec<_>>()),
+                pcs: tie_rule.mode(&r.folds.iter().map(|f| f.k).collect::<Vec<_>>()),
                 test_mape: r.mape_mean(),
                 test_mape_err: r.mape_std(),
                 test_r2: r2(&truth, &pred)?,

@@ -1,226 +1,33 @@
-//! Foundation-model features: the options shared by `microprop extract` and by the `vit` /
-//! `cnn` extractors of study configs, checkpoint identity, and turning files or sections into
-//! model inputs.
+//! Foundation-model features: loading the model a [`VisionSpec`] names (weights from a file or
+//! the download cache) and turning image files, label sections or pixel arrays into model
+//! inputs. Used by `microprop extract`, by the `vit` / `cnn` extractors of studies and by the
+//! Python package.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use microprop_vit::preprocess::{Pixels, image_shape, read_rgb};
 use microprop_vit::{
-    Backend, Error as VitError, Extractor, Family, FeatureRequest, Item, Mode, ModelConfig,
-    ModelSpec, Pooling, Preprocess, Upscale,
+    Error as VitError, Extractor, FeatureRequest, Item, Mode, ModelConfig, Preprocess,
 };
 use ndarray::{Array2, ArrayD};
-use serde::{Deserialize, Serialize};
 
+use crate::config::VisionSpec;
+use crate::config::extractor::unknown_model;
 use crate::error::{Error, Result};
 use crate::inputs::stem;
 use crate::progress::Progress;
 
-/// Which model, which weights and how images reach it: the options of `microprop extract`
-/// and of the `vit` / `cnn` extractors in study configs (one definition for both).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
-#[serde(deny_unknown_fields)]
-pub struct ModelOptions {
-    /// Named checkpoint: dinov2-{small,base,large,giant}, clip-vit-{base-patch16,base-patch32,
-    /// large-patch14}, sam-vit-{base,large,huge}, micronet-resnet50, imagenet-resnet50.
-    #[arg(long, conflicts_with = "config")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// A torchvision architecture (resnet50, resnet101, resnet152, resnext50-32x4d,
-    /// resnext101-32x8d, resnext101-64x4d, wide-resnet50-2, wide-resnet101-2), or the family of
-    /// `config` (dinov2, clip, sam, resnet; default: the config's `model_type`).
-    #[arg(long)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub arch: Option<String>,
-    /// An HF config.json, or a microprop ResNet config (instead of a named model).
-    #[arg(long)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<PathBuf>,
-    /// Weights: model.safetensors or a directory with it (and config.json), or a PyTorch
-    /// state dict (.pth, .pth.tar). Without it, a named model is downloaded (builds with the
-    /// `hub` feature) into the Hugging Face or torch cache.
-    #[arg(long)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weights: Option<PathBuf>,
-    /// paper: the paper's crop/resize, pixels in [0, 1]; standard: the same with the model's
-    /// mean/std normalization; none: inputs are float32 .npy pixel arrays used as they are.
-    #[arg(long, value_enum, default_value_t)]
-    #[serde(default)]
-    pub preprocess: Mode,
-    /// How fixed-size models (CLIP, SAM, ResNet at 224) reach their input size: PIL bilinear
-    /// or pixel replication (the paper's case-1 binary sections).
-    #[arg(long, value_enum, default_value_t)]
-    #[serde(default)]
-    pub upscale: Upscale,
-    /// pooler (the model's own), cls, mean (of patch tokens) or cls+mean.
-    #[arg(long, value_enum, default_value_t)]
-    #[serde(default)]
-    pub pool: Pooling,
-    /// Take the tokens after this many layers (ResNet: the output of stage 1-4) instead of the
-    /// final output.
-    #[arg(long)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layer: Option<usize>,
-    /// Compute backend (default: wgpu when built in, else cpu).
-    #[arg(long, value_enum)]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backend: Option<Backend>,
-    /// Images per forward pass.
-    #[arg(long, default_value_t = default_batch())]
-    #[serde(default = "default_batch")]
-    pub batch: usize,
-}
-
-fn default_batch() -> usize {
-    8
-}
-
-impl ModelOptions {
-    /// Options for a named checkpoint with every other option at its default.
-    pub fn named(model: &str, weights: Option<PathBuf>) -> Self {
-        Self {
-            model: Some(model.to_string()),
-            arch: None,
-            config: None,
-            weights,
-            preprocess: Mode::default(),
-            upscale: Upscale::default(),
-            pool: Pooling::default(),
-            layer: None,
-            backend: None,
-            batch: default_batch(),
-        }
+/// The weights of `spec`: as given, else (named models, `hub` builds) the download cache.
+pub fn weights_path(spec: &VisionSpec) -> Result<PathBuf> {
+    match (&spec.weights, &spec.model) {
+        (Some(w), _) => Ok(w.clone()),
+        (None, Some(name)) => hub_weights(name),
+        (None, None) => Err(Error::Setting {
+            name: "weights",
+            reason: "an arch or config needs its weights file".into(),
+        }),
     }
-
-    /// The model: `model`, `config` (with `arch` as family) or `arch` alone.
-    pub fn spec(&self) -> Result<ModelSpec> {
-        let setting = |name: &'static str, reason: String| Error::Setting { name, reason };
-        let family = |arch: &str| {
-            Family::parse(arch).ok_or_else(|| {
-                setting(
-                    "arch",
-                    format!("`{arch}` with a config: use dinov2, clip, sam or resnet"),
-                )
-            })
-        };
-        Ok(match (&self.model, &self.config, self.arch.as_deref()) {
-            (Some(_), Some(_), _) => {
-                return Err(setting(
-                    "model",
-                    "give a named model or a config, not both".into(),
-                ));
-            }
-            (Some(name), None, _) => {
-                if !microprop_vit::NAMED_MODELS.iter().any(|(n, _)| n == name) {
-                    return Err(setting("model", unknown_model(name)));
-                }
-                ModelSpec::Named(name.clone())
-            }
-            (None, Some(path), arch) => ModelSpec::Config {
-                arch: arch.map(family).transpose()?,
-                path: path.clone(),
-            },
-            (None, None, Some(arch)) => {
-                if !microprop_vit::resnet::ARCHITECTURES.contains(&arch) {
-                    return Err(setting(
-                        "arch",
-                        format!(
-                            "`{arch}` without a config: use a torchvision architecture ({})",
-                            microprop_vit::resnet::ARCHITECTURES.join(", ")
-                        ),
-                    ));
-                }
-                ModelSpec::Named(arch.to_string())
-            }
-            (None, None, None) => {
-                return Err(setting(
-                    "model",
-                    "give a named model, an arch with weights, or a config with weights".into(),
-                ));
-            }
-        })
-    }
-
-    /// The weights: as given, else (named models, `hub` builds) the download cache.
-    pub fn weights_path(&self) -> Result<PathBuf> {
-        match (&self.weights, &self.model) {
-            (Some(w), _) => Ok(w.clone()),
-            (None, Some(name)) => hub_weights(name),
-            (None, None) => Err(Error::Setting {
-                name: "weights",
-                reason: "an arch or config needs its weights file".into(),
-            }),
-        }
-    }
-
-    /// The backend: as given, else [`Backend::auto`] (wgpu on a real GPU, else the CPU).
-    pub fn backend(&self) -> Backend {
-        self.backend.unwrap_or_else(Backend::auto)
-    }
-
-    /// Pooling and layer.
-    pub fn request(&self) -> FeatureRequest {
-        FeatureRequest {
-            pooling: self.pool,
-            layer: self.layer,
-        }
-    }
-
-    /// The same options with relative paths taken from `base`.
-    pub fn resolved(&self, base: &Path) -> Self {
-        let mut o = self.clone();
-        o.weights = o.weights.map(|w| base.join(w));
-        o.config = o.config.map(|c| base.join(c));
-        o
-    }
-
-    /// Short description for reports.
-    pub fn describe(&self) -> String {
-        let model = match (&self.model, &self.arch, &self.config) {
-            (Some(m), ..) => m.clone(),
-            (None, Some(a), Some(c)) => format!("{a} ({})", c.display()),
-            (None, None, Some(c)) => c.display().to_string(),
-            (None, Some(a), None) => a.clone(),
-            (None, None, None) => "?".into(),
-        };
-        let mut s = format!(
-            "{model}, {} preprocessing, {} upscaling, {} pooling",
-            mode_name(self.preprocess),
-            upscale_name(self.upscale),
-            serde_json::to_value(self.pool)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default()
-        );
-        if let Some(l) = self.layer {
-            s.push_str(&format!(", layer {l}"));
-        }
-        s
-    }
-}
-
-fn mode_name(m: Mode) -> &'static str {
-    match m {
-        Mode::Paper => "paper",
-        Mode::Standard => "standard",
-        Mode::None => "no",
-    }
-}
-
-fn upscale_name(u: Upscale) -> &'static str {
-    match u {
-        Upscale::Bilinear => "bilinear",
-        Upscale::Replicate => "replicate",
-    }
-}
-
-fn unknown_model(name: &str) -> String {
-    let names: Vec<&str> = microprop_vit::NAMED_MODELS
-        .iter()
-        .map(|(n, _)| *n)
-        .collect();
-    format!("unknown model `{name}`; known: {}", names.join(", "))
 }
 
 /// Where a named model is published (hub repository or URL).
@@ -291,9 +98,9 @@ pub struct Loaded {
 
 impl Loaded {
     /// Loads the model of `options` on its backend.
-    pub fn new(options: &ModelOptions) -> Result<Self> {
+    pub fn new(options: &VisionSpec) -> Result<Self> {
         let spec = options.spec()?;
-        let weights = options.weights_path()?;
+        let weights = weights_path(options)?;
         let device = options.backend().device()?;
         let (config, model) = microprop_vit::load(&spec, &weights, &device)?;
         tracing::info!("loaded {} from {}", config.describe(), weights.display());
@@ -388,7 +195,7 @@ impl Loaded {
 /// Features of `files` (images, or `.npy` pixel arrays with `preprocess: none`), one row per
 /// image, with row names.
 pub fn extract_files(
-    options: &ModelOptions,
+    options: &VisionSpec,
     files: &[PathBuf],
 ) -> Result<(Array2<f32>, Vec<String>)> {
     let loaded = Loaded::new(options)?;

@@ -1,35 +1,34 @@
-//! microprop: learn microstructure–property relationships from images.
-//!
-//! This crate ties the leaf crates together and holds the `microprop` command-line tool:
-//! datasets joined to property tables ([`dataset`], [`table`]), cached feature extraction,
-//! fusion and aggregation ([`features`]; two-point vectors are made in [`correlate`], ViT and
-//! CNN vectors in [`extract`], precomputed ones read in [`precomputed`]), evaluation
-//! ([`evaluate`]: where features are regressed), studies ([`config`], [`study`]), reports
-//! ([`report`], [`figures`]) and saved models ([`model`]).
-
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
-pub mod checkpoint;
+// The study pipeline, in the order a config flows through it.
 pub mod config;
-pub mod correlate;
 pub mod dataset;
-pub mod error;
+pub mod design;
 pub mod evaluate;
-pub mod extract;
 pub mod features;
+pub mod model;
+pub mod report;
+pub mod selection;
+pub mod study;
+
+// Where feature vectors are made, and the inputs they are made from.
+pub mod checkpoint;
+pub mod correlate;
+pub mod extract;
+pub mod inputs;
+pub mod precomputed;
+pub mod segment;
+pub mod table;
+
+// The other commands, outputs and process settings.
+pub mod error;
 pub mod figures;
 pub mod homogenize;
-pub mod inputs;
 pub mod memory;
-pub mod model;
 pub mod output;
-pub mod precomputed;
 pub mod progress;
-pub mod report;
-pub mod segment;
 pub mod shard;
-pub mod study;
 pub mod synth;
-pub mod table;
 
 pub use error::{Error, Result};

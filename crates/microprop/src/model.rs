@@ -7,10 +7,12 @@ use microprop_regression::Fitted;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
+use crate::config::{Aggregation, Blocks, ExtractorSpec, FeatureSet, PrecomputedSpec};
+use crate::dataset::Section;
+use crate::design::{FeatureMatrix, block_name};
 use crate::error::{Error, Result};
-use crate::features::{Aggregation, Extractor, append_columns, extract};
+use crate::features::{Scope, SetFeatures};
 use crate::output::write_buffered;
-use crate::precomputed::PrecomputedSpec;
 
 /// The `format` field of every model file.
 pub const FORMAT: &str = "microprop-model";
@@ -46,7 +48,7 @@ pub struct SavedModel {
     /// Name of the feature set.
     pub features: String,
     /// How a section (or sample) becomes a feature vector, block by block.
-    pub extractors: Vec<Extractor>,
+    pub extractors: Vec<ExtractorSpec>,
     /// Content hash of each block's checkpoint (`vit`, `cnn`; else `null`).
     pub checkpoints: Vec<Option<String>>,
     /// Features of each block after aggregation.
@@ -165,30 +167,68 @@ impl SavedModel {
 
     /// Whether every block is precomputed (then no sections are read).
     pub fn precomputed_only(&self) -> bool {
-        self.extractors.iter().all(Extractor::is_precomputed)
+        self.extractors.iter().all(ExtractorSpec::is_precomputed)
     }
 
     /// Predicts samples `names` (and, for GP models, each prediction's standard deviation)
     /// from sections (`sections[s][i]` is source `s` of sample `i`;
     /// none for precomputed-only models). `precomputed` replaces, in order, the paths of the
-    /// precomputed blocks. Checkpoints must be the ones the model was fitted with.
+    /// precomputed blocks. Checkpoints must be the ones the model was fitted with; the design
+    /// matrix is made as in the study ([`crate::design`]).
     pub fn predict(
         &self,
         names: &[String],
-        sections: &[Vec<crate::dataset::Section>],
+        sections: &[Vec<Section>],
         precomputed: &[std::path::PathBuf],
         extra: &Array2<f64>,
         cache: Option<&Path>,
     ) -> Result<(Array1<f64>, Option<Array1<f64>>)> {
-        let from_sections = !self.precomputed_only();
-        if from_sections && sections.len() != self.sections {
+        let set = self.feature_set(sections.len(), precomputed)?;
+        for (extractor, expected) in set.extractors.iter().zip(&self.checkpoints) {
+            self.check_checkpoint(extractor, expected.as_deref(), cache)?;
+        }
+        let features = SetFeatures::extract(
+            &set,
+            (names, sections),
+            &self.mat_variable,
+            cache,
+            Scope::All,
+        )?;
+        let matrix = FeatureMatrix::new(&features, self.aggregation, Some(extra))?;
+        for ((extractor, &width), &expected) in set
+            .extractors
+            .iter()
+            .zip(&matrix.block_widths)
+            .zip(&self.block_dims)
+        {
+            if width != expected {
+                return Err(Error::Features {
+                    path: std::path::PathBuf::from(block_name(extractor)),
+                    detail: format!(
+                        "{width} features per sample; the model {} was fitted on {expected}",
+                        self.source.display()
+                    ),
+                    source: None,
+                });
+            }
+        }
+        self.predict_features(&matrix.x)
+    }
+
+    /// The model's feature set for `sources` section sources, the precomputed blocks' paths
+    /// replaced in order by `precomputed`.
+    fn feature_set(
+        &self,
+        sources: usize,
+        precomputed: &[std::path::PathBuf],
+    ) -> Result<FeatureSet> {
+        if !self.precomputed_only() && sources != self.sections {
             return Err(Error::Setting {
                 name: "inputs",
                 reason: format!(
                     "the model takes {} section source(s) per sample (e.g. one directory or \
-                     stack each), {} given",
+                     stack each), {sources} given",
                     self.sections,
-                    sections.len()
                 ),
             });
         }
@@ -207,73 +247,55 @@ impl SavedModel {
             });
         }
         let mut replacements = precomputed.iter();
-        let mut parts = Vec::new();
-        for (b, extractor) in self.extractors.iter().enumerate() {
-            let replacement = if extractor.is_precomputed() {
-                replacements.next()
-            } else {
-                None
-            };
-            let extractor = match (extractor, replacement) {
-                (Extractor::Precomputed(p), Some(path)) => {
-                    Extractor::Precomputed(PrecomputedSpec {
-                        path: path.clone(),
-                        pattern: p.pattern.clone(),
-                    })
-                }
-                (e, _) => e.clone(),
-            };
-            if let Some(expected) = &self.checkpoints[b] {
-                let found = extractor.checkpoint(cache)?;
-                if found.as_ref() != Some(expected) {
-                    let weights = extractor
-                        .model()
-                        .and_then(|o| o.weights_path().ok())
-                        .map_or_else(|| "?".into(), |w| w.display().to_string());
-                    return Err(Error::Model {
-                        path: self.source.clone(),
-                        detail: format!(
-                            "fitted with checkpoint {expected}, but {weights} is {}; use the \
-                             checkpoint the model was fitted with, or refit",
-                            found.unwrap_or_default()
-                        ),
-                        source: None,
-                    });
-                }
-            }
-            let got = extract(
-                sections,
-                names,
-                &extractor,
-                &self.mat_variable,
-                cache,
-                "features",
-            )?;
-            let x = got.block.aggregated(self.aggregation)?;
-            if x.ncols() != self.block_dims[b] {
-                let what = match &extractor {
-                    Extractor::Precomputed(p) => p.path.display().to_string(),
-                    e => e.describe(),
-                };
-                return Err(Error::Features {
-                    path: std::path::PathBuf::from(what),
-                    detail: format!(
-                        "{} features per sample; the model {} was fitted on {}",
-                        x.ncols(),
-                        self.source.display(),
-                        self.block_dims[b]
-                    ),
-                    source: None,
-                });
-            }
-            parts.push(x);
+        let extractors = self
+            .extractors
+            .iter()
+            .map(
+                |e| match (e, e.is_precomputed().then(|| replacements.next()).flatten()) {
+                    (ExtractorSpec::Precomputed(p), Some(path)) => {
+                        ExtractorSpec::Precomputed(PrecomputedSpec {
+                            path: path.clone(),
+                            pattern: p.pattern.clone(),
+                        })
+                    }
+                    (e, _) => e.clone(),
+                },
+            )
+            .collect();
+        Ok(FeatureSet {
+            name: self.features.clone(),
+            extractors,
+            blocks: Blocks::Raw,
+        })
+    }
+
+    /// Refuses a `vit` / `cnn` block whose checkpoint is not the one the model was fitted
+    /// with (`expected`).
+    fn check_checkpoint(
+        &self,
+        extractor: &ExtractorSpec,
+        expected: Option<&str>,
+        cache: Option<&Path>,
+    ) -> Result<()> {
+        let Some(expected) = expected else {
+            return Ok(());
+        };
+        let found = crate::checkpoint::of_extractor(extractor, cache)?;
+        if found.as_deref() == Some(expected) {
+            return Ok(());
         }
-        let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-        let x = ndarray::concatenate(ndarray::Axis(1), &views).map_err(|e| Error::Setting {
-            name: "extractors",
-            reason: e.to_string(),
-        })?;
-        let x = append_columns(&x, extra)?;
-        self.predict_features(&x)
+        let weights = extractor
+            .vision()
+            .and_then(|o| crate::extract::weights_path(o).ok())
+            .map_or_else(|| "?".into(), |w| w.display().to_string());
+        Err(Error::Model {
+            path: self.source.clone(),
+            detail: format!(
+                "fitted with checkpoint {expected}, but {weights} is {}; use the checkpoint the \
+                 model was fitted with, or refit",
+                found.unwrap_or_default()
+            ),
+            source: None,
+        })
     }
 }

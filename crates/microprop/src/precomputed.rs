@@ -6,146 +6,116 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, ArrayD};
 use ndarray_npy::ReadNpyExt;
-use serde::{Deserialize, Serialize};
 
+use crate::config::PrecomputedSpec;
 use crate::error::{Error, Result};
 use crate::output::names_path;
 
-/// Where a sample's precomputed vector is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrecomputedSpec {
-    /// An `(n, d)` `.npy` (float32 or float64) with `<stem>.names.txt` beside it, or a
-    /// directory of per-sample `.npy` vectors.
-    pub path: PathBuf,
-    /// With a directory: the file of a sample, `{name}` standing for its name
-    /// (e.g. `{name}_dino_l.npy`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pattern: Option<String>,
+/// The precomputed features of `spec`: one row per name (in `names` order); every row finite,
+/// every row of one length.
+pub fn read(spec: &PrecomputedSpec, names: &[String]) -> Result<Array2<f64>> {
+    if spec.path.is_dir() {
+        let pattern = spec.pattern.as_deref().ok_or_else(|| Error::Features {
+            path: spec.path.clone(),
+            detail: "a directory of precomputed vectors needs a `pattern` such as \
+                     \"{name}_dino_l.npy\""
+                .into(),
+            source: None,
+        })?;
+        if !pattern.contains("{name}") {
+            return Err(Error::Setting {
+                name: "precomputed.pattern",
+                reason: format!("`{pattern}` has no {{name}}"),
+            });
+        }
+        let rows: Vec<(PathBuf, Vec<f64>)> = names
+            .iter()
+            .map(|n| {
+                let file = spec.path.join(pattern.replace("{name}", n));
+                if !file.is_file() {
+                    return Err(Error::Features {
+                        path: file,
+                        detail: format!("no precomputed vector for sample `{n}`"),
+                        source: None,
+                    });
+                }
+                let v = read_vector(&file)?;
+                Ok((file, v))
+            })
+            .collect::<Result<_>>()?;
+        let d = rows.first().map_or(0, |r| r.1.len());
+        if let Some((file, v)) = rows.iter().find(|r| r.1.len() != d) {
+            return Err(Error::Features {
+                path: file.clone(),
+                detail: format!("{} values, but {} has {d}", v.len(), rows[0].0.display()),
+                source: None,
+            });
+        }
+        let flat: Vec<f64> = rows.into_iter().flat_map(|r| r.1).collect();
+        return Array2::from_shape_vec((names.len(), d), flat).map_err(|e| Error::Features {
+            path: spec.path.clone(),
+            detail: e.to_string(),
+            source: Some(e.into()),
+        });
+    }
+    read_named_rows(&spec.path, names)
 }
 
-impl PrecomputedSpec {
-    /// The same spec with a relative path taken from `base`.
-    pub fn resolved(&self, base: &Path) -> Self {
-        Self {
-            path: base.join(&self.path),
-            pattern: self.pattern.clone(),
-        }
-    }
-
-    /// Short description for reports.
-    pub fn describe(&self) -> String {
-        match &self.pattern {
-            Some(p) => format!("precomputed ({}/{p})", self.path.display()),
-            None => format!("precomputed ({})", self.path.display()),
-        }
-    }
-
-    /// One row per name (in `names` order); every row finite, every row of one length.
-    pub fn read(&self, names: &[String]) -> Result<Array2<f64>> {
-        if self.path.is_dir() {
-            let pattern = self.pattern.as_deref().ok_or_else(|| Error::Features {
-                path: self.path.clone(),
-                detail: "a directory of precomputed vectors needs a `pattern` such as \
-                         \"{name}_dino_l.npy\""
-                    .into(),
-                source: None,
-            })?;
-            if !pattern.contains("{name}") {
-                return Err(Error::Setting {
-                    name: "precomputed.pattern",
-                    reason: format!("`{pattern}` has no {{name}}"),
-                });
-            }
-            let rows: Vec<(PathBuf, Vec<f64>)> = names
-                .iter()
-                .map(|n| {
-                    let file = self.path.join(pattern.replace("{name}", n));
-                    if !file.is_file() {
-                        return Err(Error::Features {
-                            path: file,
-                            detail: format!("no precomputed vector for sample `{n}`"),
-                            source: None,
-                        });
-                    }
-                    let v = read_vector(&file)?;
-                    Ok((file, v))
-                })
-                .collect::<Result<_>>()?;
-            let d = rows.first().map_or(0, |r| r.1.len());
-            if let Some((file, v)) = rows.iter().find(|r| r.1.len() != d) {
-                return Err(Error::Features {
-                    path: file.clone(),
-                    detail: format!("{} values, but {} has {d}", v.len(), rows[0].0.display()),
-                    source: None,
-                });
-            }
-            let flat: Vec<f64> = rows.into_iter().flat_map(|r| r.1).collect();
-            return Array2::from_shape_vec((names.len(), d), flat).map_err(|e| Error::Features {
-                path: self.path.clone(),
-                detail: e.to_string(),
-                source: Some(e.into()),
-            });
-        }
-        self.read_matrix(names)
-    }
-
-    fn read_matrix(&self, names: &[String]) -> Result<Array2<f64>> {
-        let path = &self.path;
-        let bad = |detail: String| Error::Features {
-            path: path.clone(),
-            detail,
-            source: None,
-        };
-        let x = read_matrix(path)?;
-        let names_file = names_path(path);
-        let text = std::fs::read_to_string(&names_file).map_err(|e| Error::Features {
+/// The rows `names` of an `(n, d)` matrix whose rows are named by its `.names.txt`.
+fn read_named_rows(path: &Path, names: &[String]) -> Result<Array2<f64>> {
+    let bad = |detail: String| Error::Features {
+        path: path.to_path_buf(),
+        detail,
+        source: None,
+    };
+    let x = read_matrix(path)?;
+    let names_file = names_path(path);
+    let text = std::fs::read_to_string(&names_file).map_err(|e| Error::Features {
+        path: names_file.clone(),
+        detail: format!("{e} (precomputed rows are named by this file, one name a line)"),
+        source: Some(e.into()),
+    })?;
+    let row_names: Vec<&str> = text.lines().map(str::trim).collect();
+    if row_names.len() != x.nrows() {
+        return Err(Error::Features {
             path: names_file.clone(),
-            detail: format!("{e} (precomputed rows are named by this file, one name a line)"),
-            source: Some(e.into()),
-        })?;
-        let row_names: Vec<&str> = text.lines().map(str::trim).collect();
-        if row_names.len() != x.nrows() {
+            detail: format!("{} names for {} rows", row_names.len(), x.nrows()),
+            source: None,
+        });
+    }
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    for (r, n) in row_names.iter().enumerate() {
+        if by_name.insert(n, r).is_some() {
             return Err(Error::Features {
                 path: names_file.clone(),
-                detail: format!("{} names for {} rows", row_names.len(), x.nrows()),
+                detail: format!("name `{n}` appears twice"),
                 source: None,
             });
         }
-        let mut by_name: HashMap<&str, usize> = HashMap::new();
-        for (r, n) in row_names.iter().enumerate() {
-            if by_name.insert(n, r).is_some() {
-                return Err(Error::Features {
-                    path: names_file.clone(),
-                    detail: format!("name `{n}` appears twice"),
-                    source: None,
-                });
-            }
-        }
-        let missing: Vec<&str> = names
-            .iter()
-            .map(String::as_str)
-            .filter(|n| !by_name.contains_key(n))
-            .collect();
-        if !missing.is_empty() {
-            let shown: Vec<&str> = missing.iter().take(8).copied().collect();
-            return Err(bad(format!(
-                "{} sample(s) have no row (named in {}): {}{}",
-                missing.len(),
-                names_file.display(),
-                shown.join(", "),
-                if missing.len() > 8 { ", ..." } else { "" }
-            )));
-        }
-        let idx: Vec<usize> = names.iter().map(|n| by_name[n.as_str()]).collect();
-        let out = x.select(ndarray::Axis(0), &idx);
-        for (name, row) in names.iter().zip(out.rows()) {
-            if let Some(j) = row.iter().position(|v| !v.is_finite()) {
-                return Err(bad(format!("sample `{name}`: value {j} is {}", row[j])));
-            }
-        }
-        Ok(out)
     }
+    let missing: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !by_name.contains_key(n))
+        .collect();
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(8).copied().collect();
+        return Err(bad(format!(
+            "{} sample(s) have no row (named in {}): {}{}",
+            missing.len(),
+            names_file.display(),
+            shown.join(", "),
+            if missing.len() > 8 { ", ..." } else { "" }
+        )));
+    }
+    let idx: Vec<usize> = names.iter().map(|n| by_name[n.as_str()]).collect();
+    let out = x.select(ndarray::Axis(0), &idx);
+    for (name, row) in names.iter().zip(out.rows()) {
+        if let Some(j) = row.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!("sample `{name}`: value {j} is {}", row[j])));
+        }
+    }
+    Ok(out)
 }
 
 /// A float32 or float64 `.npy` read as float64.

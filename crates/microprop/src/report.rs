@@ -33,16 +33,16 @@ fn row_stem(r: &Evaluation) -> String {
         "{}_{}{}_{}",
         r.features,
         r.aggregation,
-        if r.composition { "+extra" } else { "" },
+        if r.extra_columns { "+extra" } else { "" },
         r.model
     )
 }
 
 /// `set (aggregation)`, with `+ extra` when the extra columns were appended.
-fn group_label(features: &str, aggregation: &str, composition: bool) -> String {
+fn group_label(features: &str, aggregation: &str, extra_columns: bool) -> String {
     format!(
         "{features} ({aggregation}{})",
-        if composition { " + extra" } else { "" }
+        if extra_columns { " + extra" } else { "" }
     )
 }
 
@@ -52,7 +52,7 @@ fn row_json(r: &Evaluation) -> serde_json::Value {
         "features": r.features,
         "aggregation": r.aggregation,
         "model": r.model,
-        "composition": r.composition,
+        "extra_columns": r.extra_columns,
         "mape_mean": r.test_mape,
         "mape_std": r.test_mape_err,
         "pcs_mode": r.pcs,
@@ -87,7 +87,7 @@ pub fn write_report(out: &Path, outcome: &Outcome) -> Result<Vec<PathBuf>> {
     }
     for v in &outcome.views {
         let stem = view_stem(v);
-        let label = group_label(&v.features, &v.aggregation, v.composition);
+        let label = group_label(&v.features, &v.aggregation, v.extra_columns);
         let (color_label, values) = &outcome.data.color;
         let scatter = PcaScatter {
             title: format!("PCA of {label}, coloured by {color_label}"),
@@ -156,7 +156,7 @@ fn parity(outcome: &Outcome, r: &Evaluation) -> Parity {
     Parity {
         title: format!(
             "{}, {}, {} PCs: test MAPE {:.2} %",
-            group_label(&r.features, &r.aggregation, r.composition),
+            group_label(&r.features, &r.aggregation, r.extra_columns),
             r.model.to_uppercase(),
             r.pcs,
             r.test_mape
@@ -169,7 +169,7 @@ fn parity(outcome: &Outcome, r: &Evaluation) -> Parity {
 fn mape_bars(outcome: &Outcome) -> BarChart {
     let mut groups: Vec<(String, Vec<Bar>)> = Vec::new();
     for r in &outcome.rows {
-        let group = group_label(&r.features, &r.aggregation, r.composition);
+        let group = group_label(&r.features, &r.aggregation, r.extra_columns);
         let bar = Bar {
             series: r.model.to_uppercase(),
             mean: r.test_mape,
@@ -196,7 +196,7 @@ fn view_stem(v: &crate::study::PcaView) -> String {
         "{}_{}{}",
         v.features,
         v.aggregation,
-        if v.composition { "+extra" } else { "" }
+        if v.extra_columns { "+extra" } else { "" }
     )
 }
 
@@ -221,7 +221,7 @@ fn coverage_table(outcome: &Outcome) -> String {
             let _ = writeln!(
                 s,
                 "| {} | {} | {:.1} % | {:.1} % |",
-                group_label(&r.features, &r.aggregation, r.composition),
+                group_label(&r.features, &r.aggregation, r.extra_columns),
                 r.model.to_uppercase(),
                 100.0 * c.within_68,
                 100.0 * c.within_95
@@ -263,7 +263,7 @@ fn group_table(outcome: &Outcome) -> String {
     };
     s.push_str(&line("–", "mean predictor", base));
     for r in &outcome.rows {
-        let label = group_label(&r.features, &r.aggregation, r.composition);
+        let label = group_label(&r.features, &r.aggregation, r.extra_columns);
         s.push_str(&line(&label, &r.model.to_uppercase(), &r.group_mape));
     }
     s.push('\n');
@@ -414,7 +414,7 @@ fn markdown(outcome: &Outcome) -> String {
             "| {} | {}{} | {}{} | {} | {:.3} | {:.3} | {:.3} | {} | [png](figures/parity_{}.png) |",
             r.features,
             r.aggregation,
-            if r.composition { " + extra" } else { "" },
+            if r.extra_columns { " + extra" } else { "" },
             r.model.to_uppercase(),
             if r.params.is_empty() {
                 String::new()
@@ -441,7 +441,7 @@ fn markdown(outcome: &Outcome) -> String {
         let _ = writeln!(
             s,
             "Best: {} {} with {} PCs, test MAPE {:.3} %.\n\n![parity of the best model](figures/parity_{}.png)\n",
-            group_label(&best.features, &best.aggregation, best.composition),
+            group_label(&best.features, &best.aggregation, best.extra_columns),
             best.model.to_uppercase(),
             best.pcs,
             best.test_mape,
@@ -460,87 +460,4 @@ fn markdown(outcome: &Outcome) -> String {
                 All numbers: `results.json`.\n",
     );
     s
-}
-
-/// The number of components a nested-CV row reports: the paper notebook's "most common"
-/// rule, `max(set(values), key=values.count)` in CPython:
-/// among equally frequent values, the first in the iteration order of a Python `set` built
-/// from the list (for small integers: by hash slot, i.e. value modulo the table size).
-///
-/// It differs from `microprop_regression::select::most_common` only on ties; the scikit-learn reference numbers of the
-/// case study (e.g. 35 for folds `[17, 25, 19, 35, 41, 50, 31, 20, 48, 30]`) use it.
-pub(crate) fn notebook_mode(values: &[usize]) -> usize {
-    let order = python_set_order(values);
-    let count = |v: usize| values.iter().filter(|&&u| u == v).count();
-    let mut best: Option<(usize, usize)> = None;
-    for v in order {
-        let c = count(v);
-        if best.is_none_or(|(_, bc)| c > bc) {
-            best = Some((v, c));
-        }
-    }
-    best.map_or(0, |b| b.0)
-}
-
-/// Iteration order of CPython's `set(values)` for non-negative integers (hash = value):
-/// open addressing with 9 linear probes then perturbation, resized ×4 at 60 % fill.
-fn python_set_order(values: &[usize]) -> Vec<usize> {
-    const LINEAR_PROBES: usize = 9;
-    fn insert(table: &mut [Option<usize>], key: usize) -> bool {
-        let mask = table.len() - 1;
-        let (mut i, mut perturb) = (key & mask, key);
-        loop {
-            let probes = if i + LINEAR_PROBES <= mask {
-                LINEAR_PROBES
-            } else {
-                0
-            };
-            for slot in &mut table[i..=i + probes] {
-                match slot {
-                    Some(k) if *k == key => return false,
-                    Some(_) => {}
-                    None => {
-                        *slot = Some(key);
-                        return true;
-                    }
-                }
-            }
-            perturb >>= 5;
-            i = (i * 5 + 1 + perturb) & mask;
-        }
-    }
-    let mut table: Vec<Option<usize>> = vec![None; 8];
-    let mut used = 0;
-    for &v in values {
-        if insert(&mut table, v) {
-            used += 1;
-            if used * 5 >= (table.len() - 1) * 3 {
-                let min_used = if used > 50_000 { used * 2 } else { used * 4 };
-                let mut size = 8;
-                while size <= min_used {
-                    size <<= 1;
-                }
-                let old = std::mem::replace(&mut table, vec![None; size]);
-                for k in old.into_iter().flatten() {
-                    insert(&mut table, k);
-                }
-            }
-        }
-    }
-    table.into_iter().flatten().collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notebook_mode_follows_python_set_order() {
-        // Values checked with CPython 3.11: max(set(v), key=v.count).
-        assert_eq!(notebook_mode(&[17, 25, 19, 35, 41, 50, 31, 20, 48, 30]), 35);
-        assert_eq!(notebook_mode(&[2, 2, 2, 2, 2, 2, 2, 2, 2, 2]), 2);
-        assert_eq!(notebook_mode(&[5, 3, 5, 3, 9]), 3);
-        assert_eq!(notebook_mode(&[40, 8, 40, 8]), 40);
-        assert_eq!(notebook_mode(&[33, 1, 1, 33, 2]), 33);
-    }
 }

@@ -14,7 +14,7 @@ use crate::output::{write_npy_u8, write_png_gray8};
 use crate::progress::Progress;
 
 /// File format of segmented images.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// 8-bit grayscale PNG.
     #[default]

@@ -6,8 +6,8 @@ use calamine::{Data, Reader, open_workbook_auto};
 use polars::prelude::{
     CsvReadOptions, DataFrame, DataType, ParquetReader, SerReader, StringChunked,
 };
-use serde::{Deserialize, Serialize};
 
+use crate::config::Target;
 use crate::error::{Error, Result};
 
 /// One cell: its text (names) and its value as a number, where it reads as one.
@@ -49,9 +49,16 @@ impl Table {
         };
         // The decoders assert on some corrupt files (polars' parquet reader does); such a
         // file is a bad input, not a crash.
-        let (header, columns) = match microprop_vit::extract::catch_quietly(read) {
+        let (header, columns) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
             Ok(result) => result?,
-            Err(message) => return Err(bad(format!("the file is corrupt ({message})"))),
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| payload.downcast_ref::<&str>().copied())
+                    .unwrap_or("a decoder panicked");
+                return Err(bad(format!("the file is corrupt ({message})")));
+            }
         };
         Ok(Self {
             path: path.to_path_buf(),
@@ -263,34 +270,6 @@ fn sheet_cell(cell: &Data) -> Cell {
     }
 }
 
-/// Where a study's target comes from: the first non-empty of several columns, each in its
-/// own unit, converted to one unit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Target {
-    /// Name used in reports (e.g. `E11`, `hardness`).
-    pub name: String,
-    /// Unit of the target (e.g. `HV`, `GPa`).
-    #[serde(default)]
-    pub unit: String,
-    /// Source columns, tried in order for every row.
-    pub columns: Vec<TargetColumn>,
-}
-
-/// One source column of a target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetColumn {
-    /// Column name in the table.
-    pub column: String,
-    /// Unit of this column (default: the target's unit).
-    #[serde(default)]
-    pub unit: Option<String>,
-    /// Explicit factor to the target's unit (overrides the unit conversion).
-    #[serde(default)]
-    pub scale: Option<f64>,
-}
-
 /// Known unit conversions: (from, to, factor).
 const CONVERSIONS: &[(&str, &str, f64)] = &[
     ("GPa", "HV", 1000.0 / 9.80665),
@@ -303,19 +282,6 @@ const CONVERSIONS: &[(&str, &str, f64)] = &[
 ];
 
 impl Target {
-    /// A target read from one column, with no unit conversion.
-    pub fn column(name: &str) -> Self {
-        Self {
-            name: name.to_string(),
-            unit: String::new(),
-            columns: vec![TargetColumn {
-                column: name.to_string(),
-                unit: None,
-                scale: None,
-            }],
-        }
-    }
-
     /// The factor from each source column's unit to the target's unit.
     fn factors(&self, table: &Table) -> Result<Vec<f64>> {
         self.columns
@@ -382,6 +348,7 @@ impl Target {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TargetColumn;
 
     #[test]
     fn csv_columns_and_unit_conversion() {

@@ -29,7 +29,7 @@ fn dino_l_svr_matches_scikit_learn_reference_through_the_cli() {
     assert_eq!(rows.len(), 2, "images only and with compositions");
     let row = |composition: bool| {
         rows.iter()
-            .find(|r| r["composition"] == composition)
+            .find(|r| r["extra_columns"] == composition)
             .unwrap()
             .clone()
     };
@@ -106,6 +106,7 @@ fn leave_one_paper_out_matches_scikit_learn() {
     config.protocol = microprop::config::Protocol::LeaveOneGroupOut {
         inner: 5,
         max_pcs: microprop::config::MaxPcs::All(50),
+        tie_rule: microprop::config::TieRule::Notebook,
     };
     let path = tmp.path().join("study.json");
     std::fs::write(&path, serde_json::to_string_pretty(&config).unwrap()).unwrap();

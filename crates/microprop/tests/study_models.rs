@@ -9,10 +9,9 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{fit, microprop, study_results};
+use microprop::config::{ExtractorSpec, PrecomputedSpec, TwoPointExtractor, VisionSpec};
 use microprop::dataset::{Section, Source};
-use microprop::extract::ModelOptions;
-use microprop::features::{Extractor, TwoPointSpec, extract};
-use microprop::precomputed::PrecomputedSpec;
+use microprop::features::extract;
 use microprop_vit::{Backend, Mode, Pooling, Upscale};
 use ndarray::{Array2, Array3};
 use ndarray_npy::WriteNpyExt;
@@ -79,8 +78,8 @@ fn sections(stack: &Path) -> (Vec<Vec<Section>>, Vec<String>) {
     (sections, names)
 }
 
-fn dino(weights: &Path) -> ModelOptions {
-    let mut o = ModelOptions::named("dinov2-small", Some(weights.to_path_buf()));
+fn dino(weights: &Path) -> VisionSpec {
+    let mut o = VisionSpec::named("dinov2-small", Some(weights.to_path_buf()));
     o.backend = Some(Backend::Cpu);
     o
 }
@@ -92,11 +91,11 @@ fn cache_key_follows_every_setting_and_the_checkpoint() {
     let weights = copy_checkpoint("dinov2", &tmp.path().join("dinov2-small"));
     let cache = tmp.path().join("cache");
     let (secs, names) = sections(&stack);
-    let run = |o: &ModelOptions| {
+    let run = |o: &VisionSpec| {
         extract(
             &secs,
             &names,
-            &Extractor::Vit(o.clone()),
+            &ExtractorSpec::Vit(o.clone()),
             "a",
             Some(&cache),
             "t",
@@ -120,7 +119,7 @@ fn cache_key_follows_every_setting_and_the_checkpoint() {
         "the batch size does not change vectors"
     );
 
-    let mut changes: Vec<(&str, ModelOptions)> = Vec::new();
+    let mut changes: Vec<(&str, VisionSpec)> = Vec::new();
     let mut o = base.clone();
     o.preprocess = Mode::Standard;
     changes.push(("preprocess", o));
@@ -173,7 +172,7 @@ fn cache_key_follows_every_setting_and_the_checkpoint() {
     let got = extract(
         &secs2,
         &names,
-        &Extractor::Vit(base.clone()),
+        &ExtractorSpec::Vit(base.clone()),
         "a",
         Some(&cache),
         "t",
@@ -285,7 +284,7 @@ fn vit_fused_and_precomputed_sets_in_one_study_then_fit_and_predict() {
         for k in [
             "features",
             "model",
-            "composition",
+            "extra_columns",
             "mape_mean",
             "mape_std",
             "pcs_mode",
@@ -442,7 +441,7 @@ fn bad_model_and_precomputed_inputs_are_refused_before_fitting() {
         err.contains("sections.npy[0]") && err.contains("too small"),
         "{err}"
     );
-    let _ = TwoPointSpec::periodic_auto();
+    let _ = TwoPointExtractor::periodic_auto();
     let _ = PrecomputedSpec {
         path: PathBuf::new(),
         pattern: None,
@@ -487,7 +486,7 @@ fn interrupted_model_extraction_resumes_from_the_cache() {
     let (secs, names) = sections(&stack);
     let mut options = dino(&weights);
     options.batch = 4;
-    let extractor = Extractor::Vit(options);
+    let extractor = ExtractorSpec::Vit(options);
     let first = extract(&secs, &names, &extractor, "a", Some(&cache), "t").unwrap();
     let entries: Vec<PathBuf> = walk(&cache)
         .into_iter()

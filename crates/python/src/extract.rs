@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use microprop::extract::{Loaded, ModelOptions};
+use microprop::config::VisionSpec;
+use microprop::extract::Loaded;
 use numpy::{PyArray2, PyReadonlyArray3, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
 
@@ -12,7 +13,7 @@ use crate::errors::Failure;
 #[pyclass(module = "microprop._microprop", frozen)]
 pub(crate) struct FeatureModel {
     loaded: Loaded,
-    options: ModelOptions,
+    options: VisionSpec,
 }
 
 #[pymethods]
@@ -20,7 +21,7 @@ impl FeatureModel {
     /// Loads the model that `options` (JSON, the schema of a study's `vit` extractor) names.
     #[new]
     fn new(py: Python<'_>, options: &str) -> PyResult<Self> {
-        let options: ModelOptions =
+        let options: VisionSpec =
             serde_json::from_str(options).map_err(|e| Failure::setting("model options", e))?;
         let loaded = py.detach(|| Loaded::new(&options)).map_err(Failure::from)?;
         Ok(Self { loaded, options })

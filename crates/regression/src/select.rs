@@ -140,9 +140,16 @@ pub struct NestedCv {
     pub groups: Option<Vec<usize>>,
 }
 
+/// Chooses every candidate's (component count, setting index) on one outer training fold:
+/// its rows, targets and (for group splitters) group ids.
+pub type Chooser<'a, E> = dyn Fn(&Array2<f64>, &Array1<f64>, Option<&[usize]>) -> std::result::Result<Vec<(usize, usize)>, E>
+    + Sync
+    + 'a;
+
 impl NestedCv {
     /// Runs it; one result per candidate, outer folds in parallel (results do not depend on
-    /// the thread count). `progress` is called once per finished outer fold.
+    /// the thread count). `progress` is called once per finished outer fold. Each outer
+    /// training fold chooses by [`select`] over the inner splits.
     pub fn run<S: Data<Elem = f64>, T: Data<Elem = f64>>(
         &self,
         x: &ArrayBase<S, Ix2>,
@@ -150,6 +157,22 @@ impl NestedCv {
         projection: &dyn Projection,
         progress: &(dyn Fn() + Sync),
     ) -> Result<Vec<NestedResult>> {
+        let choose = |x: &Array2<f64>, y: &Array1<f64>, groups: Option<&[usize]>| {
+            select(x, y, projection, &self.candidates, (&self.inner, groups))
+        };
+        self.run_with(x, y, projection, progress, &choose)
+    }
+
+    /// [`NestedCv::run`] with the choice on each outer training fold made by `choose`
+    /// (`inner` is then only what `choose` itself uses).
+    pub fn run_with<S: Data<Elem = f64>, T: Data<Elem = f64>, E: From<Error> + Send>(
+        &self,
+        x: &ArrayBase<S, Ix2>,
+        y: &ArrayBase<T, Ix1>,
+        projection: &dyn Projection,
+        progress: &(dyn Fn() + Sync),
+        choose: &Chooser<'_, E>,
+    ) -> std::result::Result<Vec<NestedResult>, E> {
         crate::check_xy(&x.view(), &y.view())?;
         let (x, y) = (x.as_standard_layout(), y.as_standard_layout());
         let (x, y) = (x.view(), y.view());
@@ -158,11 +181,11 @@ impl NestedCv {
         let per_fold = splits
             .par_iter()
             .map(|split| {
-                let r = self.outer_fold(x, y, split, projection);
+                let r = self.outer_fold(x, y, split, projection, choose);
                 progress();
                 r
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<std::result::Result<Vec<_>, E>>()?;
         Ok((0..self.candidates.len())
             .map(|m| NestedResult {
                 folds: per_fold.iter().map(|f| f[m].clone()).collect(),
@@ -170,29 +193,38 @@ impl NestedCv {
             .collect())
     }
 
-    fn outer_fold(
+    fn outer_fold<E: From<Error>>(
         &self,
         x: ArrayView2<'_, f64>,
         y: ArrayView1<'_, f64>,
         split: &Split,
         projection: &dyn Projection,
-    ) -> Result<Vec<FoldResult>> {
+        choose: &Chooser<'_, E>,
+    ) -> std::result::Result<Vec<FoldResult>, E> {
         let (x_tr, y_tr, x_te, y_te) = rows(x, y, split);
         let inner_groups = self.groups.as_ref().map(|g| subset_groups(g, &split.train));
-        let chosen = select(
-            &x_tr,
-            &y_tr,
-            projection,
-            &self.candidates,
-            (&self.inner, inner_groups.as_deref()),
-        )?;
+        let chosen = choose(&x_tr, &y_tr, inner_groups.as_deref())?;
+        if chosen.len() != self.candidates.len() {
+            return Err(E::from(Error::Parameter {
+                name: "grid",
+                reason: format!(
+                    "{} choices for {} candidates",
+                    chosen.len(),
+                    self.candidates.len()
+                ),
+            }));
+        }
         let max_k = chosen.iter().map(|c| c.0).max().unwrap_or(1);
         let (p_tr, p_te) = projection.project(&x_tr, &x_te, max_k)?;
         self.candidates
             .iter()
             .zip(chosen)
             .map(|(c, (k, setting))| {
-                let model = c.settings[setting].fit(&projection.columns(&p_tr, k), &y_tr)?;
+                let params = c.settings.get(setting).ok_or_else(|| Error::Parameter {
+                    name: "grid",
+                    reason: format!("setting {setting} of {} chosen", c.settings.len()),
+                })?;
+                let model = params.fit(&projection.columns(&p_tr, k), &y_tr)?;
                 let (pred, std) = model.predict_with_std(&projection.columns(&p_te, k))?;
                 Ok(FoldResult {
                     k,

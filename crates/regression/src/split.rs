@@ -111,6 +111,11 @@ impl KFold {
         self.n_splits
     }
 
+    /// The shuffle seed, if shuffled.
+    pub fn seed(&self) -> Option<u32> {
+        self.shuffle
+    }
+
     /// The folds of `n` samples; both index lists of every split are ascending, as
     /// scikit-learn's.
     pub fn split(&self, n: usize) -> Result<Vec<Split>> {
@@ -173,6 +178,16 @@ impl GroupKFold {
     pub fn shuffled(mut self, seed: u32) -> Self {
         self.shuffle = Some(seed);
         self
+    }
+
+    /// Number of folds.
+    pub fn n_splits(&self) -> usize {
+        self.n_splits
+    }
+
+    /// The permutation seed, if shuffled.
+    pub fn seed(&self) -> Option<u32> {
+        self.shuffle
     }
 
     /// The folds of samples whose groups are `groups` (any ids; they are ordered as

@@ -41,6 +41,11 @@ pub fn fast_nl_means(
 
 /// Block size of the adaptive threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Block {
     /// A fixed odd size > 1.
     Size(usize),
@@ -49,7 +54,9 @@ pub enum Block {
 }
 
 /// The segmentation chain: optional NLM denoising, then adaptive thresholding to 0/255.
+/// With the `serde` feature it serializes (for records of how features were made).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Segmenter {
     /// Denoising before thresholding (`None`: threshold the gray image as it is).
     pub denoise: Option<NlMeans>,

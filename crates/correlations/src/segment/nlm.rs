@@ -18,6 +18,7 @@ const STRIPE: usize = 64;
 /// Parameters of non-local-means denoising (OpenCV's `h`, `templateWindowSize`,
 /// `searchWindowSize`; even window sizes behave like OpenCV's, `size / 2 * 2 + 1`).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct NlMeans {
     h: f32,
     template_half: usize,

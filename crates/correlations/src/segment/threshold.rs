@@ -6,7 +6,11 @@ use crate::error::{Error, Result};
 
 /// How the local threshold is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum AdaptiveMethod {
     /// Mean of the block × block neighbourhood (`ADAPTIVE_THRESH_MEAN_C`), bit-exact.
     #[default]
@@ -17,6 +21,11 @@ pub enum AdaptiveMethod {
 
 /// Which side of the threshold becomes `max_value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum ThresholdType {
     /// `src > mean − C` → max_value (`THRESH_BINARY`).
     #[default]

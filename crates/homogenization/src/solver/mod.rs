@@ -18,7 +18,6 @@ use crate::{Error, Result};
 
 /// Discrete wave vectors of the projection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Scheme {
     /// Willot's rotated finite differences (default; close to trilinear finite elements).
     #[default]

@@ -1,14 +1,21 @@
-//! Command-line flags: one `Args` struct per command, parsed by clap.
+//! Command-line flags: one `Args` struct per command, parsed by clap, and their conversion
+//! into the libraries' settings (the libraries know nothing of clap).
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use microprop_correlations::segment::{
-    AdaptiveMethod, Block, NlMeans, Segmenter, ThresholdType, check_block_size,
+use microprop::config::VisionSpec;
+use microprop::config::extractor::DEFAULT_BATCH;
+use microprop_correlations::segment::{Block, NlMeans, Segmenter, ThresholdType, check_block_size};
+use microprop_correlations::{Cutoff, TwoPointFeatures};
+
+mod values;
+
+pub(crate) use values::{
+    AggregationArg, BackendArg, CorrelationArg, FormatArg, MethodArg, ModeArg, OrderArg,
+    PoolingArg, SchemeArg, UpscaleArg,
 };
-use microprop_correlations::{Correlation, Cutoff, Order};
-use microprop_homogenization::solver::Scheme;
 
 /// Learn microstructure–property relationships from images.
 #[derive(Parser)]
@@ -58,7 +65,7 @@ pub(crate) struct MergeArgs {
 #[derive(Args)]
 pub(crate) struct ExtractArgs {
     #[command(flatten)]
-    pub(crate) options: microprop::extract::ModelOptions,
+    pub(crate) model: ModelArgs,
     /// Output: float32 .npy (images × features), with FILE.names.txt beside it.
     #[arg(long)]
     pub(crate) out: PathBuf,
@@ -126,7 +133,7 @@ pub(crate) struct FitArgs {
     pub(crate) features: Option<String>,
     /// Aggregation (default: the config's first).
     #[arg(long, value_enum)]
-    pub(crate) aggregation: Option<microprop::features::Aggregation>,
+    pub(crate) aggregation: Option<AggregationArg>,
     /// Model, by its name in the config: lr, pr, svr, or a model's "name" (default: the
     /// config's first).
     #[arg(long)]
@@ -166,7 +173,7 @@ pub(crate) struct PredictArgs {
     /// Name column of --table.
     #[arg(long, default_value = "name")]
     pub(crate) name_column: String,
-    /// Feature cache (default: none).
+    /// Feature cache (default: `cache/` beside the predictions file; see `microprop study`).
     #[arg(long)]
     pub(crate) cache: Option<PathBuf>,
 }
@@ -201,8 +208,8 @@ pub(crate) struct SolverArgs {
     #[arg(long, default_value_t = 0.3)]
     pub(crate) soft_nu: f64,
     /// Discrete wave vectors.
-    #[arg(long, value_enum, default_value_t = Scheme::Willot)]
-    pub(crate) scheme: Scheme,
+    #[arg(long, value_enum, default_value_t = SchemeArg::Willot)]
+    pub(crate) scheme: SchemeArg,
     /// Relative CG residual at which to stop.
     #[arg(long, default_value_t = 1e-4)]
     pub(crate) tol: f64,
@@ -253,8 +260,8 @@ pub(crate) struct SegmentCommand {
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// Output format: png (8-bit gray) or npy (uint8, shape (h, w)).
-    #[arg(long, value_enum, default_value_t = microprop::segment::Format::Png)]
-    pub(crate) format: microprop::segment::Format,
+    #[arg(long, value_enum, default_value_t = FormatArg::Png)]
+    pub(crate) format: FormatArg,
     /// Variable to read from .mat files.
     #[arg(long = "var", default_value = "a")]
     pub(crate) mat_variable: String,
@@ -278,8 +285,8 @@ pub(crate) struct SegmentArgs {
     #[arg(long)]
     pub(crate) no_denoise: bool,
     /// Local mean of the adaptive threshold.
-    #[arg(long, value_enum, default_value_t = AdaptiveMethod::Mean)]
-    pub(crate) method: AdaptiveMethod,
+    #[arg(long, value_enum, default_value_t = MethodArg::Mean)]
+    pub(crate) method: MethodArg,
     /// Block size: an odd N > 1, or `paper` (about half the shorter side).
     #[arg(long, default_value = "paper", value_parser = parse_block)]
     pub(crate) block: Block,
@@ -300,7 +307,7 @@ impl SegmentArgs {
         };
         let segmenter = Segmenter {
             denoise,
-            method: self.method,
+            method: self.method.into(),
             kind: if self.invert {
                 ThresholdType::BinaryInv
             } else {
@@ -331,8 +338,8 @@ pub(crate) struct CorrelateArgs {
     #[arg(required = true)]
     pub(crate) inputs: Vec<PathBuf>,
     /// Auto- or cross-correlation.
-    #[arg(long, value_enum, default_value_t = Correlation::Auto)]
-    pub(crate) kind: Correlation,
+    #[arg(long, value_enum, default_value_t = CorrelationArg::Auto)]
+    pub(crate) kind: CorrelationArg,
     /// Phase labels A,B (repeatable; maps are concatenated). For auto only A is used.
     /// Default: the two labels of a binary image, A = the higher one.
     #[arg(long, value_parser = parse_pair)]
@@ -351,8 +358,8 @@ pub(crate) struct CorrelateArgs {
     #[arg(long)]
     pub(crate) crop: Option<usize>,
     /// Flattening order: C (row-major) or F (column-major, the MATLAB toolbox's).
-    #[arg(long, value_enum, default_value_t = Order::RowMajor)]
-    pub(crate) order: Order,
+    #[arg(long, value_enum, default_value_t = OrderArg::RowMajor)]
+    pub(crate) order: OrderArg,
     /// Variable to read from .mat files.
     #[arg(long = "var", default_value = "a")]
     pub(crate) mat_variable: String,
@@ -407,8 +414,8 @@ impl SolverArgs {
         s.stiff = (self.stiff_e, self.stiff_nu);
         s.soft = (self.soft_e, self.soft_nu);
         s.scheme = match self.scheme {
-            Scheme::Willot => "willot",
-            Scheme::Fourier => "fourier",
+            SchemeArg::Willot => "willot",
+            SchemeArg::Fourier => "fourier",
         }
         .into();
         s.tol = self.tol;
@@ -419,12 +426,88 @@ impl SolverArgs {
     pub(crate) fn solver(&self) -> microprop_homogenization::solver::Solver {
         use microprop_homogenization::solver::Solver;
         let mut s = Solver {
-            scheme: self.scheme,
+            scheme: self.scheme.into(),
             tol: self.tol,
             ..Solver::default()
         };
         (s.stiff.young, s.stiff.poisson) = (self.stiff_e, self.stiff_nu);
         (s.soft.young, s.soft.poisson) = (self.soft_e, self.soft_nu);
         s
+    }
+}
+
+impl CorrelateArgs {
+    /// The two-point spec these flags ask for.
+    pub(crate) fn features(&self) -> TwoPointFeatures {
+        TwoPointFeatures {
+            correlation: self.kind.into(),
+            pairs: self.pair.clone(),
+            periodic: self.periodic,
+            cutoff: self.cutoff,
+            crop: self.crop,
+            order: self.order.into(),
+            allow_absent_phase: self.allow_absent_phase,
+        }
+    }
+}
+
+/// Which vision model, which weights and how images reach it: a [`VisionSpec`] as flags.
+#[derive(Args)]
+pub(crate) struct ModelArgs {
+    /// Named checkpoint: dinov2-{small,base,large,giant}, clip-vit-{base-patch16,base-patch32,
+    /// large-patch14}, sam-vit-{base,large,huge}, micronet-resnet50, imagenet-resnet50.
+    #[arg(long, conflicts_with = "config")]
+    pub(crate) model: Option<String>,
+    /// A torchvision architecture (resnet50, resnet101, resnet152, resnext50-32x4d,
+    /// resnext101-32x8d, resnext101-64x4d, wide-resnet50-2, wide-resnet101-2), or the family of
+    /// --config (dinov2, clip, sam, resnet; default: the config's `model_type`).
+    #[arg(long)]
+    pub(crate) arch: Option<String>,
+    /// An HF config.json, or a microprop ResNet config (instead of a named model).
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Weights: model.safetensors or a directory with it (and config.json), or a PyTorch
+    /// state dict (.pth, .pth.tar). Without it, a named model is downloaded (builds with the
+    /// `hub` feature) into the Hugging Face or torch cache.
+    #[arg(long)]
+    pub(crate) weights: Option<PathBuf>,
+    /// paper: the paper's crop/resize, pixels in [0, 1]; standard: the same with the model's
+    /// mean/std normalization; none: inputs are float32 .npy pixel arrays used as they are.
+    #[arg(long, value_enum, default_value_t = ModeArg::Paper)]
+    pub(crate) preprocess: ModeArg,
+    /// How fixed-size models (CLIP, SAM, ResNet at 224) reach their input size: PIL bilinear
+    /// or pixel replication (the paper's case-1 binary sections).
+    #[arg(long, value_enum, default_value_t = UpscaleArg::Bilinear)]
+    pub(crate) upscale: UpscaleArg,
+    /// pooler (the model's own), cls, mean (of patch tokens) or cls+mean.
+    #[arg(long, value_enum, default_value_t = PoolingArg::Pooler)]
+    pub(crate) pool: PoolingArg,
+    /// Take the tokens after this many layers (ResNet: the output of stage 1-4) instead of the
+    /// final output.
+    #[arg(long)]
+    pub(crate) layer: Option<usize>,
+    /// Compute backend (default: wgpu on a real GPU when built in, else cpu).
+    #[arg(long, value_enum)]
+    pub(crate) backend: Option<BackendArg>,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = DEFAULT_BATCH)]
+    pub(crate) batch: usize,
+}
+
+impl ModelArgs {
+    /// The vision spec these flags ask for.
+    pub(crate) fn spec(&self) -> VisionSpec {
+        VisionSpec {
+            model: self.model.clone(),
+            arch: self.arch.clone(),
+            config: self.config.clone(),
+            weights: self.weights.clone(),
+            preprocess: self.preprocess.into(),
+            upscale: self.upscale.into(),
+            pool: self.pool.into(),
+            layer: self.layer,
+            backend: self.backend.map(Into::into),
+            batch: self.batch,
+        }
     }
 }

@@ -4,7 +4,6 @@ use anyhow::Result;
 use microprop::correlate::{CorrelateSettings, feature_matrix, read_mask, row_names};
 use microprop::inputs::collect_inputs;
 use microprop::output::write_features;
-use microprop_correlations::TwoPointFeatures;
 
 use super::{SHOWN_ROWS, run_shard};
 use crate::flags::CorrelateArgs;
@@ -15,16 +14,8 @@ pub(crate) fn correlate(args: CorrelateArgs) -> Result<()> {
         None => None,
     };
     let settings = CorrelateSettings {
-        features: TwoPointFeatures {
-            correlation: args.kind,
-            pairs: args.pair,
-            periodic: args.periodic,
-            cutoff: args.cutoff,
-            crop: args.crop,
-            order: args.order,
-            allow_absent_phase: args.allow_absent_phase,
-        },
-        mat_variable: args.mat_variable,
+        features: args.features(),
+        mat_variable: args.mat_variable.clone(),
         mask,
         segment: if args.segment {
             Some(args.chain.segmenter()?)
@@ -40,12 +31,7 @@ pub(crate) fn correlate(args: CorrelateArgs) -> Result<()> {
         })?;
         let manifest = microprop::shard::Manifest::new(
             "correlate",
-            serde_json::json!({
-                "features": settings.features,
-                "mat_variable": settings.mat_variable,
-                "mask": args.mask.as_ref().map(|p| p.display().to_string()),
-                "segment": settings.segment.as_ref().map(|s| format!("{s:?}")),
-            }),
+            settings.manifest_settings()?,
             &files,
             "f64",
             shard,

@@ -42,13 +42,12 @@ pub(crate) fn predict(args: PredictArgs) -> Result<()> {
             model.extra_columns.join(", ")
         ),
     };
-    let (pred, std) = model.predict(
-        &names,
-        &sections,
-        &precomputed,
-        &extra,
+    let cache = microprop::features::cache::directory(
         args.cache.as_deref(),
-    )?;
+        None,
+        microprop::features::cache::parent_dir(&args.out),
+    );
+    let (pred, std) = model.predict(&names, &sections, &precomputed, &extra, Some(&cache))?;
     let unit = if model.unit.is_empty() {
         String::new()
     } else {

@@ -10,7 +10,7 @@ pub(crate) fn segment(args: SegmentCommand) -> Result<()> {
     let segmenter = args.chain.segmenter()?;
     let files = collect_inputs(&args.inputs)?;
     tracing::info!("{} input files", files.len());
-    let format = args.format;
+    let format = args.format.into();
     let written = segment_files(&files, &segmenter, &args.mat_variable, &args.out, format)?;
     println!(
         "segmented {} images into {}",

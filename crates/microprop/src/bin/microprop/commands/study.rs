@@ -13,9 +13,8 @@ pub(crate) fn read_config(path: &std::path::Path, allow_missing: bool) -> Result
 
 pub(crate) fn study(args: StudyArgs) -> Result<()> {
     let mut config = read_config(&args.config, args.allow_missing)?;
-    if args.cache.is_some() {
-        config.cache = args.cache;
-    }
+    // `--cache` overrides the config's (the rule: microprop::features::cache::directory).
+    config.cache = args.cache.or(config.cache);
     let start = std::time::Instant::now();
     if args.stage == StageArg::Features {
         let shard = args.shard.resolve()?;
@@ -78,20 +77,17 @@ pub(crate) fn study(args: StudyArgs) -> Result<()> {
 }
 
 pub(crate) fn fit(args: FitArgs) -> Result<()> {
-    let config = read_config(&args.config, args.allow_missing)?;
+    let mut config = read_config(&args.config, args.allow_missing)?;
+    // `--cache` overrides the config's (the rule: microprop::features::cache::directory).
+    config.cache = args.cache.or(config.cache);
     let choice = microprop::study::FitChoice {
         features: args.features,
-        aggregation: args.aggregation,
+        aggregation: args.aggregation.map(Into::into),
         model: args.model,
         with_extra_columns: args.with_extra_columns,
     };
-    let cache = args.cache.or(config.cache.clone()).unwrap_or_else(|| {
-        args.out
-            .parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("cache")
-    });
-    let model = microprop::study::fit_model(&config, &choice, &cache)?;
+    let out_dir = microprop::features::cache::parent_dir(&args.out);
+    let model = microprop::study::fit_model(&config, &choice, out_dir)?;
     model.save(&args.out)?;
     let m = &model.metrics;
     println!(
