@@ -10,8 +10,13 @@ use serde::Deserialize;
 use crate::error::Result;
 use crate::layers::{Activation, Kept, check_heads, linear, self_attention};
 use crate::load::Layout;
-use crate::model::{Architecture, ModelFamily, Tokenize, Tokens};
-use crate::preprocess::{CLIP_MEAN, CLIP_STD};
+use crate::model::family::{Architecture, ModelFamily};
+use crate::model::pooling::{Tokenize, Tokens};
+
+/// CLIP processor channel means (the standard preprocessing's normalization).
+pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+/// CLIP processor channel standard deviations.
+pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_6, 0.275_777_1];
 
 /// The fields of a CLIP `vision_config` that shape the vision tower (HF names and defaults).
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]

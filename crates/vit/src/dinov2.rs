@@ -11,7 +11,8 @@ use serde::Deserialize;
 use crate::error::Result;
 use crate::layers::{Activation, Kept, check_heads, linear, self_attention};
 use crate::load::Layout;
-use crate::model::{Architecture, ModelFamily, Tokenize, Tokens};
+use crate::model::family::{Architecture, ModelFamily};
+use crate::model::pooling::{Tokenize, Tokens};
 use crate::resample::{Taps, dense_matrix, torch_bicubic, torch_bicubic_antialias};
 
 /// The fields of a DINOv2 `config.json` that shape the model (HF names and defaults).

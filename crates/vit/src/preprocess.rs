@@ -4,8 +4,13 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::model::ModelConfig;
+use crate::model::registry::ModelConfig;
 use crate::resample::pil_resize_bilinear;
+
+// The normalization constants live with the models that use them (each family's
+// `Architecture::normalization`); re-exported here, where they were defined before.
+pub use crate::clip::{CLIP_MEAN, CLIP_STD};
+pub use crate::model::family::{IMAGENET_MEAN, IMAGENET_STD};
 
 /// Crop from the top-left corner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,15 +48,6 @@ pub enum Mode {
     /// Inputs are ready pixel arrays (`.npy`), used as they are.
     None,
 }
-
-/// ImageNet channel means (DINOv2 and SAM processors).
-pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-/// ImageNet channel standard deviations.
-pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
-/// CLIP processor channel means.
-pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
-/// CLIP processor channel standard deviations.
-pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_6, 0.275_777_1];
 
 /// A complete preprocessing recipe.
 #[derive(Debug, Clone, Copy, PartialEq)]

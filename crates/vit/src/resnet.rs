@@ -13,7 +13,8 @@ use serde::Deserialize;
 use crate::cpu::Order;
 use crate::error::Result;
 use crate::load::Layout;
-use crate::model::{Architecture, ModelFamily, Tokenize, Tokens};
+use crate::model::family::{Architecture, ModelFamily};
+use crate::model::pooling::{Tokenize, Tokens};
 
 /// URL of the MicroNet ResNet-50 state dict (NASA `pretrained-microscopy-models`, v1.1).
 pub const MICRONET_RESNET50_URL: &str = "https://nasa-public-data.s3.amazonaws.com/microscopy_segmentation_models/resnet50_pretrained_microscopynet_v1.1.pth.tar";

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use crate::error::Result;
 use crate::layers::{Activation, Kept, attention_within_limit, check_heads, linear};
 use crate::load::Layout;
-use crate::model::{Architecture, ModelFamily, Tokenize, Tokens};
+use crate::model::family::{Architecture, ModelFamily};
+use crate::model::pooling::{Tokenize, Tokens};
 
 /// The fields of a SAM `vision_config` that shape the image encoder (HF names and defaults).
 #[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]

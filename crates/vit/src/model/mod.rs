@@ -3,92 +3,26 @@
 //! [`VisionModel`], and [`VisionModel::features`] runs it and pools one vector per image.
 //!
 //! The families are listed once, in [`registry`]; each family's file (`dinov2.rs`, ...)
-//! implements [`Architecture`] for its config and [`Tokenize`] for its model.
+//! implements [`Architecture`] and [`ModelFamily`] (from `family.rs`) for its config and
+//! [`Tokenize`] (from `pooling.rs`) for its model. Those two files import no family, so the
+//! families depend on them and the registry on the families, never the other way round.
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
-use burn::store::ModuleSnapshot;
 use burn::tensor::{Device, Tensor};
-use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
-use crate::load::{Layout, weights_file};
-use crate::preprocess::{IMAGENET_MEAN, IMAGENET_STD};
+use crate::load::weights_file;
 
-mod pooling;
+pub(crate) mod family;
+pub(crate) mod pooling;
 pub mod registry;
 
+pub use family::{Architecture, ModelFamily};
 pub use pooling::{FeatureRequest, Pooling, Tokenize, Tokens};
 pub use registry::{
     Family, IMAGENET_RESNET50_URL, MICRONET_RESNET50_URL, ModelConfig, NAMED_MODELS, VisionModel,
 };
-
-/// What a configuration tells about its model: input rules, sizes and names. Object-safe:
-/// [`ModelConfig::architecture`] gives any family's as `&dyn Architecture`.
-pub trait Architecture {
-    /// Checks the values the model cannot run with.
-    fn validate(&self) -> Result<()>;
-
-    /// Input sides must be multiples of this (the patch size; 1 for a CNN).
-    fn size_multiple(&self) -> usize;
-
-    /// The input side the model requires, or `None` for any multiple of
-    /// [`Self::size_multiple`].
-    fn fixed_input(&self) -> Option<usize>;
-
-    /// The side images are resized to by the paper's preprocessing (`None`: kept as cropped).
-    fn input_size(&self) -> Option<usize> {
-        self.fixed_input()
-    }
-
-    /// The multiple the paper's preprocessing crops a square to before resizing.
-    fn crop_multiple(&self) -> usize {
-        self.size_multiple()
-    }
-
-    /// Per-channel `(mean, std)` of the standard preprocessing.
-    fn normalization(&self) -> ([f32; 3], [f32; 3]) {
-        (IMAGENET_MEAN, IMAGENET_STD)
-    }
-
-    /// Bytes of the widest activation one `h × w` input makes, attention scores aside.
-    fn activation_bytes(&self, h: usize, w: usize) -> u64;
-
-    /// Number of transformer layers, or of CNN stages.
-    fn layers(&self) -> usize;
-
-    /// The model in words, for messages.
-    fn describe(&self) -> String;
-}
-
-/// What a model family tells the [`registry`]: its names, its checkpoint layout and how to
-/// build its model. Implemented by each family's configuration.
-pub trait ModelFamily: Architecture + Sized + Clone + DeserializeOwned {
-    /// The model this configuration builds.
-    type Model: Module + ModuleSnapshot + Tokenize;
-
-    /// The family's name in configs and messages (`dinov2`).
-    const NAME: &'static str;
-    /// The `model_type` values of this family's `config.json` files.
-    const MODEL_TYPES: &'static [&'static str];
-    /// How the model's tensors sit in a checkpoint.
-    const LAYOUT: Layout;
-    /// Whether checkpoints come with a Hugging Face `config.json` that overrides the preset.
-    const HF_CONFIG: bool = true;
-
-    /// The configuration of a named checkpoint or architecture of this family
-    /// (`dinov2-small`, `micronet-resnet50`), if the name is one.
-    fn preset(name: &str) -> Option<Self>;
-
-    /// Parses the family's part of a `config.json`.
-    fn from_value(value: serde_json::Value) -> std::result::Result<Self, String> {
-        serde_json::from_value(value).map_err(|e| e.to_string())
-    }
-
-    /// Builds the model with lazily initialized (unallocated) parameters.
-    fn init(&self, device: &Device) -> Self::Model;
-}
 
 /// Which model to build: a named checkpoint, or a family with its `config.json`.
 #[derive(Debug, Clone, PartialEq)]

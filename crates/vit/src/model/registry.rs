@@ -8,7 +8,8 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-use super::{Architecture, ModelFamily, Tokenize, Tokens};
+use super::family::{Architecture, ModelFamily};
+use super::pooling::{Tokenize, Tokens};
 use crate::clip::{ClipVisionConfig, ClipVisionModel};
 use crate::dinov2::{Dinov2Config, Dinov2Model};
 use crate::error::Result;
