@@ -10,14 +10,12 @@ use crate::preprocess::Pixels;
 
 /// The compute backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// burn's multi-threaded CPU backend (Flex: gemm-backed matmul, fused attention).
     Cpu,
     /// wgpu: Vulkan, Metal or DX12 GPUs (cargo feature `wgpu`).
     #[serde(alias = "gpu")]
-    #[cfg_attr(feature = "clap", value(alias = "gpu"))]
     Wgpu,
 }
 

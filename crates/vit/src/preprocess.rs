@@ -37,7 +37,6 @@ pub enum Resize {
 
 /// The three preprocessing modes of `microprop extract`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// The paper's notebooks: crop, RGB, resize, scale to [0, 1], no normalization.
@@ -62,7 +61,6 @@ pub struct Preprocess {
 
 /// Upscaling rule for [`Preprocess::for_model`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Upscale {
     /// Pillow bilinear (the paper's case 2).

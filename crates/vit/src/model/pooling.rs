@@ -7,7 +7,6 @@ use crate::error::{Error, Result};
 
 /// How tokens become one vector per image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Pooling {
     /// The model's own pooled output: DINOv2 normalized CLS, CLIP `pooler_output`,
@@ -20,7 +19,6 @@ pub enum Pooling {
     Mean,
     /// CLS token followed by the mean of the patch tokens.
     #[serde(rename = "cls+mean", alias = "cls-mean")]
-    #[cfg_attr(feature = "clap", value(name = "cls+mean", alias = "cls-mean"))]
     ClsMean,
 }
 
