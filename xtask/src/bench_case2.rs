@@ -39,6 +39,7 @@ pub fn run(data: Option<PathBuf>, python: &str) -> Result<()> {
                 &[ModelGrid::single("svr", RegressorKind::Svr.into())],
                 &protocol,
                 Projector::params(),
+                None,
             )
         })?;
         Ok((t.elapsed().as_secs_f64(), rows[0].clone()))

@@ -83,6 +83,41 @@ fn specs(dir: &Path) -> Result<Vec<(String, Spec)>> {
         .collect()
 }
 
+/// The paper's folds (outer `KFold(10, shuffle, 42)`, inner `KFold(5)`) and leaving one
+/// paper out (inner `GroupKFold(5)`), components up to `max_pcs`, PCs reported by the
+/// notebook's rule.
+pub(crate) fn protocols(max_pcs: usize) -> (Protocol, Protocol) {
+    (
+        Protocol::NestedCv {
+            outer: 10,
+            inner: 5,
+            seed: 42,
+            max_pcs: MaxPcs::All(max_pcs),
+            tie_rule: TieRule::Notebook,
+        },
+        Protocol::LeaveOneGroupOut {
+            inner: 5,
+            max_pcs: MaxPcs::All(max_pcs),
+            tie_rule: TieRule::Notebook,
+        },
+    )
+}
+
+/// The committed spec `assets/case2-beyond/<stem>.json` as a study config under the
+/// protocol `pick` chooses from [`protocols`] of its largest number of PCs.
+pub(crate) fn spec_config(
+    data: &Path,
+    stem: &str,
+    pick: fn((Protocol, Protocol)) -> Protocol,
+) -> Result<StudyConfig> {
+    let dir = crate::project_root().join("assets/case2-beyond");
+    let (_, spec) = specs(&dir)?
+        .into_iter()
+        .find(|(s, _)| s == stem)
+        .with_context(|| format!("no spec {stem}.json in {}", dir.display()))?;
+    config(data, &spec, pick(protocols(spec.max_pcs)))
+}
+
 /// The full study config of a spec under `protocol`.
 fn config(data: &Path, spec: &Spec, protocol: Protocol) -> Result<StudyConfig> {
     let sets: Vec<&str> = spec.features.iter().map(String::as_str).collect();
@@ -116,19 +151,7 @@ pub fn run(data: &Path, out: &Path) -> Result<Value> {
     let mut baselines = (f64::NAN, f64::NAN);
     for (stem, spec) in specs(&dir)? {
         let t = Instant::now();
-        let max_pcs = MaxPcs::All(spec.max_pcs);
-        let paper = Protocol::NestedCv {
-            outer: 10,
-            inner: 5,
-            seed: 42,
-            max_pcs: max_pcs.clone(),
-            tie_rule: TieRule::Notebook,
-        };
-        let lopo = Protocol::LeaveOneGroupOut {
-            inner: 5,
-            max_pcs,
-            tie_rule: TieRule::Notebook,
-        };
+        let (paper, lopo) = protocols(spec.max_pcs);
         let base = out.join("beyond").join(&stem);
         let (_, a) = crate::study::run_config(&config(data, &spec, paper)?, &base.join("paper"))?;
         microprop::report::write_report(&base.join("paper"), &a)?;
@@ -248,20 +271,8 @@ mod tests {
         let specs = specs(&dir).unwrap();
         assert!(specs.len() >= 4);
         for (stem, spec) in specs {
-            for protocol in [
-                Protocol::NestedCv {
-                    outer: 10,
-                    inner: 5,
-                    seed: 42,
-                    max_pcs: MaxPcs::All(spec.max_pcs),
-                    tie_rule: TieRule::Notebook,
-                },
-                Protocol::LeaveOneGroupOut {
-                    inner: 5,
-                    max_pcs: MaxPcs::All(spec.max_pcs),
-                    tie_rule: TieRule::Notebook,
-                },
-            ] {
+            let (paper, lopo) = protocols(spec.max_pcs);
+            for protocol in [paper, lopo] {
                 let c = config(Path::new("/nonexistent/case2"), &spec, protocol).unwrap();
                 c.validate().unwrap_or_else(|e| panic!("{stem}: {e}"));
                 for m in &c.models {

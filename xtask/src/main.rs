@@ -14,6 +14,7 @@ mod reproduce;
 mod slurm;
 mod study;
 mod test;
+mod trust;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -141,6 +142,11 @@ enum Case {
         /// list of results.json.
         #[arg(long)]
         beyond: bool,
+        /// Also judge the best leave-one-paper-out configuration of `--beyond`: intervals,
+        /// domain scores, few-shot calibration and the learning curve (`trust.md`,
+        /// `trust.json`, and the `trust` entry of results.json).
+        #[arg(long)]
+        trust: bool,
     },
 }
 
@@ -305,6 +311,7 @@ fn main() -> Result<()> {
                     out,
                     sets,
                     beyond,
+                    trust,
                 },
         } => {
             let sets = if sets.is_empty() {
@@ -315,7 +322,7 @@ fn main() -> Result<()> {
             } else {
                 sets
             };
-            reproduce::case2(data, &out, &sets, beyond)
+            reproduce::case2(data, &out, &sets, (beyond, trust))
         }
         Task::Bench {
             what:

@@ -21,7 +21,12 @@ const PAPER: &[(&str, &str, bool, &str)] = &[
 
 /// Writes `out/study.json` for every feature set × {images, images + compositions} ×
 /// {LR, PR, SVR}, runs it as `microprop study` does, writes the report and prints the table.
-pub fn case2(data: Option<PathBuf>, out: &Path, sets: &[String], beyond: bool) -> Result<()> {
+pub fn case2(
+    data: Option<PathBuf>,
+    out: &Path,
+    sets: &[String],
+    (beyond, trust): (bool, bool),
+) -> Result<()> {
     let start = Instant::now();
     let dir = case2_dir(data)?;
     let config = case2_config(&dir, sets)?;
@@ -44,18 +49,28 @@ pub fn case2(data: Option<PathBuf>, out: &Path, sets: &[String], beyond: bool) -
         config_path.display(),
         out.display()
     );
-    if beyond {
-        let list = crate::beyond::run(&dir, out)?;
+    for (wanted, key, file) in [
+        (beyond, "beyond", "beyond.md"),
+        (trust, "trust", "trust.md"),
+    ] {
+        if !wanted {
+            continue;
+        }
+        let value = if key == "beyond" {
+            crate::beyond::run(&dir, out)?
+        } else {
+            crate::trust::run(&dir, out)?
+        };
         let path = out.join("results.json");
         let mut results: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?,
         )?;
-        results["beyond"] = list;
+        results[key] = value;
         crate::write_atomic(&path, serde_json::to_string_pretty(&results)?.as_bytes())?;
         println!(
-            "wrote {} and the `beyond` list of {}",
-            out.join("beyond.md").display(),
+            "wrote {} and the `{key}` entry of {}",
+            out.join(file).display(),
             path.display()
         );
     }

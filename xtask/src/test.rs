@@ -84,6 +84,10 @@ fn python_tests(root: &Path) -> Result<()> {
     ) {
         eprintln!("warning: {e:#}; the comparison with PyMKS will be skipped");
     }
+    // MAPIE is the reference of the interval tests; they skip, saying so, without it.
+    if let Err(e) = run_step("pip install mapie", &mut pip(&["mapie>=1.0"])) {
+        eprintln!("warning: {e:#}; the comparison with MAPIE will be skipped");
+    }
     // The package as a user installs it; maturin builds it in the workspace's profile and
     // target directory, reusing what `cargo test` compiled.
     run_step(

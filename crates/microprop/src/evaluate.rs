@@ -3,16 +3,22 @@
 //! training split choosing its PCs and setting by [`crate::selection::choose`].
 
 use microprop_reduction::ProjectorParams;
-use microprop_regression::ModelGrid;
 use microprop_regression::metrics::{mape, r2};
 use microprop_regression::select::{Candidate, NestedCv};
 use microprop_regression::split::{Folds, GroupKFold, KFold, Split, group_ids, train_test_split};
+use microprop_regression::{ModelGrid, ModelParams};
 use ndarray::{Array1, Array2, Axis};
+use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::Protocol;
+use crate::config::{Protocol, Uncertainty};
 use crate::error::{Error, Result};
 use crate::selection::{Choice, Inner, candidates, choose, fit_k, predict_k, take_rows};
+use crate::trust::conformal::scale;
+use crate::trust::{
+    DomainSummary, FewShot, FewShotSummary, IntervalSummary, Judged, SplitTrust, Trusted,
+    calibration_folds, few_shot, judge_split,
+};
 
 /// How one model did on one feature matrix.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,12 +63,28 @@ pub struct Evaluation {
     /// Share of test samples whose true value lies in the central 68 % and 95 % predictive
     /// intervals (mean ± 0.994 σ and ± 1.960 σ), for models with a standard deviation (GP).
     pub coverage: Option<Coverage>,
+    /// How the CV+ intervals of the test predictions did (`uncertainty` on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<IntervalSummary>,
+    /// How the domain score singles out the large test errors (`uncertainty` on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainSummary>,
+    /// Few-shot calibration on every held-out group with enough samples (grouped protocols,
+    /// `uncertainty` on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub few_shot: Option<FewShotSummary>,
+    /// Index of the reported setting in the model's grid.
+    #[serde(skip)]
+    pub setting: usize,
     /// Test predictions: (sample index, prediction).
     #[serde(skip)]
     pub test_predictions: Vec<(usize, f64)>,
     /// Their standard deviations, in the same order (empty unless the model gives them).
     #[serde(skip)]
     pub test_std: Vec<f64>,
+    /// Their intervals and domain scores, in the same order (empty when `uncertainty` is off).
+    #[serde(skip)]
+    pub test_trust: Vec<Trusted>,
     /// Training predictions: (sample index, prediction).
     #[serde(skip)]
     pub train_predictions: Vec<(usize, f64)>,
@@ -115,7 +137,8 @@ pub struct Baseline {
 }
 
 /// Evaluates every model on one feature matrix; `groups` (one per sample) are needed by the
-/// grouped protocols, and give per-group MAPEs under the others.
+/// grouped protocols, and give per-group MAPEs under the others. With `uncertainty`, every
+/// test prediction gets a CV+ interval and a domain score ([`crate::trust`]).
 pub fn evaluate(
     x: &Array2<f64>,
     y: &Array1<f64>,
@@ -123,6 +146,7 @@ pub fn evaluate(
     models: &[ModelGrid],
     protocol: &Protocol,
     proj: ProjectorParams,
+    uncertainty: Option<&Uncertainty>,
 ) -> Result<(Vec<Evaluation>, Baseline)> {
     if let Some(g) = groups
         && g.len() != x.nrows()
@@ -138,7 +162,17 @@ pub fn evaluate(
             reason: "a grouped protocol needs data.group".into(),
         })
     };
-    let inner = Inner::of(protocol)?;
+    let cx = Context {
+        x,
+        y,
+        groups,
+        ids: groups.map(|g| group_ids(g).0),
+        models,
+        protocol,
+        proj,
+        inner: Inner::of(protocol)?,
+        uncertainty,
+    };
     match protocol {
         Protocol::Holdout {
             test_size,
@@ -147,11 +181,34 @@ pub fn evaluate(
             ..
         } => {
             let outer = train_test_split(x.nrows(), *test_size, *test_seed)?;
-            let evals = models
+            let calibration = match uncertainty {
+                Some(u) => Some(calibration_folds(protocol, u)?),
+                None => None,
+            };
+            let mut evals: Vec<Evaluation> = models
                 .iter()
                 .zip(candidates(models, max_pcs, None))
-                .map(|(m, c)| holdout(x, y, m, c, &proj, &outer, &inner))
+                .map(|(m, c)| holdout(&cx, (m, c), &outer))
                 .collect::<Result<_>>()?;
+            if let (Some(spec), Some(calibration)) = (uncertainty, calibration) {
+                // One domain model for all models; a CV+ per model.
+                let fitted: Vec<(&ModelParams, usize)> = models
+                    .iter()
+                    .zip(&evals)
+                    .map(|(m, e)| (&m.settings[e.setting], e.pcs))
+                    .collect();
+                let judged = Judged {
+                    x,
+                    y,
+                    groups: cx.ids.as_deref(),
+                    split: &outer,
+                };
+                let trust = judge_split(&judged, &fitted, &cx.proj, &calibration, spec)?;
+                for (eval, t) in evals.iter_mut().zip(trust) {
+                    eval.test_trust = trusted(Some(t));
+                    summarize_trust(&cx, eval, None);
+                }
+            }
             let mean = take(y, &outer.train).mean().unwrap_or(0.0);
             let truth = take(y, &outer.test);
             let baseline = mape(&truth, &Array1::from_elem(truth.len(), mean))?;
@@ -164,35 +221,64 @@ pub fn evaluate(
                 },
             ))
         }
-        Protocol::NestedCv { outer, seed, .. } => {
-            let outer = Folds::KFold(KFold::new(*outer)?.shuffled(*seed));
-            nested(x, y, models, protocol, proj, (outer, &inner), groups)
-        }
-        Protocol::GroupKfold { outer, .. } => {
-            let outer = Folds::GroupKFold(GroupKFold::new(*outer)?);
-            nested(
-                x,
-                y,
-                models,
-                protocol,
-                proj,
-                (outer, &inner),
-                Some(need_groups()?),
-            )
-        }
-        Protocol::LeaveOneGroupOut { .. } => {
-            let outer = Folds::LeaveOneGroupOut;
-            nested(
-                x,
-                y,
-                models,
-                protocol,
-                proj,
-                (outer, &inner),
-                Some(need_groups()?),
-            )
+        Protocol::NestedCv { .. }
+        | Protocol::GroupKfold { .. }
+        | Protocol::LeaveOneGroupOut { .. } => {
+            if protocol.grouped() {
+                need_groups()?;
+            }
+            match outer_folds(protocol)? {
+                Some(outer) => nested(&cx, outer),
+                None => Err(Error::Setting {
+                    name: "protocol",
+                    reason: "cross-validation without outer folds".into(),
+                }),
+            }
         }
     }
+}
+
+/// The outer folds of a cross-validation protocol (`None` for the hold-out).
+pub fn outer_folds(protocol: &Protocol) -> Result<Option<Folds>> {
+    Ok(match *protocol {
+        Protocol::Holdout { .. } => None,
+        Protocol::NestedCv { outer, seed, .. } => {
+            Some(Folds::KFold(KFold::new(outer)?.shuffled(seed)))
+        }
+        Protocol::GroupKfold { outer, .. } => Some(Folds::GroupKFold(GroupKFold::new(outer)?)),
+        Protocol::LeaveOneGroupOut { .. } => Some(Folds::LeaveOneGroupOut),
+    })
+}
+
+/// The test splits of a protocol over `n` samples with group ids `groups`: the hold-out's
+/// one split, or the outer folds.
+pub fn outer_splits(protocol: &Protocol, n: usize, groups: Option<&[usize]>) -> Result<Vec<Split>> {
+    match (protocol, outer_folds(protocol)?) {
+        (
+            Protocol::Holdout {
+                test_size,
+                test_seed,
+                ..
+            },
+            _,
+        ) => Ok(vec![train_test_split(n, *test_size, *test_seed)?]),
+        (_, Some(folds)) => Ok(folds.split(n, groups)?),
+        (_, None) => Ok(Vec::new()),
+    }
+}
+
+/// What every model of one design matrix is evaluated with.
+struct Context<'a> {
+    x: &'a Array2<f64>,
+    y: &'a Array1<f64>,
+    groups: Option<&'a [String]>,
+    /// Group ids `0..g` of the samples, groups in ascending order.
+    ids: Option<Vec<usize>>,
+    models: &'a [ModelGrid],
+    protocol: &'a Protocol,
+    proj: ProjectorParams,
+    inner: Inner,
+    uncertainty: Option<&'a Uncertainty>,
 }
 
 /// MAPE (%) per group of predictions `pairs` (sample index, prediction), groups ascending.
@@ -223,17 +309,14 @@ fn take(y: &Array1<f64>, idx: &[usize]) -> Array1<f64> {
 /// One model under the hold-out protocol: chosen on the training rows (validation split),
 /// refitted on all of them, scored on the test rows.
 fn holdout(
-    x: &Array2<f64>,
-    y: &Array1<f64>,
-    model: &ModelGrid,
-    candidate: Candidate,
-    proj: &ProjectorParams,
+    cx: &Context<'_>,
+    (model, candidate): (&ModelGrid, Candidate),
     outer: &Split,
-    inner: &Inner,
 ) -> Result<Evaluation> {
+    let (x, y, proj) = (cx.x, cx.y, &cx.proj);
     let x_tr = take_rows(x, &outer.train);
     let y_tr = take(y, &outer.train);
-    let choice = choose(&x_tr, &y_tr, None, &[candidate], proj, inner)?;
+    let choice = choose(&x_tr, &y_tr, None, &[candidate], proj, &cx.inner)?;
     let Some(Choice {
         k,
         setting,
@@ -283,11 +366,60 @@ fn holdout(
         pooled_mape: None,
         group_mape: Vec::new(),
         coverage: Coverage::of(y, &test_pairs, &std_te),
+        interval: None,
+        domain: None,
+        few_shot: None,
+        setting,
         test_predictions: test_pairs,
         test_std: std_te,
+        test_trust: Vec::new(),
         train_predictions: outer.train.iter().copied().zip(pred_tr).collect(),
         train_std: std_tr,
     })
+}
+
+/// The trust of each test prediction of one split's model, in test-row order.
+fn trusted(split: Option<SplitTrust>) -> Vec<Trusted> {
+    split.map_or_else(Vec::new, |t| {
+        t.bounds
+            .into_iter()
+            .zip(t.domain)
+            .map(|((lower, upper), domain)| Trusted {
+                lower,
+                upper,
+                domain,
+            })
+            .collect()
+    })
+}
+
+/// Fills the interval, domain and (with `few_shot`: the tuned settings of the model that
+/// predicted each test sample) few-shot summaries of an evaluation whose `test_trust` is set.
+fn summarize_trust(cx: &Context<'_>, eval: &mut Evaluation, few_shot: Option<(&[&FewShot], bool)>) {
+    let Some(spec) = cx.uncertainty else {
+        return;
+    };
+    if eval.test_trust.len() != eval.test_predictions.len() {
+        return;
+    }
+    let pairs = &eval.test_predictions;
+    let bounds: Vec<(f64, f64)> = eval.test_trust.iter().map(|t| (t.lower, t.upper)).collect();
+    let scores: Vec<f64> = eval.test_trust.iter().map(|t| t.domain.score).collect();
+    eval.interval = Some(IntervalSummary::of(
+        cx.y, pairs, &bounds, cx.groups, spec.level,
+    ));
+    eval.domain = Some(DomainSummary::of(cx.y, pairs, &scores));
+    if let (Some((settings, log)), Some(ids)) = (few_shot, &cx.ids) {
+        let pred: Vec<f64> = pairs.iter().map(|&(_, p)| scale(log, p)).collect();
+        let y: Vec<f64> = pairs.iter().map(|&(i, _)| cx.y[i]).collect();
+        let groups: Vec<usize> = pairs.iter().map(|&(i, _)| ids[i]).collect();
+        eval.few_shot = few_shot::evaluate(&pred, &y, &groups, settings, log).map(
+            |(points, zero_shot_mape)| FewShotSummary {
+                points,
+                zero_shot_mape,
+            },
+        );
+    }
 }
 
 /// The error of a selection that returned no choice for a model.
@@ -311,20 +443,14 @@ fn std_error(v: &[f64]) -> f64 {
 
 /// Every model under nested cross-validation: each outer training fold chooses its PCs and
 /// setting on the inner folds, the outer test fold scores it.
-fn nested(
-    x: &Array2<f64>,
-    y: &Array1<f64>,
-    models: &[ModelGrid],
-    protocol: &Protocol,
-    proj: ProjectorParams,
-    (outer, inner): (Folds, &Inner),
-    groups: Option<&[String]>,
-) -> Result<(Vec<Evaluation>, Baseline)> {
-    let n = x.nrows();
-    let ids = groups.map(|g| group_ids(g).0);
-    let outer_splits = outer.split(n, ids.as_deref())?;
+/// Every model under nested cross-validation: each outer training fold chooses its PCs and
+/// setting on the inner folds, the outer test fold scores it.
+fn nested(cx: &Context<'_>, outer: Folds) -> Result<(Vec<Evaluation>, Baseline)> {
+    let (x, y, proj, inner) = (cx.x, cx.y, &cx.proj, &cx.inner);
+    let ids = cx.ids.as_deref();
+    let outer_splits = outer.split(x.nrows(), ids)?;
     // The smallest inner training split bounds the usable rank.
-    let limit = inner.rank_limit(&outer_splits, x.ncols(), ids.as_deref())?;
+    let limit = inner.rank_limit(&outer_splits, x.ncols(), ids)?;
     let Some(inner_folds) = inner.folds() else {
         return Err(Error::Setting {
             name: "protocol",
@@ -334,42 +460,86 @@ fn nested(
     let cv = NestedCv {
         outer,
         inner: inner_folds,
-        candidates: candidates(models, protocol.max_pcs(), limit),
-        groups: ids.clone(),
+        candidates: candidates(cx.models, cx.protocol.max_pcs(), limit),
+        groups: cx.ids.clone(),
     };
     let choose_in_fold = |x: &Array2<f64>, y: &Array1<f64>, groups: Option<&[usize]>| {
-        let chosen = choose(x, y, groups, &cv.candidates, &proj, inner)?;
+        let chosen = choose(x, y, groups, &cv.candidates, proj, inner)?;
         Ok::<_, Error>(chosen.into_iter().map(|c| (c.k, c.setting)).collect())
     };
-    let results = cv.run_with(x, y, &proj, &|| {}, &choose_in_fold)?;
-    let tie_rule = protocol.tie_rule().unwrap_or_default();
-    let evals = models
+    let results = cv.run_with(x, y, proj, &|| {}, &choose_in_fold)?;
+    // The trust of every fold's test predictions: per outer fold, per model.
+    let fold_trust: Vec<Vec<SplitTrust>> = match cx.uncertainty {
+        Some(spec) => {
+            let calibration = calibration_folds(cx.protocol, spec)?;
+            outer_splits
+                .par_iter()
+                .enumerate()
+                .map(|(f, split)| {
+                    let models: Vec<(&ModelParams, usize)> = cv
+                        .candidates
+                        .iter()
+                        .zip(&results)
+                        .map(|(c, r)| (&c.settings[r.folds[f].setting], r.folds[f].k))
+                        .collect();
+                    let judged = Judged {
+                        x,
+                        y,
+                        groups: ids,
+                        split,
+                    };
+                    judge_split(&judged, &models, proj, &calibration, spec)
+                })
+                .collect::<Result<_>>()?
+        }
+        None => Vec::new(),
+    };
+    let tie_rule = cx.protocol.tie_rule().unwrap_or_default();
+    let evals = cx
+        .models
         .iter()
         .zip(&results)
-        .map(|(m, r)| {
-            let mut triples: Vec<(usize, f64, Option<f64>)> = r
+        .enumerate()
+        .map(|(m, (model, r))| {
+            // (sample, prediction, std, fold, position in the fold's test rows)
+            let mut rows: Vec<(usize, f64, Option<f64>, usize, usize)> = r
                 .folds
                 .iter()
-                .flat_map(|f| {
-                    f.test
-                        .iter()
-                        .enumerate()
-                        .map(|(j, &i)| (i, f.predictions[j], f.std.get(j).copied()))
+                .enumerate()
+                .flat_map(|(f, fold)| {
+                    fold.test.iter().enumerate().map(move |(j, &i)| {
+                        (i, fold.predictions[j], fold.std.get(j).copied(), f, j)
+                    })
                 })
                 .collect();
-            triples.sort_by_key(|p| p.0);
-            let pairs: Vec<(usize, f64)> = triples.iter().map(|t| (t.0, t.1)).collect();
-            let std: Vec<f64> = triples.iter().filter_map(|t| t.2).collect();
+            rows.sort_by_key(|p| p.0);
+            let pairs: Vec<(usize, f64)> = rows.iter().map(|t| (t.0, t.1)).collect();
+            let std: Vec<f64> = rows.iter().filter_map(|t| t.2).collect();
+            let test_trust: Vec<Trusted> = if fold_trust.is_empty() {
+                Vec::new()
+            } else {
+                rows.iter()
+                    .map(|&(_, _, _, f, j)| {
+                        let t = &fold_trust[f][m];
+                        Trusted {
+                            lower: t.bounds[j].0,
+                            upper: t.bounds[j].1,
+                            domain: t.domain[j].clone(),
+                        }
+                    })
+                    .collect()
+            };
             let truth: Array1<f64> = pairs.iter().map(|p| y[p.0]).collect();
             let pred: Array1<f64> = pairs.iter().map(|p| p.1).collect();
-            Ok(Evaluation {
+            let setting = microprop_regression::select::most_common(
+                &r.folds.iter().map(|f| f.setting).collect::<Vec<_>>(),
+            );
+            let mut eval = Evaluation {
                 features: String::new(),
                 aggregation: String::new(),
                 extra_columns: false,
-                model: m.name.clone(),
-                params: m.describe(microprop_regression::select::most_common(
-                    &r.folds.iter().map(|f| f.setting).collect::<Vec<_>>(),
-                )),
+                model: model.name.clone(),
+                params: model.describe(setting),
                 pcs: tie_rule.mode(&r.folds.iter().map(|f| f.k).collect::<Vec<_>>()),
                 test_mape: r.mape_mean(),
                 test_mape_err: r.mape_std(),
@@ -378,22 +548,34 @@ fn nested(
                 validation_mape: Vec::new(),
                 fold_mape: r.folds.iter().map(|f| f.mape).collect(),
                 fold_pcs: r.folds.iter().map(|f| f.k).collect(),
-                fold_params: if m.settings.len() > 1 {
-                    r.folds.iter().map(|f| m.describe(f.setting)).collect()
+                fold_params: if model.settings.len() > 1 {
+                    r.folds.iter().map(|f| model.describe(f.setting)).collect()
                 } else {
                     Vec::new()
                 },
                 pooled_mape: Some(mape(&truth, &pred)?),
-                group_mape: match groups {
+                group_mape: match cx.groups {
                     Some(g) => per_group(y, g, &pairs)?,
                     None => Vec::new(),
                 },
                 coverage: Coverage::of(y, &pairs, &std),
+                interval: None,
+                domain: None,
+                few_shot: None,
+                setting,
                 test_predictions: pairs,
                 test_std: std,
+                test_trust,
                 train_predictions: Vec::new(),
                 train_std: Vec::new(),
-            })
+            };
+            let settings: Option<Vec<&FewShot>> = rows
+                .iter()
+                .map(|&(_, _, _, f, _)| fold_trust.get(f).and_then(|t| t[m].few_shot.as_ref()))
+                .collect();
+            let log = fold_trust.first().is_some_and(|t| t[m].log);
+            summarize_trust(cx, &mut eval, settings.as_deref().map(|s| (s, log)));
+            Ok(eval)
         })
         .collect::<Result<Vec<_>>>()?;
     let mut fold_mapes = Vec::new();
@@ -412,7 +594,7 @@ fn nested(
         Baseline {
             test_mape: fold_mapes.iter().sum::<f64>() / fold_mapes.len() as f64,
             pooled_mape: Some(mape(&truth, &pred)?),
-            group_mape: match groups {
+            group_mape: match cx.groups {
                 Some(g) => per_group(y, g, &pairs)?,
                 None => Vec::new(),
             },

@@ -11,6 +11,7 @@ pub mod model;
 pub mod report;
 pub mod selection;
 pub mod study;
+pub mod trust;
 
 // Where feature vectors are made, and the inputs they are made from.
 pub mod checkpoint;

@@ -13,11 +13,15 @@ use crate::design::{FeatureMatrix, block_name};
 use crate::error::{Error, Result};
 use crate::features::{Scope, SetFeatures};
 use crate::output::write_buffered;
+use crate::trust::{CvPlus, DomainModel, FewShot, Trusted};
 
 /// The `format` field of every model file.
 pub const FORMAT: &str = "microprop-model";
-/// The layout version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 3;
+/// The layout version this build writes.
+pub const FORMAT_VERSION: u32 = 4;
+
+/// The oldest layout this build reads: format 3 lacks only [`SavedModel::trust`].
+pub const OLDEST_READ: u32 = 3;
 
 /// Metrics recorded when the model was fitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,9 +80,43 @@ pub struct SavedModel {
     pub regressor: Fitted,
     /// Metrics at fitting time.
     pub metrics: TrainingMetrics,
+    /// What the intervals, domain scores and few-shot calibration of its predictions need
+    /// (absent when fitted without `uncertainty`, or in format 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<ModelTrust>,
     /// The file it was loaded from (for messages).
     #[serde(skip)]
     pub source: std::path::PathBuf,
+}
+
+/// The trust machinery of a saved model, calibrated on all its training samples.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelTrust {
+    /// CV+ over the calibration folds.
+    pub cv_plus: CvPlus,
+    /// The domain score's space and normalization.
+    pub domain: DomainModel,
+    /// Few-shot settings (tuned on the training groups when the folds were grouped).
+    pub few_shot: FewShot,
+    /// Names of the training samples, for the nearest samples of a flagged prediction.
+    pub training_names: Vec<String>,
+    /// Their groups, with `data.group`.
+    #[serde(default)]
+    pub training_groups: Option<Vec<String>>,
+}
+
+/// A saved model's predictions of new samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    /// One prediction per sample.
+    pub values: Array1<f64>,
+    /// Predictive standard deviations of models that give them (GP).
+    pub std: Option<Array1<f64>>,
+    /// Intervals and domain scores (models with [`ModelTrust`]).
+    pub trust: Option<Vec<Trusted>>,
+    /// The predictions on the scale the model fits (`ln y` for a log target), for few-shot
+    /// calibration.
+    pub fitted_scale: Array1<f64>,
 }
 
 /// Just the header, read first so that other formats and versions get a clear message.
@@ -118,10 +156,10 @@ impl SavedModel {
         }
         let version = header.format_version.unwrap_or(0);
         let writer = header.microprop_version.unwrap_or_else(|| "unknown".into());
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READ..=FORMAT_VERSION).contains(&version) {
             return Err(bad(format!(
                 "written by microprop {writer} in model format {version}; this microprop ({}) \
-                 reads format {FORMAT_VERSION}: refit it with `microprop fit`",
+                 reads formats {OLDEST_READ} to {FORMAT_VERSION}: refit it with `microprop fit`",
                 env!("CARGO_PKG_VERSION")
             )));
         }
@@ -159,10 +197,189 @@ impl SavedModel {
     }
 
     /// Predicts from feature rows (sections aggregated, extra columns appended), with the
-    /// predictive standard deviations of models that give them (GP).
-    pub fn predict_features(&self, x: &Array2<f64>) -> Result<(Array1<f64>, Option<Array1<f64>>)> {
+    /// predictive standard deviations of models that give them (GP), and the intervals and
+    /// domain scores of models with [`ModelTrust`].
+    pub fn predict_features(&self, x: &Array2<f64>) -> Result<Predictions> {
         let scores = self.projector.transform(x)?;
-        Ok(self.regressor.predict_with_std(&scores)?)
+        let (values, std) = self.regressor.predict_with_std(&scores)?;
+        let fitted_scale = self.regressor.predict_fitted_scale(&scores)?;
+        let trust = match &self.trust {
+            Some(t) => {
+                let domain = t.domain.score(x)?;
+                let scales = crate::trust::scales_of(&t.domain, &domain);
+                let bounds = t.cv_plus.bounds(x, Some(&scales))?;
+                Some(
+                    bounds
+                        .into_iter()
+                        .zip(domain)
+                        .map(|((lower, upper), domain)| Trusted {
+                            lower,
+                            upper,
+                            domain,
+                        })
+                        .collect(),
+                )
+            }
+            None => None,
+        };
+        Ok(Predictions {
+            values,
+            std,
+            trust,
+            fitted_scale,
+        })
+    }
+
+    /// Why a prediction has no interval, when it has none.
+    pub fn no_trust_note(&self) -> Option<String> {
+        match (&self.trust, self.format_version) {
+            (Some(_), _) => None,
+            (None, v) if v < FORMAT_VERSION => Some(format!(
+                "no intervals or domain scores: the model was written in format {v}, before \
+                 microprop kept what they need; refit it with `microprop fit` to get them"
+            )),
+            (None, _) => Some(
+                "no intervals or domain scores: the model was fitted with \"uncertainty\": null"
+                    .into(),
+            ),
+        }
+    }
+
+    /// The name (and group) of training sample `i`, for nearest-sample lists.
+    pub fn training_label(&self, i: usize) -> String {
+        let Some(t) = &self.trust else {
+            return i.to_string();
+        };
+        let name = t
+            .training_names
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| i.to_string());
+        match t.training_groups.as_ref().and_then(|g| g.get(i)) {
+            Some(g) => format!("{name} ({g})"),
+            None => name,
+        }
+    }
+
+    /// The labels of some of a batch's samples `names` from the table `path`: its column
+    /// `name_column`, and the model's target column (or the one other column). Every name
+    /// must be an input, every label a finite number (positive for a log target); at least
+    /// one input must stay unlabelled. Returns (input position, label).
+    pub fn read_labels(
+        &self,
+        path: &Path,
+        name_column: &str,
+        names: &[String],
+    ) -> Result<Vec<(usize, f64)>> {
+        let table = crate::table::Table::read(path)?;
+        let bad = |detail: String| Error::Table {
+            path: path.to_path_buf(),
+            detail,
+            source: None,
+        };
+        let label_column = match table.column(&self.target) {
+            Ok(c) => c,
+            Err(_) => {
+                let others: Vec<&String> =
+                    table.header.iter().filter(|h| *h != name_column).collect();
+                match others.as_slice() {
+                    [one] => table.column(one)?,
+                    _ => {
+                        return Err(bad(format!(
+                            "no column `{}` (the model's target) and not one other column beside \
+                             `{name_column}` to read the labels from",
+                            self.target
+                        )));
+                    }
+                }
+            }
+        };
+        let position: std::collections::HashMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
+        let log = self.regressor.fits_log();
+        let mut labels: Vec<(usize, f64)> = Vec::new();
+        let mut unknown = Vec::new();
+        for (r, name) in table.names(name_column)?.into_iter().enumerate() {
+            let Some(name) = name else { continue };
+            let Some(&i) = position.get(name.as_str()) else {
+                unknown.push(name);
+                continue;
+            };
+            let value = label_column[r].number.filter(|v| v.is_finite());
+            let value = match value {
+                Some(v) if !log || v > 0.0 => v,
+                _ => {
+                    return Err(bad(format!(
+                        "row {} ({name}): the label `{}` is not a finite{} number",
+                        r + 2,
+                        label_column[r].text.as_deref().unwrap_or(""),
+                        if log { ", positive" } else { "" }
+                    )));
+                }
+            };
+            if labels.iter().any(|&(j, _)| j == i) {
+                return Err(bad(format!("`{name}` is labelled twice")));
+            }
+            labels.push((i, value));
+        }
+        if !unknown.is_empty() {
+            let shown: Vec<&str> = unknown.iter().take(8).map(String::as_str).collect();
+            return Err(bad(format!(
+                "{} labelled name(s) are not among the inputs: {}{}",
+                unknown.len(),
+                shown.join(", "),
+                if unknown.len() > 8 { ", …" } else { "" }
+            )));
+        }
+        if labels.is_empty() || labels.len() >= names.len() {
+            return Err(Error::Setting {
+                name: "calibrate",
+                reason: format!(
+                    "{} of {} inputs are labelled: calibration needs at least one labelled input \
+                     and one to predict",
+                    labels.len(),
+                    names.len()
+                ),
+            });
+        }
+        labels.sort_by_key(|l| l.0);
+        Ok(labels)
+    }
+
+    /// Few-shot calibrated predictions of a batch (all of `predictions`), from the labels
+    /// `labelled` (batch position, target), and what was done, in words.
+    pub fn calibrate(
+        &self,
+        predictions: &Predictions,
+        labelled: &[(usize, f64)],
+    ) -> Result<(Vec<f64>, String)> {
+        let log = self.regressor.fits_log();
+        if let Some(&(i, t)) = labelled
+            .iter()
+            .find(|&&(_, t)| !t.is_finite() || (log && t <= 0.0))
+        {
+            return Err(Error::Setting {
+                name: "calibrate",
+                reason: format!(
+                    "the label of input {i} is {t}; labels must be finite{}",
+                    if log {
+                        " and positive (the model fits ln y)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
+        let few_shot = self
+            .trust
+            .as_ref()
+            .map_or_else(FewShot::default, |t| t.few_shot.clone());
+        let pred: Vec<f64> = predictions.fitted_scale.to_vec();
+        let calibrated = few_shot.apply(&pred, labelled, log)?;
+        Ok((calibrated, few_shot.describe(labelled.len())))
     }
 
     /// Whether every block is precomputed (then no sections are read).
@@ -182,7 +399,7 @@ impl SavedModel {
         precomputed: &[std::path::PathBuf],
         extra: &Array2<f64>,
         cache: Option<&Path>,
-    ) -> Result<(Array1<f64>, Option<Array1<f64>>)> {
+    ) -> Result<Predictions> {
         let set = self.feature_set(sections.len(), precomputed)?;
         for (extractor, expected) in set.extractors.iter().zip(&self.checkpoints) {
             self.check_checkpoint(extractor, expected.as_deref(), cache)?;

@@ -6,22 +6,25 @@
 
 use std::path::{Path, PathBuf};
 
-use microprop_reduction::Projector;
-use microprop_regression::Regressor;
+use microprop_reduction::{Projector, ProjectorParams};
 use microprop_regression::metrics::{mape, r2};
+use microprop_regression::split::Folds;
 use microprop_regression::split::group_ids;
-use ndarray::Array2;
+use microprop_regression::{ModelParams, Regressor};
+use ndarray::{Array1, Array2};
 use serde::Serialize;
 
-use crate::config::{Aggregation, StudyConfig, no_feature_set};
+use crate::config::{Aggregation, StudyConfig, Uncertainty, no_feature_set};
 use crate::dataset::{Dataset, Section};
 use crate::design::{FeatureMatrix, projection, standardizes};
 use crate::error::{Error, Result};
-use crate::evaluate::{Baseline, Evaluation, check_groups, check_size, evaluate};
+use crate::evaluate::{Baseline, Evaluation, check_groups, check_size, evaluate, outer_splits};
 use crate::features::{Scope, SetFeatures, cache};
-use crate::model::{SavedModel, TrainingMetrics};
+use crate::model::{ModelTrust, SavedModel, TrainingMetrics};
 use crate::selection::{Inner, all_rows, candidates, choose, fit_k};
 use crate::shard::Shard;
+use crate::trust::curve::{self, CurvePoint, PowerLaw};
+use crate::trust::{DomainModel, FewShot, calibrate, calibration_folds};
 
 /// Feature extraction of one feature set in a study run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,6 +81,24 @@ pub struct Outcome {
     pub baseline: Baseline,
     /// PCA summaries per (feature set, aggregation).
     pub views: Vec<PcaView>,
+    /// How the best row's error falls with more training data (`uncertainty` on; written at
+    /// the top of `results.json`).
+    #[serde(skip)]
+    pub learning_curve: Option<LearningCurve>,
+}
+
+/// A learning curve of one row of a study: its pipeline (PCs and setting as reported) refitted
+/// on growing training sets ([`crate::trust::curve`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct LearningCurve {
+    /// The row: feature set, aggregation, extra columns, model.
+    pub row: String,
+    /// `groups` (training groups) or `samples`.
+    pub by: String,
+    /// The points, smallest training set first.
+    pub points: Vec<CurvePoint>,
+    /// `MAPE ≈ a·sizeᵇ` fitted to them.
+    pub power_law: Option<PowerLaw>,
 }
 
 /// The distinct extra-column variants of a study: `true` only when there are extra columns.
@@ -201,6 +222,7 @@ pub fn run_study(config: &StudyConfig, out: &Path) -> Result<Outcome> {
                     &models,
                     &config.protocol,
                     projection(config, set, with_extra),
+                    config.uncertainty.as_ref(),
                 )
                 .map_err(|e| match e {
                     Error::Regression(error) => Error::Study {
@@ -226,6 +248,10 @@ pub fn run_study(config: &StudyConfig, out: &Path) -> Result<Outcome> {
             }
         }
     }
+    let learning_curve = match config.uncertainty {
+        Some(_) => best_curve(config, &data, &extracted, &rows)?,
+        None => None,
+    };
     Ok(Outcome {
         config: config.clone(),
         data,
@@ -233,7 +259,85 @@ pub fn run_study(config: &StudyConfig, out: &Path) -> Result<Outcome> {
         rows,
         baseline: baseline.ok_or_else(no_feature_set)?,
         views,
+        learning_curve,
     })
+}
+
+/// The learning curve of the row with the lowest test MAPE: over training groups with
+/// `data.group` (at least 3 groups), else over the samples of the protocol's test splits.
+fn best_curve(
+    config: &StudyConfig,
+    data: &Dataset,
+    extracted: &[SetFeatures],
+    rows: &[Evaluation],
+) -> Result<Option<LearningCurve>> {
+    let Some(row) = rows
+        .iter()
+        .min_by(|a, b| a.test_mape.total_cmp(&b.test_mape))
+    else {
+        return Ok(None);
+    };
+    let Some((set, features)) = config
+        .features
+        .iter()
+        .zip(extracted)
+        .find(|(s, _)| s.name == row.features)
+    else {
+        return Ok(None);
+    };
+    let agg = config
+        .aggregation
+        .iter()
+        .copied()
+        .find(|a| a.name() == row.aggregation)
+        .unwrap_or(Aggregation::Concat);
+    let extra = row.extra_columns.then_some(&data.extra);
+    let x = FeatureMatrix::new(features, agg, extra)?.x;
+    let grid = config.model(Some(&row.model))?.grid()?;
+    let Some(params) = grid.settings.get(row.setting) else {
+        return Ok(None);
+    };
+    let proj = projection(config, set, row.extra_columns);
+    let k = row.pcs;
+    let fit = |x_tr: &Array2<f64>, y_tr: &Array1<f64>, x_te: &Array2<f64>| {
+        let projector = proj.fit(x_tr)?.at_most(k)?;
+        let p_tr = projector.transform(x_tr)?;
+        let m = fit_k(
+            params,
+            &p_tr,
+            y_tr,
+            projector.n_components(),
+            proj.kept_beside(),
+        )?;
+        let p_te = projector.transform(x_te)?;
+        Ok(m.predict(&p_te)?)
+    };
+    let ids = data.groups.as_deref().map(|g| group_ids(g).0);
+    let group_count = ids
+        .as_ref()
+        .map_or(0, |i| i.iter().max().map_or(0, |m| m + 1));
+    let (by, points) = match &ids {
+        Some(ids) if group_count >= 3 => ("groups", curve::by_groups(&x, &data.target, ids, &fit)?),
+        _ => {
+            let splits = outer_splits(&config.protocol, x.nrows(), ids.as_deref())?;
+            (
+                "samples",
+                curve::by_samples(&x, &data.target, &splits, &fit)?,
+            )
+        }
+    };
+    Ok(Some(LearningCurve {
+        row: format!(
+            "{} ({}{}), {}",
+            row.features,
+            row.aggregation,
+            if row.extra_columns { " + extra" } else { "" },
+            row.model
+        ),
+        by: by.into(),
+        power_law: PowerLaw::fit(&points),
+        points,
+    }))
 }
 
 fn pca_view(
@@ -318,14 +422,16 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, out_dir: &Path) -> Re
     let projector = proj.fit(x)?.at_most(chosen.k)?;
     let k = projector.n_components();
     let scores = projector.transform(x)?;
-    let regressor = fit_k(
-        &grid.settings[chosen.setting],
-        &scores,
-        y,
-        k,
-        proj.kept_beside(),
-    )?;
+    let params = &grid.settings[chosen.setting];
+    let regressor = fit_k(params, &scores, y, k, proj.kept_beside())?;
     let pred = regressor.predict(&scores)?;
+    let trust = match &config.uncertainty {
+        Some(spec) => {
+            let sizes = (x, ids.as_deref());
+            Some(model_trust(config, &data, sizes, (params, k, &proj), spec)?)
+        }
+        None => None,
+    };
     Ok(SavedModel {
         format: crate::model::FORMAT.into(),
         format_version: crate::model::FORMAT_VERSION,
@@ -360,6 +466,44 @@ pub fn fit_model(config: &StudyConfig, choice: &FitChoice, out_dir: &Path) -> Re
             train_mape: mape(y, &pred)?,
             train_r2: r2(y, &pred)?,
         },
+        trust,
         source: PathBuf::new(),
+    })
+}
+
+/// The trust machinery of a saved model, calibrated on all samples over the protocol's
+/// calibration folds.
+fn model_trust(
+    config: &StudyConfig,
+    data: &Dataset,
+    (x, ids): (&Array2<f64>, Option<&[usize]>),
+    (params, k, proj): (&ModelParams, usize, &ProjectorParams),
+    spec: &Uncertainty,
+) -> Result<ModelTrust> {
+    let calibration = calibration_folds(&config.protocol, spec)?;
+    let folds = calibration.split(x.nrows(), ids)?;
+    let domain = DomainModel::fit(x, &folds, spec)?;
+    let cv_plus = calibrate(
+        (x, &data.target),
+        (params, k, proj),
+        &folds,
+        (spec, &domain),
+    )?;
+    let grouped = matches!(calibration, Folds::GroupKFold(_) | Folds::LeaveOneGroupOut);
+    let few_shot = match ids {
+        Some(ids) if grouped => FewShot::tune(
+            &cv_plus.out_of_fold,
+            &data.target.to_vec(),
+            ids,
+            cv_plus.log,
+        ),
+        _ => FewShot::default(),
+    };
+    Ok(ModelTrust {
+        domain,
+        cv_plus,
+        few_shot,
+        training_names: data.names.clone(),
+        training_groups: data.groups.clone(),
     })
 }

@@ -125,8 +125,8 @@ fn case1_study_writes_a_report_with_sensible_metrics_and_real_figures() {
             figures += 1;
         }
     }
-    // mape, 4 parity plots, 2 PCA scatters, 2 scree plots.
-    assert_eq!(figures, 9);
+    // mape, 4 parity plots, 2 PCA scatters, 2 scree plots, the best row's learning curve.
+    assert_eq!(figures, 10);
     for link in report.split("](").skip(1) {
         let target = link.split(')').next().unwrap();
         assert!(
@@ -427,12 +427,16 @@ fn model_grids_are_chosen_jointly_reported_and_fitted_by_name() {
     assert!(rows[1]["coverage"].is_null());
     assert!(report.contains("### Predictive intervals"), "{report}");
     let csv = std::fs::read_to_string(out.join("predictions/twopoint_mean_gp.csv")).unwrap();
+    // The GP's own standard deviation, then the CV+ interval and the domain score every
+    // prediction carries.
     assert!(
-        csv.starts_with("name,split,E11,predicted_E11,std_E11\n"),
+        csv.starts_with(
+            "name,split,E11,predicted_E11,std_E11,lower_E11,upper_E11,domain_score,in_domain\n"
+        ),
         "{csv}"
     );
     for line in csv.lines().skip(1) {
-        let std: f64 = line.rsplit(',').next().unwrap().parse().unwrap();
+        let std: f64 = line.split(',').nth(4).unwrap().parse().unwrap();
         assert!(std > 0.0 && std.is_finite(), "{line}");
     }
     let svr_csv =
@@ -449,7 +453,13 @@ fn model_grids_are_chosen_jointly_reported_and_fitted_by_name() {
     let train_mape = saved["metrics"]["train_mape"].as_f64().unwrap();
     let (stdout, csv, mape) = predict_data_set(&model, &dir.path().join("pred.csv"), &[]);
     assert!(stdout.contains(" ± "), "{stdout}");
-    assert!(csv.starts_with("name,predicted_E11,std_E11\n"), "{csv}");
+    assert!(
+        csv.starts_with(
+            "name,predicted_E11,std_E11,lower_E11,upper_E11,domain_score,in_domain,\
+             nearest_training_samples\n"
+        ),
+        "{csv}"
+    );
     assert!(
         (mape - train_mape).abs() < 1e-9 * train_mape.max(1.0),
         "{mape} vs {train_mape}"

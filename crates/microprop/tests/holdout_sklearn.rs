@@ -40,7 +40,8 @@ fn holdout_protocol_matches_scikit_learn() {
     };
     let models = [RegressorKind::Linear, RegressorKind::Polynomial]
         .map(|k| ModelGrid::single(k.name(), k.into()));
-    let (rows, baseline) = evaluate(&x, &y, None, &models, &protocol, Projector::params()).unwrap();
+    let (rows, baseline) =
+        evaluate(&x, &y, None, &models, &protocol, Projector::params(), None).unwrap();
     close(
         baseline.test_mape,
         reference["baseline_test_mape"].as_f64().unwrap(),

@@ -235,6 +235,29 @@ impl Regressor for Fitted {
 }
 
 impl Fitted {
+    /// Whether the model fits `ln y` (`log_target`): its predictions are `exp` of a model's.
+    pub fn fits_log(&self) -> bool {
+        match self {
+            Fitted::LogTarget(_) => true,
+            Fitted::Standardized(_, m) => m.fits_log(),
+            _ => false,
+        }
+    }
+
+    /// Predictions on the scale the model fits: `ln y` for a log-target model (before the
+    /// `exp`), else the target itself.
+    pub fn predict_fitted_scale<S: Data<Elem = f64>>(
+        &self,
+        x: &ArrayBase<S, Ix2>,
+    ) -> Result<Array1<f64>> {
+        let x = &x.as_standard_layout();
+        match self {
+            Fitted::LogTarget(m) => m.predict(x),
+            Fitted::Standardized(s, m) => m.predict_fitted_scale(&s.transform(x)?),
+            other => other.predict(x),
+        }
+    }
+
     /// Predictions with their standard deviations, for models that give one (GP).
     pub fn predict_with_std<S: Data<Elem = f64>>(
         &self,

@@ -33,6 +33,9 @@ impl StudyConfig {
             return Err("feature set names must be unique".into());
         }
         self.protocol.check()?;
+        if let Some(u) = &self.uncertainty {
+            u.check()?;
+        }
         if self.protocol.grouped() && self.data.group.is_none() {
             return Err(
                 "a grouped protocol needs data.group (a table column, or a regex with one \

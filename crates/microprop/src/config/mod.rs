@@ -7,7 +7,8 @@
 //!   two-point, `vit` / `cnn` ([`VisionSpec`]), precomputed);
 //! - [`regressor`]: the models ([`RegressorSpec`]);
 //! - [`protocol`]: how models are evaluated and how the number of PCs is chosen and reported
-//!   ([`Protocol`], [`TieRule`]).
+//!   ([`Protocol`], [`TieRule`]);
+//! - [`uncertainty`]: the intervals and domain scores every prediction carries.
 
 use std::path::{Path, PathBuf};
 
@@ -21,12 +22,14 @@ pub mod extractor;
 pub mod presets;
 pub mod protocol;
 pub mod regressor;
+pub mod uncertainty;
 
 pub use data::{DataSpec, Target, TargetColumn};
 pub use extractor::{ExtractorSpec, PrecomputedSpec, TwoPointExtractor, VisionSpec};
 pub use presets::{CASE2_COMPOSITIONS, CASE2_FEATURE_SETS};
 pub use protocol::{MaxPcs, Protocol, TieRule};
 pub use regressor::RegressorSpec;
+pub use uncertainty::Uncertainty;
 
 /// A whole study: what `microprop study CONFIG.json` runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +60,10 @@ pub struct StudyConfig {
     /// standardized on the training split (default: false, the paper's way).
     #[serde(default)]
     pub extra_beside_pcs: bool,
+    /// Conformal intervals and applicability-domain scores on every prediction (default: on,
+    /// 90 %); `null` turns them off.
+    #[serde(default = "default_uncertainty")]
+    pub uncertainty: Option<Uncertainty>,
     /// Feature cache directory (relative paths: from the config's directory). Where the
     /// cache is when this is not set: [`crate::features::cache::directory`].
     #[serde(default)]
@@ -89,6 +96,10 @@ fn default_aggregation() -> Vec<Aggregation> {
 
 fn default_with_extra() -> Vec<bool> {
     vec![true]
+}
+
+fn default_uncertainty() -> Option<Uncertainty> {
+    Some(Uncertainty::default())
 }
 
 /// A named feature set: one extractor, or several fused (their blocks side by side).

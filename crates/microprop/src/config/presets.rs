@@ -9,7 +9,7 @@ use microprop_regression::RegressorKind;
 use super::protocol::{five, forty_two, ten};
 use super::{
     Aggregation, DataSpec, ExtractorSpec, FeatureSet, MaxPcs, PrecomputedSpec, Protocol,
-    StudyConfig, Target, TargetColumn, TieRule, TwoPointExtractor,
+    StudyConfig, Target, TargetColumn, TieRule, TwoPointExtractor, Uncertainty,
 };
 use crate::error::{Error, Result};
 
@@ -48,6 +48,7 @@ impl StudyConfig {
             protocol: Protocol::paper_holdout(),
             standardize: None,
             extra_beside_pcs: false,
+            uncertainty: Some(Uncertainty::default()),
             cache: None,
         }
     }
@@ -151,6 +152,7 @@ impl StudyConfig {
             },
             standardize: None,
             extra_beside_pcs: false,
+            uncertainty: Some(Uncertainty::default()),
             cache: None,
         })
     }

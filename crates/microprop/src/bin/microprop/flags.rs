@@ -176,6 +176,11 @@ pub(crate) struct PredictArgs {
     /// Feature cache (default: `cache/` beside the predictions file; see `microprop study`).
     #[arg(long)]
     pub(crate) cache: Option<PathBuf>,
+    /// Labels of some of the inputs (.csv, .xlsx or .parquet: a name column, see
+    /// --name-column, and the model's target or one other column): the model corrects itself
+    /// for this batch with them (few-shot calibration) and predicts the rest.
+    #[arg(long, value_name = "LABELS")]
+    pub(crate) calibrate: Option<PathBuf>,
 }
 
 #[derive(Args)]

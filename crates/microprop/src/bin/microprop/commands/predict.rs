@@ -1,7 +1,10 @@
 //! `microprop predict`.
 
+use std::fmt::Write as _;
+
 use anyhow::{Context, Result, bail};
-use microprop::model::SavedModel;
+use microprop::model::{Predictions, SavedModel};
+use microprop::report::csv_field;
 
 use crate::flags::PredictArgs;
 
@@ -32,6 +35,11 @@ pub(crate) fn predict(args: PredictArgs) -> Result<()> {
         let (names, sections) = microprop::dataset::join_sources(&sources)?;
         (names, sections, args.precomputed.clone())
     };
+    // Labels are read (and refused) before any feature is computed.
+    let labels = match &args.calibrate {
+        Some(path) => Some(model.read_labels(path, &args.name_column, &names)?),
+        None => None,
+    };
     let extra = match (&args.table, model.extra_columns.is_empty()) {
         (_, true) => ndarray::Array2::zeros((names.len(), 0)),
         (Some(t), false) => {
@@ -47,44 +55,129 @@ pub(crate) fn predict(args: PredictArgs) -> Result<()> {
         None,
         microprop::features::cache::parent_dir(&args.out),
     );
-    let (pred, std) = model.predict(&names, &sections, &precomputed, &extra, Some(&cache))?;
-    let unit = if model.unit.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", model.unit)
+    let predictions = model.predict(&names, &sections, &precomputed, &extra, Some(&cache))?;
+    let calibrated = match &labels {
+        Some(labels) => {
+            let (values, how) = model.calibrate(&predictions, labels)?;
+            println!("{how}");
+            Some((values, labels.as_slice()))
+        }
+        None => None,
     };
-    use microprop::report::csv_field;
-    let mut csv = format!(
-        "name,{}{}\n",
-        csv_field(&format!("predicted_{}", model.target)),
-        if std.is_some() {
-            format!(",{}", csv_field(&format!("std_{}", model.target)))
-        } else {
-            String::new()
-        }
-    );
-    for (i, (name, p)) in names.iter().zip(&pred).enumerate() {
-        match &std {
-            Some(s) => {
-                println!("{name}\t{p:.6} ± {:.6}{unit}", s[i]);
-                csv.push_str(&format!("{},{p},{}\n", csv_field(name), s[i]));
-            }
-            None => {
-                println!("{name}\t{p:.6}{unit}");
-                csv.push_str(&format!("{},{p}\n", csv_field(name)));
-            }
-        }
+    if let Some(note) = model.no_trust_note() {
+        println!("note: {note}");
     }
+    let csv = table(&model, &names, &predictions, calibrated.as_ref())?;
     microprop::output::write_buffered(&args.out, |w| {
         std::io::Write::write_all(w, csv.as_bytes()).map_err(|e| e.to_string())
     })?;
     println!(
         "wrote {} ({} predictions of {})",
         args.out.display(),
-        pred.len(),
+        predictions.values.len(),
         model.target
     );
     Ok(())
+}
+
+/// Few-shot calibrated predictions of a batch, and the labels they came from (input position,
+/// label).
+type Calibrated<'a> = (Vec<f64>, &'a [(usize, f64)]);
+
+/// The predictions as CSV (and printed, one line each): with `calibrated`, the calibrated
+/// predictions, the model's own and the labels.
+fn table(
+    model: &SavedModel,
+    names: &[String],
+    p: &Predictions,
+    calibrated: Option<&Calibrated<'_>>,
+) -> Result<String> {
+    let t = &model.target;
+    let unit = if model.unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", model.unit)
+    };
+    let mut header = format!("name,{}", csv_field(&format!("predicted_{t}")));
+    if p.std.is_some() {
+        let _ = write!(header, ",{}", csv_field(&format!("std_{t}")));
+    }
+    if p.trust.is_some() {
+        let _ = write!(
+            header,
+            ",{},{},domain_score,in_domain,nearest_training_samples",
+            csv_field(&format!("lower_{t}")),
+            csv_field(&format!("upper_{t}"))
+        );
+    }
+    if calibrated.is_some() {
+        let _ = write!(
+            header,
+            ",{},{}",
+            csv_field(&format!("model_{t}")),
+            csv_field(&format!("label_{t}"))
+        );
+    }
+    let mut csv = header + "\n";
+    for (i, name) in names.iter().enumerate() {
+        let raw = p.values[i];
+        let value = calibrated.map_or(raw, |c| c.0[i]);
+        let mut line = format!("{},{value}", csv_field(name));
+        let mut shown = format!("{name}\t{value:.6}");
+        if let Some(std) = &p.std {
+            let _ = write!(line, ",{}", std[i]);
+            let _ = write!(shown, " ± {:.6}", std[i]);
+        }
+        let _ = write!(shown, "{unit}");
+        if let Some(trust) = &p.trust {
+            let tr = &trust[i];
+            // A calibrated prediction keeps its interval's width around the new value (on
+            // the model's scale: a factor for a log target, an offset otherwise).
+            let (lo, hi) = if model.regressor.fits_log() {
+                (tr.lower * value / raw, tr.upper * value / raw)
+            } else {
+                (tr.lower + value - raw, tr.upper + value - raw)
+            };
+            let nearest: Vec<String> = tr
+                .domain
+                .nearest
+                .iter()
+                .map(|&n| model.training_label(n))
+                .collect();
+            let _ = write!(
+                line,
+                ",{lo},{hi},{},{},{}",
+                tr.domain.score,
+                tr.domain.in_domain(),
+                csv_field(&nearest.join("; "))
+            );
+            let _ = write!(
+                shown,
+                "  [{lo:.6}, {hi:.6}]  domain score {:.2}{}",
+                tr.domain.score,
+                if tr.domain.in_domain() {
+                    ""
+                } else {
+                    " (outside the training domain)"
+                }
+            );
+        }
+        if let Some((_, labels)) = calibrated {
+            let label = labels.iter().find(|l| l.0 == i).map(|l| l.1);
+            let _ = write!(
+                line,
+                ",{raw},{}",
+                label.map_or(String::new(), |v| v.to_string())
+            );
+            if let Some(v) = label {
+                let _ = write!(shown, "  (labelled {v})");
+            }
+        }
+        println!("{shown}");
+        csv.push_str(&line);
+        csv.push('\n');
+    }
+    Ok(csv)
 }
 
 /// Sample names of precomputed features: the `.names.txt` of a matrix, or the stems of a

@@ -1,5 +1,5 @@
 //! Report figures, each written as PNG and SVG: MAPE bars with error bars, parity plots,
-//! PCA scatter plots and scree plots.
+//! PCA scatter plots and scree plots; curves with bands and scatters for trust ([`trust`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -12,9 +12,13 @@ use plotters::style::{FontStyle, register_font};
 use crate::error::{Error, Result};
 use crate::output::{write_buffered, write_png_rgb};
 
+mod trust;
+
+pub use trust::{Curve, CurveSeries, Scatter};
+
 /// DejaVu Sans (free license, `assets/fonts/DejaVuSans-LICENSE.txt`), so figures render the
 /// same everywhere without system fonts.
-const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -201,8 +205,9 @@ pub struct ParitySeries {
     pub truth: Vec<f64>,
     /// Predicted values.
     pub predicted: Vec<f64>,
-    /// Predictive standard deviations, drawn as ±1σ error bars (empty: none).
-    pub std: Vec<f64>,
+    /// An interval around every prediction, drawn as an error bar: a conformal interval, or
+    /// ±1σ of a model's predictive standard deviation (empty: none).
+    pub bars: Vec<(f64, f64)>,
 }
 
 /// Draws `title` centred at the top of `area`, wrapped into as many lines as its width needs,
@@ -293,14 +298,12 @@ impl Figure for Parity {
         DB::ErrorType: 'static,
     {
         root.fill(&WHITE)?;
-        let bar = |s: &ParitySeries, i: usize| s.std.get(i).copied().unwrap_or(0.0);
         let values = self.series.iter().flat_map(|s| {
-            s.truth.iter().copied().chain(
-                s.predicted
-                    .iter()
-                    .enumerate()
-                    .flat_map(move |(i, &p)| [p - bar(s, i), p + bar(s, i)]),
-            )
+            s.truth
+                .iter()
+                .chain(&s.predicted)
+                .copied()
+                .chain(s.bars.iter().flat_map(|&(lo, hi)| [lo, hi]))
         });
         let range = padded_range(values).ok_or("no finite values to plot")?;
         let unit = if self.unit.is_empty() {
@@ -335,15 +338,10 @@ impl Figure for Parity {
             } else {
                 colors[i % colors.len()]
             };
-            if !s.std.is_empty() {
-                chart.draw_series(s.truth.iter().zip(&s.predicted).zip(&s.std).map(
-                    move |((&t, &p), &sd)| {
-                        PathElement::new(
-                            vec![(t, p - sd), (t, p + sd)],
-                            color.mix(0.5).stroke_width(1),
-                        )
-                    },
-                ))?;
+            if !s.bars.is_empty() {
+                chart.draw_series(s.truth.iter().zip(&s.bars).map(move |(&t, &(lo, hi))| {
+                    PathElement::new(vec![(t, lo), (t, hi)], color.mix(0.5).stroke_width(1))
+                }))?;
             }
             chart
                 .draw_series(

@@ -11,6 +11,9 @@ use crate::figures::{Bar, BarChart, Parity, ParitySeries, PcaScatter, Scree, ren
 use crate::output::write_buffered;
 use crate::study::Outcome;
 
+mod markdown;
+mod trust;
+
 /// Components shown in scree plots.
 const SCREE_PCS: usize = 30;
 
@@ -28,7 +31,7 @@ fn create_dir(dir: &Path) -> Result<()> {
 }
 
 /// File-name stem of one evaluation (`+extra` when the extra columns were appended).
-fn row_stem(r: &Evaluation) -> String {
+pub(crate) fn row_stem(r: &Evaluation) -> String {
     format!(
         "{}_{}{}_{}",
         r.features,
@@ -39,7 +42,7 @@ fn row_stem(r: &Evaluation) -> String {
 }
 
 /// `set (aggregation)`, with `+ extra` when the extra columns were appended.
-fn group_label(features: &str, aggregation: &str, extra_columns: bool) -> String {
+pub(crate) fn group_label(features: &str, aggregation: &str, extra_columns: bool) -> String {
     format!(
         "{features} ({aggregation}{})",
         if extra_columns { " + extra" } else { "" }
@@ -66,6 +69,9 @@ fn row_json(r: &Evaluation) -> serde_json::Value {
         "test_r2": r.test_r2,
         "train_mape": r.train_mape,
         "validation_mape": r.validation_mape,
+        "interval": r.interval,
+        "domain": r.domain,
+        "few_shot": r.few_shot,
     })
 }
 
@@ -107,6 +113,7 @@ pub fn write_report(out: &Path, outcome: &Outcome) -> Result<Vec<PathBuf>> {
         written.extend(render(&figures.join(format!("scree_{stem}")), &scree)?);
     }
     written.extend(render(&figures.join("mape"), &mape_bars(outcome))?);
+    written.extend(trust::figures(&figures, outcome)?);
     let results = out.join("results.json");
     let json = json!({
         "study": outcome.config.name,
@@ -125,6 +132,7 @@ pub fn write_report(out: &Path, outcome: &Outcome) -> Result<Vec<PathBuf>> {
         "baseline": outcome.baseline,
         "groups": group_count(outcome),
         "rows": outcome.rows.iter().map(row_json).collect::<Vec<_>>(),
+        "learning_curve": outcome.learning_curve,
         "outcome": outcome,
         "config": outcome.config,
     });
@@ -135,27 +143,48 @@ pub fn write_report(out: &Path, outcome: &Outcome) -> Result<Vec<PathBuf>> {
     write_text(&results, &text)?;
     written.push(results);
     let md = out.join("report.md");
-    write_text(&md, &markdown(outcome))?;
+    write_text(&md, &markdown::markdown(outcome))?;
     written.push(md);
     Ok(written)
 }
 
 fn parity(outcome: &Outcome, r: &Evaluation) -> Parity {
     let y = &outcome.data.target;
-    let series = |name: &str, preds: &[(usize, f64)], std: &[f64]| ParitySeries {
+    let sigma = |preds: &[(usize, f64)], std: &[f64]| -> Vec<(f64, f64)> {
+        preds
+            .iter()
+            .zip(std)
+            .map(|(&(_, p), &s)| (p - s, p + s))
+            .collect()
+    };
+    let series = |name: &str, preds: &[(usize, f64)], bars: Vec<(f64, f64)>| ParitySeries {
         name: name.into(),
         truth: preds.iter().map(|p| y[p.0]).collect(),
         predicted: preds.iter().map(|p| p.1).collect(),
-        std: std.to_vec(),
+        bars,
     };
     let mut all = Vec::new();
     if !r.train_predictions.is_empty() {
-        all.push(series("train", &r.train_predictions, &r.train_std));
+        let bars = sigma(&r.train_predictions, &r.train_std);
+        all.push(series("train", &r.train_predictions, bars));
     }
-    all.push(series("test", &r.test_predictions, &r.test_std));
+    let (test_bars, bars) = if r.test_trust.is_empty() {
+        (sigma(&r.test_predictions, &r.test_std), "±1σ")
+    } else {
+        let b = r.test_trust.iter().map(|t| (t.lower, t.upper)).collect();
+        (b, "CV+ interval")
+    };
+    all.push(series("test", &r.test_predictions, test_bars));
+    let level = r.interval.as_ref().map_or(String::new(), |i| {
+        format!(
+            "; bars: {:.0} % {bars} (coverage {:.2})",
+            100.0 * i.level,
+            i.coverage
+        )
+    });
     Parity {
         title: format!(
-            "{}, {}, {} PCs: test MAPE {:.2} %",
+            "{}, {}, {} PCs: test MAPE {:.2} %{level}",
             group_label(&r.features, &r.aggregation, r.extra_columns),
             r.model.to_uppercase(),
             r.pcs,
@@ -191,7 +220,7 @@ fn mape_bars(outcome: &Outcome) -> BarChart {
     }
 }
 
-fn view_stem(v: &crate::study::PcaView) -> String {
+pub(crate) fn view_stem(v: &crate::study::PcaView) -> String {
     format!(
         "{}_{}{}",
         v.features,
@@ -200,39 +229,8 @@ fn view_stem(v: &crate::study::PcaView) -> String {
     )
 }
 
-/// Empirical coverage of the predictive intervals of models that give them (GP).
-fn coverage_table(outcome: &Outcome) -> String {
-    let rows: Vec<&Evaluation> = outcome
-        .rows
-        .iter()
-        .filter(|r| r.coverage.is_some())
-        .collect();
-    if rows.is_empty() {
-        return String::new();
-    }
-    let mut s = String::from(
-        "\n### Predictive intervals (test samples)\n\nShare of true values inside the central 68 % \
-         (mean ± 0.994 σ) and 95 % (mean ± 1.960 σ) predictive intervals; a calibrated model \
-         gives about 68 % and 95 %. Parity plots show ±1 σ bars.\n\n\
-         | features | model | within 68 % | within 95 % |\n|---|---|---|---|\n",
-    );
-    for r in rows {
-        if let Some(c) = r.coverage {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {:.1} % | {:.1} % |",
-                group_label(&r.features, &r.aggregation, r.extra_columns),
-                r.model.to_uppercase(),
-                100.0 * c.within_68,
-                100.0 * c.within_95
-            );
-        }
-    }
-    s
-}
-
 /// The number of distinct groups, with `data.group`.
-fn group_count(outcome: &Outcome) -> Option<usize> {
+pub(crate) fn group_count(outcome: &Outcome) -> Option<usize> {
     outcome.data.groups.as_ref().map(|g| {
         let mut names: Vec<&String> = g.iter().collect();
         names.sort();
@@ -241,36 +239,7 @@ fn group_count(outcome: &Outcome) -> Option<usize> {
     })
 }
 
-/// MAPE (%) per group of every row and of the mean predictor, one column per group.
-fn group_table(outcome: &Outcome) -> String {
-    let base = &outcome.baseline.group_mape;
-    if base.is_empty() {
-        return String::new();
-    }
-    let mut s =
-        String::from("\n### MAPE per group (%, out-of-fold predictions)\n\n| features | model |");
-    for (g, _) in base {
-        let _ = write!(s, " {g} |");
-    }
-    s.push_str("\n|---|---|");
-    s.push_str(&"---|".repeat(base.len()));
-    let line = |label: &str, model: &str, values: &[(String, f64)]| {
-        let mut l = format!("\n| {label} | {model} |");
-        for (_, v) in values {
-            let _ = write!(l, " {v:.1} |");
-        }
-        l
-    };
-    s.push_str(&line("–", "mean predictor", base));
-    for r in &outcome.rows {
-        let label = group_label(&r.features, &r.aggregation, r.extra_columns);
-        s.push_str(&line(&label, &r.model.to_uppercase(), &r.group_mape));
-    }
-    s.push('\n');
-    s
-}
-
-fn spread_name(outcome: &Outcome) -> &'static str {
+pub(crate) fn spread_name(outcome: &Outcome) -> &'static str {
     match outcome.config.protocol {
         crate::config::Protocol::Holdout { .. } => "standard error over test samples",
         crate::config::Protocol::NestedCv { .. }
@@ -289,21 +258,26 @@ pub fn csv_field(s: &str) -> String {
 }
 
 fn predictions_csv(outcome: &Outcome, r: &Evaluation) -> String {
-    let t = &outcome.data.target_spec;
+    let t = csv_field(&outcome.data.target_spec.name);
     let with_std = !r.test_std.is_empty();
-    let mut s = format!(
-        "name,split,{0},predicted_{0}{1}\n",
-        csv_field(&t.name),
-        if with_std {
-            format!(",std_{}", csv_field(&t.name))
-        } else {
-            String::new()
-        }
-    );
+    let with_trust = !r.test_trust.is_empty();
+    let mut s = format!("name,split,{t},predicted_{t}");
+    if with_std {
+        let _ = write!(s, ",std_{t}");
+    }
+    if with_trust {
+        let _ = write!(s, ",lower_{t},upper_{t},domain_score,in_domain");
+    }
+    s.push('\n');
     for (split, preds, std) in [
         ("train", &r.train_predictions, &r.train_std),
         ("test", &r.test_predictions, &r.test_std),
     ] {
+        let trust = if split == "test" {
+            r.test_trust.as_slice()
+        } else {
+            &[]
+        };
         for (j, &(i, p)) in preds.iter().enumerate() {
             let _ = write!(
                 s,
@@ -318,146 +292,17 @@ fn predictions_csv(outcome: &Outcome, r: &Evaluation) -> String {
                     std.get(j).map_or(String::new(), |v| v.to_string())
                 );
             }
+            if with_trust {
+                match trust.get(j) {
+                    Some(t) => {
+                        let d = &t.domain;
+                        let _ = write!(s, ",{},{},{},{}", t.lower, t.upper, d.score, d.in_domain());
+                    }
+                    None => s.push_str(",,,,"),
+                }
+            }
             s.push('\n');
         }
     }
-    s
-}
-
-fn markdown(outcome: &Outcome) -> String {
-    let c = &outcome.config;
-    let d = &outcome.data;
-    let t = &d.target_spec;
-    let unit = if t.unit.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", t.unit)
-    };
-    let (lo, hi) = d
-        .target
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
-            (l.min(v), h.max(v))
-        });
-    let mut s = format!("# {}\n\n", c.name);
-    let _ = writeln!(
-        s,
-        "{} samples, target `{}` from {:.4} to {:.4}{unit}; {} section source(s); \
-         {} extra column(s) (microprop {}).\n",
-        d.len(),
-        t.name,
-        lo,
-        hi,
-        d.sections.len(),
-        d.extra_names.len(),
-        env!("CARGO_PKG_VERSION")
-    );
-    if !d.dropped.is_empty() {
-        let _ = writeln!(
-            s,
-            "Dropped (unmatched or without target): {}.\n",
-            d.dropped.join(", ")
-        );
-    }
-    let _ = writeln!(s, "Protocol: {}.\n", c.protocol.describe());
-    s.push_str(
-        "## Features\n\nIdentical sections share one cached vector. Model vectors are cached \
-         per backend (CPU and wgpu never share entries); checkpoints are identified by the \
-         xxh3-128 hash of their files (first 12 hex digits shown; all in `results.json`).\n\n\
-         | set | extractor | features per section | sections | checkpoint |\n\
-         |---|---|---|---|---|\n",
-    );
-    for f in &outcome.features {
-        let dims: Vec<String> = f.dims.iter().map(|d| d.to_string()).collect();
-        let checkpoints: Vec<String> = f
-            .checkpoints
-            .iter()
-            .map(|c| {
-                c.as_deref()
-                    .map_or("–".into(), |h| h[..h.len().min(12)].to_string())
-            })
-            .collect();
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} |",
-            f.name,
-            f.extractor,
-            dims.join(", "),
-            f.sections,
-            checkpoints.join(", ")
-        );
-    }
-    let _ = writeln!(
-        s,
-        "\n## Results\n\nTest MAPE in %, ± {}. Predicting the training mean gives a test MAPE of \
-         {:.2} %{}.\n",
-        spread_name(outcome),
-        outcome.baseline.test_mape,
-        outcome
-            .baseline
-            .pooled_mape
-            .map_or(String::new(), |p| format!(
-                " ({p:.2} % over all out-of-fold predictions at once)"
-            ))
-    );
-    if let Some(groups) = group_count(outcome) {
-        let _ = writeln!(
-            s,
-            "Samples fall into {groups} groups (`data.group`: `{}`).\n",
-            outcome.config.data.group.as_deref().unwrap_or_default()
-        );
-    }
-    s.push_str("| features | aggregation | model | PCs | test MAPE | ± | test R² | train MAPE | parity |\n|---|---|---|---|---|---|---|---|---|\n");
-    for r in &outcome.rows {
-        let _ = writeln!(
-            s,
-            "| {} | {}{} | {}{} | {} | {:.3} | {:.3} | {:.3} | {} | [png](figures/parity_{}.png) |",
-            r.features,
-            r.aggregation,
-            if r.extra_columns { " + extra" } else { "" },
-            r.model.to_uppercase(),
-            if r.params.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", r.params)
-            },
-            r.pcs,
-            r.test_mape,
-            r.test_mape_err,
-            r.test_r2,
-            r.train_mape.map_or("–".into(), |m| format!("{m:.2}")),
-            row_stem(r),
-        );
-    }
-    s.push_str(&group_table(outcome));
-    s.push_str(&coverage_table(outcome));
-    s.push_str("\n## Figures\n\nEach figure is also written as SVG beside the PNG.\n\n");
-    s.push_str("![MAPE per feature set and model](figures/mape.png)\n\n");
-    if let Some(best) = outcome
-        .rows
-        .iter()
-        .min_by(|a, b| a.test_mape.total_cmp(&b.test_mape))
-    {
-        let _ = writeln!(
-            s,
-            "Best: {} {} with {} PCs, test MAPE {:.3} %.\n\n![parity of the best model](figures/parity_{}.png)\n",
-            group_label(&best.features, &best.aggregation, best.extra_columns),
-            best.model.to_uppercase(),
-            best.pcs,
-            best.test_mape,
-            row_stem(best)
-        );
-    }
-    for v in &outcome.views {
-        let stem = view_stem(v);
-        let _ = writeln!(
-            s,
-            "![PCA scatter {stem}](figures/pca_{stem}.png)\n![scree {stem}](figures/scree_{stem}.png)\n"
-        );
-    }
-    s.push_str(
-        "Predictions of every model: `predictions/<features>_<aggregation>_<model>.csv`. \
-                All numbers: `results.json`.\n",
-    );
     s
 }
