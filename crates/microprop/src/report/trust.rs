@@ -65,22 +65,23 @@ pub(super) fn section(outcome: &Outcome) -> String {
         return String::new();
     };
     let mut s = format!(
-        "\n## Trust\n\nEvery test prediction has a {:.0} % CV+ interval (jackknife+ over the \
-         calibration folds: the inner folds, grouped under a grouped protocol) and a domain \
-         score: the mean distance to its nearest training samples in the first principal \
-         components of the standardized training features, over the distance that {:.0} % of \
-         the training samples stayed within under the same folds. A score above 1 flags a \
-         sample farther from the training data than that. `predictions/*.csv` hold both.\n\n\
+        "\n## Trust\n\nEvery test prediction has a {:.0} % CV+ interval{} (jackknife+ over the \
+         calibration folds: the inner folds; one per training group under a grouped protocol; \
+         `uncertainty.folds` under the hold-out) and a domain score: the mean distance to its \
+         nearest training samples in the first (whitened) principal components of the \
+         standardized training features, over the distance that {:.0} % of the training \
+         samples stayed within under the same folds. A score above 1 flags a sample farther \
+         from the training data than that. `predictions/*.csv` hold both.\n\n\
          | features | model | coverage | mean width | groups ≥ 80 % covered | AUROC (> 25 %) | \
          AUROC (> 40 %) | flagged | MAPE in domain | MAPE flagged |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
         100.0 * level,
-        100.0
-            * outcome
-                .config
-                .uncertainty
-                .as_ref()
-                .map_or(0.9, |u| u.domain_quantile),
+        if spec.is_some_and(|u| u.normalize) {
+            ", normalized by the domain distance"
+        } else {
+            ""
+        },
+        100.0 * spec.map_or(0.9, |u| u.domain_quantile),
     );
     let opt = |v: Option<f64>, digits: usize| v.map_or("–".into(), |v| format!("{v:.digits$}"));
     for r in &rows {
