@@ -64,6 +64,7 @@ pub(super) fn section(outcome: &Outcome) -> String {
     else {
         return String::new();
     };
+    let spec = outcome.config.uncertainty.as_ref();
     let mut s = format!(
         "\n## Trust\n\nEvery test prediction has a {:.0} % CV+ interval{} (jackknife+ over the \
          calibration folds: the inner folds; one per training group under a grouped protocol; \
