@@ -83,7 +83,7 @@ enum Task {
         height: usize,
         #[arg(long)]
         width: usize,
-        #[arg(long, default_value = "cpu")]
+        #[arg(long, default_value = "cpu", value_parser = parse_backend_name)]
         backend: String,
         #[arg(long, default_value_t = 1)]
         threads: usize,
@@ -245,8 +245,8 @@ struct ModelBench {
     /// Python interpreter with torch and transformers / torchvision for the reference.
     #[arg(long, default_value = "python3")]
     python: String,
-    /// cpu (burn Flex) or wgpu (then against PyTorch CUDA).
-    #[arg(long, default_value = "cpu")]
+    /// cpu (burn Flex) or wgpu (then against PyTorch CUDA; needs `--features wgpu`).
+    #[arg(long, default_value = "cpu", value_parser = parse_backend_name)]
     backend: String,
     /// Seconds of timed runs per process (at least 3 runs).
     #[arg(long, default_value_t = 5.0)]
@@ -404,10 +404,25 @@ fn main() -> Result<()> {
     }
 }
 
-/// A `--backend` value.
+/// A `--backend` value that this build can run.
 fn parse_backend(s: &str) -> Result<microprop_vit::Backend, String> {
-    microprop_vit::Backend::parse(s).ok_or_else(|| format!("`{s}`: use cpu or wgpu"))
+    let backend =
+        microprop_vit::Backend::parse(s).ok_or_else(|| format!("`{s}`: use cpu or wgpu"))?;
+    if backend == microprop_vit::Backend::Wgpu && !cfg!(feature = "wgpu") {
+        return Err(WGPU_NOT_BUILT.into());
+    }
+    Ok(backend)
 }
+
+/// A `--backend` name that this build can run.
+fn parse_backend_name(s: &str) -> Result<String, String> {
+    parse_backend(s).map(|b| b.name().to_string())
+}
+
+/// How to get the wgpu backend, which `cargo xtask` leaves out.
+const WGPU_NOT_BUILT: &str = "`cargo xtask` is built without the GPU stack (the main job and \
+     the tests do not need it; it would double the first build). Rebuild with it and run the \
+     same command: cargo run -p xtask --features wgpu -- <the same arguments>";
 
 /// Runs a reference script and returns its standard output; fails with its standard error.
 fn run_reference(command: &mut Command, what: &str) -> Result<String> {

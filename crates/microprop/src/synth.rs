@@ -484,66 +484,134 @@ fn assemble(dir: &Path, settings: &Settings, records: &[Record]) -> Result<Vec<P
     Ok(files)
 }
 
-/// Writes `metadata.csv` and `metadata.parquet`: one row per sample.
+/// The columns of `metadata.csv` (and `metadata.parquet`), in order.
+const METADATA_COLUMNS: [&str; 15] = [
+    "index",
+    "seed",
+    "generator",
+    "grain_x",
+    "grain_y",
+    "grain_z",
+    "sigma_x",
+    "sigma_y",
+    "sigma_z",
+    "vf_target",
+    "volume_fraction",
+    "E11",
+    "C1111",
+    "iterations_E11",
+    "iterations_C1111",
+];
+
+/// One value of a metadata row.
+enum Value<'a> {
+    Int(Option<u64>),
+    Float(Option<f64>),
+    Text(&'a str),
+}
+
+/// A record's row of metadata, in the order of [`METADATA_COLUMNS`].
+fn metadata_row(r: &Record) -> [Value<'_>; 15] {
+    let grain = |i: usize| Value::Int(r.grain.map(|g| u64::from(g[i])));
+    let sigma = |i: usize| Value::Float(r.sigma.map(|s| s[i]));
+    [
+        Value::Int(Some(r.index)),
+        Value::Int(Some(r.seed)),
+        Value::Text(&r.generator),
+        grain(0),
+        grain(1),
+        grain(2),
+        sigma(0),
+        sigma(1),
+        sigma(2),
+        Value::Float(Some(r.vf_target)),
+        Value::Float(Some(r.volume_fraction)),
+        Value::Float(r.e11),
+        Value::Float(r.c1111),
+        Value::Int(r.iterations_e11.map(u64::from)),
+        Value::Int(r.iterations_c1111.map(u64::from)),
+    ]
+}
+
+/// Writes `metadata.csv` (and, with the cargo feature `parquet`, `metadata.parquet`): one
+/// row per sample; floats as their shortest exact decimal, missing values empty.
 fn write_metadata(dir: &Path, records: &[Record]) -> Result<Vec<PathBuf>> {
-    use polars::prelude::{Column, CsvWriter, DataFrame, ParquetWriter, SerWriter};
-    let col = |name: &str| name.into();
-    let axis = |f: &dyn Fn(&Record) -> Option<[f64; 3]>, i: usize| -> Vec<Option<f64>> {
-        records.iter().map(|r| f(r).map(|v| v[i])).collect()
-    };
-    let grain = |r: &Record| r.grain.map(|g| g.map(f64::from));
-    let mut columns = vec![
-        Column::new(
-            col("index"),
-            records.iter().map(|r| r.index).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            col("seed"),
-            records.iter().map(|r| r.seed).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            col("generator"),
-            records
-                .iter()
-                .map(|r| r.generator.as_str())
-                .collect::<Vec<_>>(),
-        ),
-    ];
-    for (i, a) in ["x", "y", "z"].iter().enumerate() {
-        let g: Vec<Option<u32>> = axis(&grain, i)
-            .iter()
-            .map(|v| v.map(|x| x as u32))
-            .collect();
-        columns.push(Column::new(format!("grain_{a}").into(), g));
-    }
-    for (i, a) in ["x", "y", "z"].iter().enumerate() {
-        columns.push(Column::new(
-            format!("sigma_{a}").into(),
-            axis(&|r| r.sigma, i),
-        ));
-    }
-    let floats = |f: fn(&Record) -> Option<f64>| records.iter().map(f).collect::<Vec<_>>();
-    let ints = |f: fn(&Record) -> Option<u32>| records.iter().map(f).collect::<Vec<_>>();
-    columns.extend([
-        Column::new(col("vf_target"), floats(|r| Some(r.vf_target))),
-        Column::new(col("volume_fraction"), floats(|r| Some(r.volume_fraction))),
-        Column::new(col("E11"), floats(|r| r.e11)),
-        Column::new(col("C1111"), floats(|r| r.c1111)),
-        Column::new(col("iterations_E11"), ints(|r| r.iterations_e11)),
-        Column::new(col("iterations_C1111"), ints(|r| r.iterations_c1111)),
-    ]);
+    use std::io::Write as _;
     let csv = dir.join("metadata.csv");
-    let parquet = dir.join("metadata.parquet");
+    write_buffered(&csv, |w| -> std::io::Result<()> {
+        writeln!(w, "{}", METADATA_COLUMNS.join(","))?;
+        for r in records {
+            let cells: Vec<String> = metadata_row(r)
+                .iter()
+                .map(|v| match v {
+                    Value::Int(v) => v.map(|v| v.to_string()).unwrap_or_default(),
+                    Value::Float(v) => v.map(|v| format!("{v:?}")).unwrap_or_default(),
+                    Value::Text(t) => crate::report::csv_field(t),
+                })
+                .collect();
+            writeln!(w, "{}", cells.join(","))?;
+        }
+        Ok(())
+    })?;
+    #[cfg(feature = "parquet")]
+    {
+        let parquet = dir.join("metadata.parquet");
+        write_parquet(&parquet, records)?;
+        Ok(vec![csv, parquet])
+    }
+    #[cfg(not(feature = "parquet"))]
+    Ok(vec![csv])
+}
+
+/// `metadata.parquet`: the columns of `metadata.csv`, typed.
+#[cfg(feature = "parquet")]
+fn write_parquet(path: &Path, records: &[Record]) -> Result<()> {
+    use polars::prelude::{Column, DataFrame, ParquetWriter};
+    let rows: Vec<[Value<'_>; 15]> = records.iter().map(metadata_row).collect();
+    let columns: Vec<Column> = METADATA_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            let name = (*name).into();
+            match &rows.first().map(|r| &r[c]) {
+                Some(Value::Text(_)) => Column::new(
+                    name,
+                    rows.iter()
+                        .map(|r| match &r[c] {
+                            Value::Text(t) => *t,
+                            _ => "",
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                Some(Value::Float(_)) => Column::new(
+                    name,
+                    rows.iter()
+                        .map(|r| match &r[c] {
+                            Value::Float(v) => *v,
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                _ => Column::new(
+                    name,
+                    rows.iter()
+                        .map(|r| match &r[c] {
+                            Value::Int(v) => *v,
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            }
+        })
+        .collect();
     let mut df = DataFrame::new(records.len(), columns).map_err(|e| Error::Write {
-        path: csv.clone(),
+        path: path.to_path_buf(),
         source: e.into(),
     })?;
-    write_buffered(&csv, |w| CsvWriter::new(w).finish(&mut df))?;
-    write_buffered(&parquet, |w| {
+    write_buffered(path, |w| {
         ParquetWriter::new(w)
             .finish(&mut df)
             .map(|_| ())
             .map_err(|e| e.to_string())
-    })?;
-    Ok(vec![csv, parquet])
+    })
 }

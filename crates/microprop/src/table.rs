@@ -1,11 +1,9 @@
-//! Property tables: CSV and Parquet (polars), XLSX (calamine), read into named columns.
+//! Property tables: CSV (csv), Parquet (polars, cargo feature `parquet`), XLSX (calamine),
+//! read into named columns.
 
 use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader, open_workbook_auto};
-use polars::prelude::{
-    CsvReadOptions, DataFrame, DataType, ParquetReader, SerReader, StringChunked,
-};
 
 use crate::config::Target;
 use crate::error::{Error, Result};
@@ -41,7 +39,8 @@ impl Table {
             return Err(bad("the table file does not exist".into()));
         }
         let read = || match ext.as_str() {
-            "csv" | "parquet" | "pq" => from_polars(path, &ext),
+            "csv" => from_csv(path),
+            "parquet" | "pq" => from_parquet(path),
             "xlsx" | "xlsm" | "xls" | "ods" => from_sheet(path),
             _ => Err(bad(format!(
                 "unsupported table format `.{ext}` (use .csv, .parquet or .xlsx)"
@@ -120,21 +119,48 @@ type Columns = (Vec<String>, Vec<Vec<Cell>>);
 /// Non-empty sheet cells with their `(row, column)`.
 type SheetCells = Vec<((u32, u32), Data)>;
 
-fn from_polars(path: &Path, ext: &str) -> Result<Columns> {
-    let df: DataFrame = if ext == "csv" {
-        CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(None)
-            .try_into_reader_with_file_path(Some(path.to_path_buf()))
-            .and_then(|r| r.finish())
-            .map_err(|e| table_error(path, e.to_string()).caused_by(e))?
-    } else {
-        let file =
-            std::fs::File::open(path).map_err(|e| table_error(path, e.to_string()).caused_by(e))?;
-        ParquetReader::new(file)
-            .finish()
-            .map_err(|e| table_error(path, e.to_string()).caused_by(e))?
-    };
+/// A CSV file with a header row; every cell is kept as its text (names such as `007` stay
+/// as written) and read as a number where it parses as one.
+fn from_csv(path: &Path) -> Result<Columns> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .map_err(|e| table_error(path, e.to_string()).caused_by(e))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| table_error(path, e.to_string()).caused_by(e))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if header.iter().all(|h| h.trim().is_empty()) {
+        return Err(table_error(path, "the CSV file has no header row".into()));
+    }
+    let mut columns: Vec<Vec<Cell>> = vec![Vec::new(); header.len()];
+    for record in reader.records() {
+        let record = record.map_err(|e| table_error(path, e.to_string()).caused_by(e))?;
+        for (column, field) in columns.iter_mut().zip(record.iter()) {
+            column.push(if field.is_empty() {
+                Cell::default()
+            } else {
+                Cell {
+                    number: field.trim().parse().ok(),
+                    text: Some(field.to_string()),
+                }
+            });
+        }
+    }
+    Ok((header, columns))
+}
+
+/// A Parquet file, every column cast to text (polars).
+#[cfg(feature = "parquet")]
+fn from_parquet(path: &Path) -> Result<Columns> {
+    use polars::prelude::{DataType, ParquetReader, SerReader, StringChunked};
+    let file =
+        std::fs::File::open(path).map_err(|e| table_error(path, e.to_string()).caused_by(e))?;
+    let df = ParquetReader::new(file)
+        .finish()
+        .map_err(|e| table_error(path, e.to_string()).caused_by(e))?;
     let mut header = Vec::new();
     let mut columns = Vec::new();
     for col in df.columns() {
@@ -155,6 +181,17 @@ fn from_polars(path: &Path, ext: &str) -> Result<Columns> {
         columns.push(cells);
     }
     Ok((header, columns))
+}
+
+#[cfg(not(feature = "parquet"))]
+fn from_parquet(path: &Path) -> Result<Columns> {
+    Err(table_error(
+        path,
+        "this build reads no Parquet (cargo feature `parquet`, on by default; `cargo xtask` \
+         leaves it out): save the table as CSV, or rebuild with the feature (`cargo install \
+         microprop`, or `cargo run -p xtask --features parquet -- ...`)"
+            .into(),
+    ))
 }
 
 fn from_sheet(path: &Path) -> Result<Columns> {

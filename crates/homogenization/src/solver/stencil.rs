@@ -4,11 +4,17 @@
 //! at voxel centres: `∂ⱼ` is the difference along axis `j` averaged over the voxel's four edges
 //! in that direction, the operator `B` whose Fourier symbol is `2i·e^{iφ}·k` with Willot's
 //! `kⱼ = sin(ξⱼ/2) Π_{l≠j} cos(ξ_l/2)`. The strain-space projection is then
-//! `G = B (BᵀB)⁻¹ Bᵀ`, so CG on `G C G` is CG on `Bᵀ C B u = −Bᵀ C E` preconditioned by the
-//! unit medium `BᵀB`, which FFTs invert as a 3 × 3 matrix per frequency. The iterates, the
-//! residual norm and the stopping test are those of the strain form in exact arithmetic, with
-//! 3 forward and 3 inverse FFTs per iteration instead of 6 and 6, and half the memory traffic.
-//! Under mixed control the free mean-strain components join the unknowns.
+//! `G = B (BᵀB)⁻¹ Bᵀ`, so CG on `G C G` is CG on `Bᵀ C B u = −Bᵀ C E`: 3 forward and 3 inverse
+//! FFTs per iteration instead of 6 and 6, and half the memory traffic. Under mixed control the
+//! free mean-strain components join the unknowns.
+//!
+//! The preconditioner is `Bᵀ C₀ B` of an isotropic reference medium `C₀`, inverted by FFTs as a
+//! 3 × 3 matrix per frequency. `C₀` takes the geometric means of the phases' shear (`2μ`) and
+//! bulk (`3λ + 2μ`) eigenvalues, so that the preconditioned spectrum lies within the phases'
+//! contrast: for phases of equal Poisson's ratio `C₀` is proportional to both and the
+//! condition number is at most `E_stiff / E_soft`. The unit medium (`C₀ = I`, the strain form's
+//! `G`) leaves the ratio of bulk to shear eigenvalues (3.25 at ν = 0.3) on top of that and
+//! needs about 1.7 times the iterations.
 
 use std::sync::Arc;
 
@@ -251,8 +257,12 @@ struct Stencil {
     labels: Vec<u8>,
     free: [bool; 6],
     fft: Arc<Fft3>,
-    /// Per half-spectrum entry: unit direction `n` and `1 / (2|k|²)` (zero at `k = 0`).
+    /// Per half-spectrum entry: unit direction `n` and `1 / (4 μ₀ |k|²)` (zero at `k = 0`).
     kernel: Vec<[f64; 4]>,
+    /// `(λ₀ + μ₀) / (λ₀ + 2μ₀)`: the weight of `n nᵀ` in the inverse acoustic tensor of `C₀`.
+    along: f64,
+    /// The inverse of the mean-strain block `N·W·C₀` on the free components (zero elsewhere).
+    mean_inverse: [[f64; 6]; 6],
 }
 
 /// Per-plane intermediates of three components (three or two arrays each).
@@ -274,6 +284,7 @@ impl Stencil {
         if control == Control::Mixed {
             free[1..].fill(true);
         }
+        let (lam0, mu0) = reference_medium([ls, lh], [ms, mh]);
         Self {
             n: labels.len(),
             n0: shape[0],
@@ -285,7 +296,9 @@ impl Stencil {
             mu: [ms, mh],
             labels: labels.to_vec(),
             free,
-            kernel: kernel(&fft),
+            kernel: kernel(&fft, mu0),
+            along: (lam0 + mu0) / (lam0 + 2.0 * mu0),
+            mean_inverse: mean_inverse(lam0, mu0, labels.len() as f64, free),
             fft,
         }
     }
@@ -436,13 +449,14 @@ impl Stencil {
         }
     }
 
-    /// `z = M⁻¹ r` with `M` the unit medium's `BᵀB` (and `N·W` on the free means).
+    /// `z = M⁻¹ r` with `M` the reference medium's `Bᵀ C₀ B` (and `N·W·C₀` on the free means).
     fn precondition(&self, r: &State, z: &mut State, work: &mut Work) {
         work.spectra
             .par_iter_mut()
             .zip(&r.u)
             .for_each(|(spec, u)| self.fft.forward(u, spec));
         let [s0, s1, s2] = &mut work.spectra;
+        let along = self.along;
         s0.par_chunks_mut(CHUNK)
             .zip(s1.par_chunks_mut(CHUNK))
             .zip(s2.par_chunks_mut(CHUNK))
@@ -450,29 +464,59 @@ impl Stencil {
             .for_each(|(((a, b), c), kern)| {
                 for (k, &[n0, n1, n2, scale]) in kern.iter().enumerate() {
                     let nr = a[k] * n0 + b[k] * n1 + c[k] * n2;
-                    a[k] = (a[k] - nr * (0.5 * n0)) * scale;
-                    b[k] = (b[k] - nr * (0.5 * n1)) * scale;
-                    c[k] = (c[k] - nr * (0.5 * n2)) * scale;
+                    a[k] = (a[k] - nr * (along * n0)) * scale;
+                    b[k] = (b[k] - nr * (along * n1)) * scale;
+                    c[k] = (c[k] - nr * (along * n2)) * scale;
                 }
             });
         work.spectra
             .par_iter_mut()
             .zip(&mut z.u)
             .for_each(|(spec, u)| self.fft.inverse(spec, u));
-        let n = self.n as f64;
         z.mean = std::array::from_fn(|c| {
-            if self.free[c] {
-                r.mean[c] / (W[c] * n)
-            } else {
-                0.0
-            }
+            (0..6)
+                .map(|d| self.mean_inverse[c][d] * r.mean[d])
+                .sum::<f64>()
         });
     }
 }
 
-/// Willot's wave vectors as preconditioner entries `[n₀, n₁, n₂, 1 / (2|k|²)]`; `(BᵀB)⁻¹` at
-/// a frequency is `(I − ½ n nᵀ) / (2|k|²)`.
-fn kernel(fft: &Fft3) -> Vec<[f64; 4]> {
+/// The isotropic reference medium `(λ₀, μ₀)` of the phases `(λ, μ)`: the geometric means of
+/// their shear eigenvalues `2μ` and of their bulk eigenvalues `3λ + 2μ` (both positive for
+/// valid phases, so `C₀` is positive definite).
+fn reference_medium(lam: [f64; 2], mu: [f64; 2]) -> (f64, f64) {
+    let shear = (2.0 * mu[0] * 2.0 * mu[1]).sqrt();
+    let bulk = ((3.0 * lam[0] + 2.0 * mu[0]) * (3.0 * lam[1] + 2.0 * mu[1])).sqrt();
+    ((bulk - shear) / 3.0, shear / 2.0)
+}
+
+/// The inverse of `N·W·C₀` restricted to the free components (the mean-strain block of
+/// `Bᵀ C₀ B` with its mean rows), zero on the imposed ones.
+fn mean_inverse(lam0: f64, mu0: f64, n: f64, free: [bool; 6]) -> [[f64; 6]; 6] {
+    let mut out = [[0.0; 6]; 6];
+    // Normal components couple through λ₀; shears are diagonal.
+    let normal: Vec<usize> = (0..3).filter(|&c| free[c]).collect();
+    let m = normal.len() as f64;
+    // On the free normal components the block is `N (2μ₀ I + λ₀ 1 1ᵀ)`, whose inverse is
+    // `(I − λ₀ / (2μ₀ + m λ₀) 1 1ᵀ) / (2μ₀ N)` (Sherman–Morrison).
+    let coupling = lam0 / (2.0 * mu0 + m * lam0);
+    for &c in &normal {
+        for &d in &normal {
+            let identity = if c == d { 1.0 } else { 0.0 };
+            out[c][d] = (identity - coupling) / (2.0 * mu0 * n);
+        }
+    }
+    for c in 3..6 {
+        if free[c] {
+            out[c][c] = 1.0 / (W[c] * 2.0 * mu0 * n);
+        }
+    }
+    out
+}
+
+/// Willot's wave vectors as preconditioner entries `[n₀, n₁, n₂, 1 / (4μ₀|k|²)]`;
+/// `(Bᵀ C₀ B)⁻¹` at a frequency is `(I − (λ₀ + μ₀)/(λ₀ + 2μ₀) n nᵀ) / (4μ₀|k|²)`.
+fn kernel(fft: &Fft3, mu0: f64) -> Vec<[f64; 4]> {
     let [n0, n1, n2] = fft.shape;
     let half_angle = |q: usize, n: usize| std::f64::consts::PI * q as f64 / n as f64;
     let mut out = Vec::with_capacity(fft.spectrum_len());
@@ -486,7 +530,7 @@ fn kernel(fft: &Fft3) -> Vec<[f64; 4]> {
                 let k2 = k[0] * k[0] + k[1] * k[1] + k[2] * k[2];
                 let norm = k2.sqrt();
                 out.push(if norm > 1e-12 {
-                    [k[0] / norm, k[1] / norm, k[2] / norm, 0.5 / k2]
+                    [k[0] / norm, k[1] / norm, k[2] / norm, 0.25 / (mu0 * k2)]
                 } else {
                     [0.0; 4]
                 });
@@ -523,7 +567,10 @@ mod tests {
         ] {
             let v = labels(shape.iter().product(), seed);
             for control in [Control::Strain, Control::Mixed] {
-                for tol in [1e-4, 1e-11] {
+                // Converged, both forms give the same fields. At the working tolerance they
+                // stop at other iterates (their residuals are measured in other norms); on
+                // these small random grids the moduli then agree to about 1e-4.
+                for (tol, close) in [(1e-4, 1e-3), (1e-11, 1e-9)] {
                     let s = Solver {
                         tol,
                         max_iter: 5000,
@@ -532,19 +579,49 @@ mod tests {
                     let e = [1.0, 0.2, -0.3, 0.1, 0.05, -0.15];
                     let a = solve(&s, &v, shape, e, control).unwrap();
                     let b = crate::solver::spectral::solve(&s, &v, shape, e, control).unwrap();
-                    // Same iterates in exact arithmetic; near 1e-11 rounding decides the last
-                    // few steps, so counts are compared at the working tolerance only.
-                    if tol > 1e-8 {
-                        assert_eq!(a.iterations, b.iterations, "{shape:?} {control:?}");
-                    }
+                    // The reference medium's preconditioner never needs more iterations than
+                    // the unit medium's.
+                    assert!(
+                        a.iterations <= b.iterations,
+                        "{shape:?} {control:?} tol {tol}: {} vs {} iterations",
+                        a.iterations,
+                        b.iterations
+                    );
                     // Scaled by the largest component: off-axis stresses are near zero.
                     let scale = |v: [f64; 6]| v.iter().fold(1.0f64, |m, x| m.max(x.abs()));
                     let (ss, se) = (scale(b.mean_stress), scale(b.mean_strain));
                     for c in 0..6 {
                         let (x, y) = (a.mean_stress[c], b.mean_stress[c]);
-                        assert!((x - y).abs() <= 1e-9 * ss, "{shape:?}: {x} vs {y}");
+                        assert!((x - y).abs() <= close * ss, "{shape:?}: {x} vs {y}");
                         let (x, y) = (a.mean_strain[c], b.mean_strain[c]);
-                        assert!((x - y).abs() <= 1e-9 * se, "{shape:?}: {x} vs {y}");
+                        assert!((x - y).abs() <= close * se, "{shape:?}: {x} vs {y}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_mean_block_inverts_the_reference_medium() {
+        let (lam0, mu0, n) = (1.7, 0.6, 12.0);
+        for free in [[false; 6], [false, true, true, true, true, true], [true; 6]] {
+            let inv = mean_inverse(lam0, mu0, n, free);
+            // N·W·C₀ times its inverse is the identity on the free components.
+            for c in 0..6 {
+                for d in 0..6 {
+                    let product: f64 = (0..6)
+                        .map(|k| {
+                            let iso = if c < 3 && k < 3 { lam0 } else { 0.0 };
+                            let diag = if c == k { 2.0 * mu0 } else { 0.0 };
+                            n * W[c] * (iso + diag) * inv[k][d]
+                        })
+                        .sum();
+                    let want = if c == d && free[c] { 1.0 } else { 0.0 };
+                    if free[c] && free[d] {
+                        assert!(
+                            (product - want).abs() < 1e-12,
+                            "{free:?} {c} {d}: {product}"
+                        );
                     }
                 }
             }
