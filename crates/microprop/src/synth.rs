@@ -503,11 +503,53 @@ const METADATA_COLUMNS: [&str; 15] = [
     "iterations_C1111",
 ];
 
+/// The type of each column of [`METADATA_COLUMNS`] (that of its [`Value`]s).
+#[cfg(feature = "parquet")]
+const METADATA_TYPES: [Kind; 15] = {
+    use Kind::{Float, Int, Text};
+    [
+        Int, Int, Text, Int, Int, Int, Float, Float, Float, Float, Float, Float, Float, Int, Int,
+    ]
+};
+
+/// A column type of the metadata table.
+#[cfg(feature = "parquet")]
+#[derive(Clone, Copy)]
+enum Kind {
+    Int,
+    Float,
+    Text,
+}
+
 /// One value of a metadata row.
 enum Value<'a> {
     Int(Option<u64>),
     Float(Option<f64>),
     Text(&'a str),
+}
+
+#[cfg(feature = "parquet")]
+impl Value<'_> {
+    fn int(&self) -> Option<u64> {
+        match self {
+            Value::Int(v) => *v,
+            _ => None,
+        }
+    }
+
+    fn float(&self) -> Option<f64> {
+        match self {
+            Value::Float(v) => *v,
+            _ => None,
+        }
+    }
+
+    fn text(&self) -> &str {
+        match self {
+            Value::Text(t) => t,
+            _ => "",
+        }
+    }
 }
 
 /// A record's row of metadata, in the order of [`METADATA_COLUMNS`].
@@ -573,34 +615,12 @@ fn write_parquet(path: &Path, records: &[Record]) -> Result<()> {
         .enumerate()
         .map(|(c, name)| {
             let name = (*name).into();
-            match &rows.first().map(|r| &r[c]) {
-                Some(Value::Text(_)) => Column::new(
-                    name,
-                    rows.iter()
-                        .map(|r| match &r[c] {
-                            Value::Text(t) => *t,
-                            _ => "",
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-                Some(Value::Float(_)) => Column::new(
-                    name,
-                    rows.iter()
-                        .map(|r| match &r[c] {
-                            Value::Float(v) => *v,
-                            _ => None,
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-                _ => Column::new(
-                    name,
-                    rows.iter()
-                        .map(|r| match &r[c] {
-                            Value::Int(v) => *v,
-                            _ => None,
-                        })
-                        .collect::<Vec<_>>(),
-                ),
+            // Typed by the column, not by its first row, so that an empty table keeps types.
+            let cells = rows.iter().map(|r| &r[c]);
+            match METADATA_TYPES[c] {
+                Kind::Text => Column::new(name, cells.map(Value::text).collect::<Vec<_>>()),
+                Kind::Float => Column::new(name, cells.map(Value::float).collect::<Vec<_>>()),
+                Kind::Int => Column::new(name, cells.map(Value::int).collect::<Vec<_>>()),
             }
         })
         .collect();
