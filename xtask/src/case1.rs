@@ -4,9 +4,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use microprop::config::{ExtractorSpec, FeatureSet, StudyConfig, VisionSpec};
+use microprop::config::StudyConfig;
+#[cfg(feature = "vision")]
+use microprop::config::{ExtractorSpec, FeatureSet, VisionSpec};
 use microprop::synth::{Labels, Settings, synthesize};
-use microprop_vit::{Backend, Family, ModelConfig, NAMED_MODELS, Upscale};
+#[cfg(feature = "vision")]
+use microprop_vit::{Family, ModelConfig, NAMED_MODELS, Upscale};
+
+use crate::BackendArg as Backend;
 
 /// The paper's data-set size.
 pub const FULL_N: usize = 5900;
@@ -21,7 +26,7 @@ pub fn case1(
     out: &Path,
 ) -> Result<microprop::study::Outcome> {
     let start = Instant::now();
-    let models = find_models(weights);
+    let models = find_models(weights)?;
     let data = out.join("data");
     let mut settings = Settings::new(seed, size);
     settings.labels = Labels::E11;
@@ -39,9 +44,12 @@ pub fn case1(
     );
     let mut config = StudyConfig::case1(Path::new("data"));
     config.cache = Some("cache".into());
+    #[cfg(feature = "vision")]
     for (name, path) in &models {
         config.features.push(model_set(name, path, backend)?);
     }
+    #[cfg(not(feature = "vision"))]
+    let _ = (models, backend);
     let t = Instant::now();
     let (config_path, outcome) = crate::study::run_config(&config, out)?;
     let total = start.elapsed().as_secs_f64();
@@ -66,8 +74,22 @@ pub fn case1(
     Ok(outcome)
 }
 
+/// Without the models: `--weights` says how to rebuild with them.
+#[cfg(not(feature = "vision"))]
+fn find_models(weights: Option<&Path>) -> Result<Vec<(String, PathBuf)>> {
+    if weights.is_some() {
+        anyhow::bail!("--weights: {}", crate::VISION_NOT_BUILT);
+    }
+    println!(
+        "foundation models: none (this build has no foundation models; `cargo run -p xtask \
+         --features vision -- reproduce case1 --weights DIR` adds their rows)"
+    );
+    Ok(Vec::new())
+}
+
 /// The checkpoint of a named model in `dir`: a sub-directory named like the model, or (for
 /// models published as a PyTorch file) that file under its published name or the model's.
+#[cfg(feature = "vision")]
 fn checkpoint_in(dir: &Path, name: &str, source: &str) -> Option<PathBuf> {
     let sub = dir.join(name);
     if sub.join("model.safetensors").is_file() {
@@ -89,7 +111,8 @@ fn checkpoint_in(dir: &Path, name: &str, source: &str) -> Option<PathBuf> {
 }
 
 /// Which named checkpoints are in `--weights DIR`; prints what was looked for and found.
-fn find_models(weights: Option<&Path>) -> Vec<(String, PathBuf)> {
+#[cfg(feature = "vision")]
+fn find_models(weights: Option<&Path>) -> Result<Vec<(String, PathBuf)>> {
     let Some(dir) = weights else {
         println!(
             "foundation models: none (no --weights DIR). Put checkpoints in DIR/<model>/ \
@@ -99,7 +122,7 @@ fn find_models(weights: Option<&Path>) -> Vec<(String, PathBuf)> {
         for (name, source) in NAMED_MODELS {
             println!("  - {name}: {}", where_to_get(source));
         }
-        return Vec::new();
+        return Ok(Vec::new());
     };
     println!("foundation models: looking in {}", dir.display());
     let mut found = Vec::new();
@@ -121,9 +144,10 @@ fn find_models(weights: Option<&Path>) -> Vec<(String, PathBuf)> {
             ),
         }
     }
-    found
+    Ok(found)
 }
 
+#[cfg(feature = "vision")]
 fn where_to_get(source: &str) -> String {
     if source.starts_with("https://") {
         source.to_string()
@@ -135,6 +159,7 @@ fn where_to_get(source: &str) -> String {
 /// The feature set of one model with the paper's case-1 preprocessing of binary 51 × 51
 /// sections: values × 255, RGB; DINOv2 cropped top-left to a multiple of the patch (42 × 42)
 /// and not resized; CLIP, SAM and the CNN by pixel replication to their input size.
+#[cfg(feature = "vision")]
 fn model_set(name: &str, path: &Path, backend: Option<Backend>) -> Result<FeatureSet> {
     let mut options = VisionSpec::named(name, Some(std::path::absolute(path)?));
     options.upscale = Upscale::Replicate;
@@ -148,7 +173,7 @@ fn model_set(name: &str, path: &Path, backend: Option<Backend>) -> Result<Featur
     Ok(FeatureSet::single(name, extractor))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "vision"))]
 mod tests {
     use super::*;
 

@@ -2,10 +2,13 @@
 
 mod bench_case2;
 mod bench_correlations;
+#[cfg(feature = "vision")]
 mod bench_extract;
 mod bench_homogenization;
+#[cfg(feature = "vision")]
 mod bench_linear;
 mod bench_segment;
+#[cfg(feature = "vision")]
 mod bench_vit;
 mod beyond;
 mod case1;
@@ -31,7 +34,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// The README's test command: `cargo test --workspace`, then the Python package's tests
+    /// The README's test command: `cargo test --workspace --features xtask/vision`, then the Python package's tests
     /// (pytest in a venv created under the target directory, with PyMKS as a reference).
     Test {
         /// Only the Rust tests.
@@ -120,7 +123,7 @@ enum Case {
         /// Backend of the foundation models: cpu or wgpu (default: wgpu on a real GPU when
         /// built in, else cpu).
         #[arg(long, value_parser = parse_backend)]
-        backend: Option<microprop_vit::Backend>,
+        backend: Option<BackendArg>,
         /// Output directory (data/, cache/, study.json, report.md, figures/, ...).
         #[arg(long, default_value = "out/case1")]
         out: PathBuf,
@@ -257,6 +260,7 @@ struct ModelBench {
     rounds: usize,
 }
 
+#[cfg(feature = "vision")]
 impl ModelBench {
     /// The benchmark settings these options give.
     fn settings(&self) -> bench_vit::Settings<'_> {
@@ -349,6 +353,12 @@ fn main() -> Result<()> {
                     python,
                 },
         } => bench_homogenization::run(samples, size, &python),
+        #[cfg(not(feature = "vision"))]
+        Task::BenchOne { .. }
+        | Task::Bench {
+            what: Bench::Vit(_) | Bench::Linear { .. } | Bench::Resnet(_) | Bench::Extract { .. },
+        } => bail!(VISION_NOT_BUILT),
+        #[cfg(feature = "vision")]
         Task::Bench {
             what: Bench::Vit(b),
         } => {
@@ -364,6 +374,7 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
+        #[cfg(feature = "vision")]
         Task::BenchOne {
             model,
             height,
@@ -380,6 +391,7 @@ fn main() -> Result<()> {
             threads,
             (warmups, seconds),
         ),
+        #[cfg(feature = "vision")]
         Task::Bench {
             what:
                 Bench::Linear {
@@ -388,9 +400,11 @@ fn main() -> Result<()> {
                     rounds,
                 },
         } => bench_linear::run(&python, seconds, rounds.max(1)),
+        #[cfg(feature = "vision")]
         Task::Bench {
             what: Bench::Resnet(b),
         } => bench_vit::run(&b.settings(), &["resnet50"]),
+        #[cfg(feature = "vision")]
         Task::Bench {
             what:
                 Bench::Extract {
@@ -404,8 +418,17 @@ fn main() -> Result<()> {
     }
 }
 
+/// The foundation models' backend as `reproduce case1 --backend` takes it.
+#[cfg(feature = "vision")]
+type BackendArg = microprop_vit::Backend;
+/// The foundation models' backend as `reproduce case1 --backend` takes it (never accepted by
+/// a build without the models).
+#[cfg(not(feature = "vision"))]
+type BackendArg = std::convert::Infallible;
+
 /// A `--backend` value that this build can run.
-fn parse_backend(s: &str) -> Result<microprop_vit::Backend, String> {
+#[cfg(feature = "vision")]
+fn parse_backend(s: &str) -> Result<BackendArg, String> {
     let backend =
         microprop_vit::Backend::parse(s).ok_or_else(|| format!("`{s}`: use cpu or wgpu"))?;
     if backend == microprop_vit::Backend::Wgpu && !cfg!(feature = "wgpu") {
@@ -414,15 +437,35 @@ fn parse_backend(s: &str) -> Result<microprop_vit::Backend, String> {
     Ok(backend)
 }
 
+/// A `--backend` value: none without the models.
+#[cfg(not(feature = "vision"))]
+fn parse_backend(_: &str) -> Result<BackendArg, String> {
+    Err(VISION_NOT_BUILT.into())
+}
+
 /// A `--backend` name that this build can run.
 fn parse_backend_name(s: &str) -> Result<String, String> {
-    parse_backend(s).map(|b| b.name().to_string())
+    #[cfg(feature = "vision")]
+    return parse_backend(s).map(|b| b.name().to_string());
+    #[cfg(not(feature = "vision"))]
+    match s {
+        "cpu" | "wgpu" | "auto" => Ok(s.to_string()),
+        _ => Err(format!("`{s}`: use cpu or wgpu")),
+    }
 }
 
 /// How to get the wgpu backend, which `cargo xtask` leaves out.
+#[cfg(feature = "vision")]
 const WGPU_NOT_BUILT: &str = "`cargo xtask` is built without the GPU stack (the main job and \
      the tests do not need it; it would double the first build). Rebuild with it and run the \
      same command: cargo run -p xtask --features wgpu -- <the same arguments>";
+
+/// How to get the foundation models, which `cargo xtask` leaves out.
+#[cfg(not(feature = "vision"))]
+const VISION_NOT_BUILT: &str = "`cargo xtask` is built without the foundation models \
+     (DINOv2, CLIP, SAM, ResNet; the main job does not need them and they would add minutes to \
+     the first build). Rebuild with them and run the same command: cargo run -p xtask \
+     --features vision -- <the same arguments> (--features wgpu for the GPU backend)";
 
 /// Runs a reference script and returns its standard output; fails with its standard error.
 fn run_reference(command: &mut Command, what: &str) -> Result<String> {

@@ -24,7 +24,7 @@ pub(crate) fn run(parts: Parts) -> Result<()> {
         run_step(
             "cargo test --workspace",
             Command::new(cargo)
-                .args(["test", "--workspace"])
+                .args(["test", "--workspace", "--features", "xtask/vision"])
                 .current_dir(&root),
         )?;
     }

@@ -3,12 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(feature = "vision")]
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ExtractorSpec, VisionSpec};
+use crate::config::ExtractorSpec;
+#[cfg(feature = "vision")]
+use crate::config::VisionSpec;
 use crate::error::{Error, Result};
 use crate::output::write_buffered;
 
@@ -29,6 +33,7 @@ static MEMO_LOCK: Mutex<()> = Mutex::new(());
 /// read once per run even without a cache directory, e.g. by `predict`).
 static SEEN: Mutex<BTreeMap<String, Stamp>> = Mutex::new(BTreeMap::new());
 
+#[cfg(feature = "vision")]
 /// The files a model is loaded from: the weights file, and the `config.json` beside it or
 /// given explicitly.
 pub fn model_files(options: &VisionSpec, weights: &Path) -> Result<Vec<PathBuf>> {
@@ -51,15 +56,22 @@ pub fn model_files(options: &VisionSpec, weights: &Path) -> Result<Vec<PathBuf>>
 /// remembered in `memo_dir` when given.
 pub fn of_extractor(extractor: &ExtractorSpec, memo_dir: Option<&Path>) -> Result<Option<String>> {
     match extractor.vision() {
+        #[cfg(feature = "vision")]
         Some(spec) => {
             let weights = crate::extract::weights_path(spec)?;
             Ok(Some(identity(spec, &weights, memo_dir)?))
+        }
+        #[cfg(not(feature = "vision"))]
+        Some(_) => {
+            let _ = memo_dir;
+            Err(crate::config::extractor::not_built())
         }
         None => Ok(None),
     }
 }
 
 /// xxh3-128 of the model's files (hex), remembered in `memo_dir` when given.
+#[cfg(feature = "vision")]
 pub fn identity(options: &VisionSpec, weights: &Path, memo_dir: Option<&Path>) -> Result<String> {
     let files = model_files(options, weights)?;
     let mut parts = Vec::new();

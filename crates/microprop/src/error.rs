@@ -123,8 +123,20 @@ pub enum Error {
     #[error(transparent)]
     Reduction(#[from] microprop_reduction::Error),
     /// An error of the vision-model crate (loading, preprocessing, extraction).
+    #[cfg(feature = "vision")]
     #[error(transparent)]
     Vit(#[from] microprop_vit::Error),
+    /// A capability this build was compiled without.
+    #[error(
+        "{what} are not in this build: rebuild microprop with its cargo feature `{feature}` \
+         (on by default)"
+    )]
+    NotBuilt {
+        /// What is missing.
+        what: &'static str,
+        /// The cargo feature that builds it.
+        feature: &'static str,
+    },
     /// An output that could not be written.
     #[error("cannot write {path}: {source}")]
     Write {

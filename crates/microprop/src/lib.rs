@@ -16,6 +16,7 @@ pub mod trust;
 // Where feature vectors are made, and the inputs they are made from.
 pub mod checkpoint;
 pub mod correlate;
+#[cfg(feature = "vision")]
 pub mod extract;
 pub mod inputs;
 pub mod precomputed;

@@ -501,10 +501,13 @@ impl SavedModel {
         if found.as_deref() == Some(expected) {
             return Ok(());
         }
+        #[cfg(feature = "vision")]
         let weights = extractor
             .vision()
             .and_then(|o| crate::extract::weights_path(o).ok())
             .map_or_else(|| "?".into(), |w| w.display().to_string());
+        #[cfg(not(feature = "vision"))]
+        let weights = "?";
         Err(Error::Model {
             path: self.source.clone(),
             detail: format!(

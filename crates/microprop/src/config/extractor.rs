@@ -5,11 +5,19 @@ use std::path::{Path, PathBuf};
 
 use microprop_correlations::segment::Segmenter;
 use microprop_correlations::{Correlation, Cutoff, TwoPointFeatures};
+#[cfg(feature = "vision")]
 use microprop_vit::{Backend, Family, FeatureRequest, Mode, ModelSpec, Pooling, Upscale};
 use serde::{Deserialize, Serialize};
 
+#[cfg(not(feature = "vision"))]
+pub use absent::VisionSpec;
+#[cfg(not(feature = "vision"))]
+pub(crate) use absent::not_built;
+
 use crate::correlate::CorrelateSettings;
-use crate::error::{Error, Result};
+#[cfg(feature = "vision")]
+use crate::error::Error;
+use crate::error::Result;
 
 /// One extractor of a feature set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,6 +71,9 @@ impl ExtractorSpec {
     pub fn validate(&self) -> Result<()> {
         match self {
             ExtractorSpec::TwoPoint(t) => t.settings("a").map(|_| ()),
+            #[cfg(not(feature = "vision"))]
+            ExtractorSpec::Vit(_) | ExtractorSpec::Cnn(_) => Err(not_built()),
+            #[cfg(feature = "vision")]
             ExtractorSpec::Vit(o) | ExtractorSpec::Cnn(o) => {
                 let family = match o.spec()? {
                     ModelSpec::Named(name) => {
@@ -95,6 +106,7 @@ impl ExtractorSpec {
 }
 
 /// A `vit` extractor must name a transformer and a `cnn` one a ResNet.
+#[cfg(feature = "vision")]
 pub(crate) fn family_matches(cnn: bool, family: Family, what: &str) -> Result<()> {
     let is_cnn = family == Family::Resnet;
     if cnn != is_cnn {
@@ -204,6 +216,7 @@ impl TwoPointExtractor {
 
 /// Which vision model, which weights and how images reach it: the `vit` / `cnn` extractors
 /// of study configs and the options of `microprop extract` (one definition for both).
+#[cfg(feature = "vision")]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VisionSpec {
@@ -247,13 +260,16 @@ pub struct VisionSpec {
     pub batch: usize,
 }
 
+#[cfg(feature = "vision")]
 /// Images per forward pass unless a spec says otherwise.
 pub const DEFAULT_BATCH: usize = 8;
 
+#[cfg(feature = "vision")]
 fn default_batch() -> usize {
     DEFAULT_BATCH
 }
 
+#[cfg(feature = "vision")]
 impl VisionSpec {
     /// A named checkpoint with every other option at its default.
     pub fn named(model: &str, weights: Option<PathBuf>) -> Self {
@@ -371,6 +387,7 @@ impl VisionSpec {
     }
 }
 
+#[cfg(feature = "vision")]
 /// The message for a model name that is not a named checkpoint.
 pub(crate) fn unknown_model(name: &str) -> String {
     let names: Vec<&str> = microprop_vit::NAMED_MODELS
@@ -378,6 +395,47 @@ pub(crate) fn unknown_model(name: &str) -> String {
         .map(|(n, _)| *n)
         .collect();
     format!("unknown model `{name}`; known: {}", names.join(", "))
+}
+
+/// A build without the `vision` feature: `vit` and `cnn` extractors are read (a saved model or
+/// config that names one still loads and describes itself) but not run.
+#[cfg(not(feature = "vision"))]
+mod absent {
+    use std::path::Path;
+
+    use serde::{Deserialize, Serialize};
+
+    use crate::error::Error;
+
+    /// The settings of a `vit` or `cnn` extractor, kept as written: this build has no vision
+    /// models (cargo feature `vision`).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(transparent)]
+    pub struct VisionSpec(serde_json::Map<String, serde_json::Value>);
+
+    impl VisionSpec {
+        /// The same settings (paths are resolved where the models are built in).
+        pub fn resolved(&self, _base: &Path) -> Self {
+            self.clone()
+        }
+
+        /// Short description for reports.
+        pub fn describe(&self) -> String {
+            let model = ["model", "arch", "config"]
+                .iter()
+                .find_map(|k| self.0.get(*k))
+                .map_or_else(|| "?".to_string(), |v| v.to_string().replace('"', ""));
+            format!("{model} (vision models not built)")
+        }
+    }
+
+    /// The error of running a `vit` or `cnn` extractor in this build.
+    pub(crate) fn not_built() -> Error {
+        Error::NotBuilt {
+            what: "the `vit` and `cnn` extractors (foundation models)",
+            feature: "vision",
+        }
+    }
 }
 
 /// Where a sample's precomputed vector is (read by [`crate::precomputed`]).

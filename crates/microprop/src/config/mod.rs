@@ -272,6 +272,26 @@ mod tests {
             .and_then(|b| b.split("```").next())
             .expect("README has a JSON example");
         let config: StudyConfig = serde_json::from_str(block).unwrap();
+        #[cfg(not(feature = "vision"))]
+        {
+            // It names a ViT: read, described, and refused with how to rebuild.
+            let e = config.validate().unwrap_err().to_string();
+            assert!(e.contains("cargo feature `vision`"), "{e}");
+            let described: Vec<String> = config
+                .features
+                .iter()
+                .flat_map(|f| &f.extractors)
+                .map(ExtractorSpec::describe)
+                .collect();
+            assert!(
+                described
+                    .iter()
+                    .any(|d| d.contains("dinov2-large (vision models not built)")),
+                "{described:?}"
+            );
+            return;
+        }
+        #[cfg(feature = "vision")]
         config.validate().unwrap();
         assert_eq!(config.protocol.max_pcs().of("pr"), 12);
         assert!(

@@ -42,6 +42,7 @@ pub fn parent_dir(file: &Path) -> &Path {
 /// hash, the backend, and the reading options.
 pub fn key(extractor: &ExtractorSpec, mat_variable: &str, checkpoint: Option<&str>) -> String {
     let settings = match extractor {
+        #[cfg(feature = "vision")]
         ExtractorSpec::Vit(o) | ExtractorSpec::Cnn(o) => {
             let mut o = o.clone();
             o.weights = None;
@@ -132,13 +133,14 @@ impl Entries {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::VisionSpec;
-    use microprop_vit::Backend;
 
     /// The key follows the kind, the backend and the checkpoint, but not where the weights
     /// are or the batch size.
+    #[cfg(feature = "vision")]
     #[test]
     fn key_follows_kind_backend_and_checkpoint_only() {
+        use crate::config::VisionSpec;
+        use microprop_vit::Backend;
         let mut o = VisionSpec::named("micronet-resnet50", Some("a/w.pth".into()));
         o.backend = Some(Backend::Cpu);
         let k = |e: &ExtractorSpec, c: &str| key(e, "a", Some(c));

@@ -2,16 +2,20 @@
 //! ([`crate::correlate::features_of_labels`]), or a ViT / CNN forward pass of it as an image
 //! ([`crate::extract::Loaded::run`]).
 
+#[cfg(feature = "vision")]
 use std::path::Path;
 
+#[cfg(feature = "vision")]
 use microprop_vit::Item;
 use rayon::prelude::*;
 
-use crate::config::extractor::family_matches;
-use crate::config::{ExtractorSpec, VisionSpec};
+use crate::config::ExtractorSpec;
+#[cfg(feature = "vision")]
+use crate::config::{VisionSpec, extractor::family_matches};
 use crate::correlate::{CorrelateSettings, features_of_labels};
 use crate::dataset::Section;
 use crate::error::{Error, Result};
+#[cfg(feature = "vision")]
 use crate::extract::{Loaded, gray_pixels, input_error, labels_to_gray};
 use crate::segment::read_labels_maybe_segmented;
 
@@ -19,7 +23,11 @@ use crate::segment::read_labels_maybe_segmented;
 /// first use).
 pub(crate) enum Computer<'a> {
     TwoPoint(Box<std::result::Result<CorrelateSettings, String>>),
+    #[cfg(feature = "vision")]
     Model(&'a VisionSpec, String, bool),
+    /// A vision extractor in a build without the models.
+    #[cfg(not(feature = "vision"))]
+    NotBuilt(std::marker::PhantomData<&'a ()>),
     None,
 }
 
@@ -29,8 +37,14 @@ impl<'a> Computer<'a> {
             ExtractorSpec::TwoPoint(spec) => Computer::TwoPoint(Box::new(
                 spec.settings(mat_variable).map_err(|e| e.to_string()),
             )),
+            #[cfg(feature = "vision")]
             ExtractorSpec::Vit(o) => Computer::Model(o, mat_variable.to_string(), false),
+            #[cfg(feature = "vision")]
             ExtractorSpec::Cnn(o) => Computer::Model(o, mat_variable.to_string(), true),
+            #[cfg(not(feature = "vision"))]
+            ExtractorSpec::Vit(_) | ExtractorSpec::Cnn(_) => {
+                Computer::NotBuilt(std::marker::PhantomData)
+            }
             ExtractorSpec::Precomputed(_) => Computer::None,
         }
     }
@@ -55,6 +69,9 @@ impl<'a> Computer<'a> {
                     save(hash, v)
                 })
             }
+            #[cfg(not(feature = "vision"))]
+            Computer::NotBuilt(_) => Err(crate::config::extractor::not_built()),
+            #[cfg(feature = "vision")]
             Computer::Model(options, mat_variable, cnn) => {
                 let loaded = Loaded::new(options)?;
                 check_family(*cnn, &loaded)?;
@@ -75,6 +92,7 @@ impl<'a> Computer<'a> {
 }
 
 /// A `vit` extractor must load a transformer and a `cnn` one a ResNet.
+#[cfg(feature = "vision")]
 fn check_family(cnn: bool, loaded: &Loaded) -> Result<()> {
     family_matches(cnn, loaded.config().family(), &loaded.config().describe())
 }
@@ -93,6 +111,7 @@ fn two_point(section: &Section, settings: &CorrelateSettings) -> Result<Vec<f64>
     features_of_labels(&labels, &label, settings)
 }
 
+#[cfg(feature = "vision")]
 fn is_image(path: &Path) -> bool {
     path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
         matches!(
@@ -104,6 +123,7 @@ fn is_image(path: &Path) -> bool {
 
 /// The model input of one section: an image file as an image; label arrays (`.npy`, `.mat`,
 /// stack rows) as gray images (binary 0/1 scaled to 0/255), through the model's recipe.
+#[cfg(feature = "vision")]
 fn section_item<'s>(section: &'s Section, loaded: &Loaded, mat_variable: &str) -> Result<Item<'s>> {
     let name = section.label().display().to_string();
     if let Section::File(path) = section
