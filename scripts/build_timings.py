@@ -7,8 +7,8 @@ Rerun:
     python3 scripts/build_timings.py /tmp/cold/cargo-timings/cargo-timing-*.html [--top 25]
 
 With `--xtask-features`, it also splits the compile seconds by what `cargo xtask` builds
-today (`cargo tree -p xtask`), what only its `wgpu` feature adds and what only `parquet` adds,
-and names the burn CPU stack within the first.
+today (`cargo tree -p xtask`), what only its `vision` feature adds (the foundation models:
+burn's CPU stack), what `wgpu` adds beyond that and what only `parquet` adds.
 
 It reads the `UNIT_DATA` of cargo's timing report (one entry per compiled unit: a crate's
 library, build script, test or binary, with its start, duration, the time its metadata was
@@ -118,19 +118,18 @@ def tree(*features):
     return {line.split(" ")[0] for line in out.splitlines() if line.strip()}
 
 
-BURN_CPU = ("burn", "cubecl", "gemm", "macerator", "pulp", "safetensors", "pytorch-reader")
-
-
 def split(seconds, total):
     """Compile seconds of the report's crates by the xtask feature that brings them."""
-    base, wgpu, parquet = tree(), tree("wgpu"), tree("parquet")
+    base, vision = tree(), tree("vision")
+    wgpu, parquet = tree("wgpu"), tree("parquet")
     rows = [
         ("built by `cargo xtask` now", lambda n: n in base),
-        ("  of which the burn CPU stack and microprop-vit",
-         lambda n: n in base and (n.startswith(BURN_CPU) or n == "microprop-vit")),
-        ("only with `--features wgpu`", lambda n: n in wgpu and n not in base),
+        ("only with `--features vision` (burn CPU stack, microprop-vit)",
+         lambda n: n in vision and n not in base),
+        ("only with `--features wgpu` (beyond vision)",
+         lambda n: n in wgpu and n not in vision and n not in base),
         ("only with `--features parquet` (polars)", lambda n: n in parquet and n not in base),
-        ("neither (other workspace members, tests)",
+        ("none of these (other workspace members, tests)",
          lambda n: n not in base and n not in wgpu and n not in parquet),
     ]
     print()
