@@ -11,7 +11,7 @@ use crate::project_root;
 
 /// Which parts to run.
 pub(crate) struct Parts {
-    /// `cargo test --workspace`.
+    /// `cargo test --workspace --features xtask/vision`.
     pub(crate) rust: bool,
     /// pytest on `crates/python`.
     pub(crate) python: bool,
@@ -22,7 +22,7 @@ pub(crate) fn run(parts: Parts) -> Result<()> {
     if parts.rust {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         run_step(
-            "cargo test --workspace",
+            "cargo test --workspace --features xtask/vision",
             Command::new(cargo)
                 .args(["test", "--workspace", "--features", "xtask/vision"])
                 .current_dir(&root),
