@@ -34,8 +34,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// The README's test command: `cargo test --workspace --features xtask/vision`, then the Python package's tests
-    /// (pytest in a venv created under the target directory, with PyMKS as a reference).
+    /// The README's test command: `cargo test --workspace --features xtask/vision`, then the
+    /// Python package's tests (pytest in a venv created under the target directory, with PyMKS
+    /// as a reference).
     Test {
         /// Only the Rust tests.
         #[arg(long, conflicts_with = "python")]
