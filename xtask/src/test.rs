@@ -19,17 +19,34 @@ pub(crate) struct Parts {
 
 pub(crate) fn run(parts: Parts) -> Result<()> {
     let root = project_root();
-    if parts.rust {
+    // The venv and the Python test dependencies (downloads, mostly) are installed while cargo
+    // compiles; the package itself is built after the Rust tests, reusing what they compiled.
+    let venv = parts.python.then(|| {
+        let root = root.clone();
+        std::thread::spawn(move || python_environment(&root))
+    });
+    let rust = if parts.rust {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         run_step(
             "cargo test --workspace --features xtask/vision",
             Command::new(cargo)
                 .args(["test", "--workspace", "--features", "xtask/vision"])
                 .current_dir(&root),
-        )?;
-    }
-    if parts.python {
-        python_tests(&root)?;
+        )
+    } else {
+        Ok(())
+    };
+    let py = match venv {
+        Some(thread) => Some(
+            thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("setting up the Python environment panicked"))?,
+        ),
+        None => None,
+    };
+    rust?;
+    if let Some(py) = py {
+        python_tests(&root, &py?)?;
     }
     Ok(())
 }
@@ -42,7 +59,9 @@ fn target_dir(root: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
-fn python_tests(root: &Path) -> Result<()> {
+/// Creates the venv under the target directory (once) and installs the tests' dependencies
+/// into it; returns its interpreter.
+fn python_environment(root: &Path) -> Result<PathBuf> {
     let target = target_dir(root);
     let venv = target.join("python-test-venv");
     let py = venv.join("bin").join("python");
@@ -59,20 +78,7 @@ fn python_tests(root: &Path) -> Result<()> {
             )
         })?;
     }
-    let pip = |args: &[&str]| {
-        let mut c = Command::new(&py);
-        c.args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(args)
-        .current_dir(root)
-        .env("CARGO_TARGET_DIR", &target);
-        c
-    };
+    let pip = |args: &[&str]| pip(&py, root, &target, args);
     run_step(
         "pip install pytest numpy scikit-learn pandas openpyxl",
         &mut pip(&["pytest", "numpy", "scikit-learn>=1.6", "pandas", "openpyxl"]),
@@ -88,13 +94,24 @@ fn python_tests(root: &Path) -> Result<()> {
     if let Err(e) = run_step("pip install mapie", &mut pip(&["mapie>=1.0"])) {
         eprintln!("warning: {e:#}; the comparison with MAPIE will be skipped");
     }
+    Ok(py)
+}
+
+/// Installs `crates/python` into the venv of `py` and runs pytest on it.
+fn python_tests(root: &Path, py: &Path) -> Result<()> {
+    let target = target_dir(root);
     // The package as a user installs it; maturin builds it in the workspace's profile and
     // target directory, reusing what `cargo test` compiled.
     run_step(
         "pip install crates/python",
-        &mut pip(&["--force-reinstall", "--no-deps", "crates/python"]),
+        &mut pip(
+            py,
+            root,
+            &target,
+            &["--force-reinstall", "--no-deps", "crates/python"],
+        ),
     )?;
-    let package = Command::new(&py)
+    let package = Command::new(py)
         .args([
             "-c",
             "import microprop, os; print(os.path.dirname(microprop.__file__))",
@@ -106,7 +123,7 @@ fn python_tests(root: &Path) -> Result<()> {
     let cli = target.join("debug").join("microprop");
     run_step(
         "pytest crates/python/tests",
-        Command::new(&py)
+        Command::new(py)
             .args(["-m", "pytest", "-q", "-c", "crates/python/pyproject.toml"])
             .args([
                 "--rootdir",
@@ -122,6 +139,22 @@ fn python_tests(root: &Path) -> Result<()> {
             .env("CARGO_TARGET_DIR", &target)
             .env("MICROPROP_CLI", &cli),
     )
+}
+
+/// `py -m pip install --quiet ARGS`, in `root`, building with cargo's target directory.
+fn pip(py: &Path, root: &Path, target: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(py);
+    c.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ])
+    .args(args)
+    .current_dir(root)
+    .env("CARGO_TARGET_DIR", target);
+    c
 }
 
 fn run_step(what: &str, command: &mut Command) -> Result<()> {
