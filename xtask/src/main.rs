@@ -5,62 +5,25 @@
 //! workspace once, inside `cargo test`, instead of first building the tasks with other
 //! features. `xtask-tasks` is built on first use with the features this binary was built with.
 
+mod flags;
 mod slurm;
 mod test;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
-
-#[derive(Parser)]
-#[command(
-    name = "xtask",
-    bin_name = "cargo xtask",
-    about = "microprop project tasks",
-    after_help = "Other tasks, built on first use: reproduce, bench, export (`cargo xtask \
-                  bench --help` and so on)."
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Task,
-}
-
-#[derive(Subcommand)]
-enum Task {
-    /// The README's test command: `cargo test --workspace --features xtask/vision`, then the
-    /// Python package's tests (pytest in a venv created under the target directory, with PyMKS
-    /// as a reference).
-    Test {
-        /// Only the Rust tests.
-        #[arg(long, conflicts_with = "python")]
-        rust: bool,
-        /// Only the Python tests.
-        #[arg(long)]
-        python: bool,
-    },
-    /// Sharded extract, correlate and synth as Slurm array jobs on a one-node Slurm started
-    /// here (installs Debian's slurm-wlm if absent; needs root), merged and compared with
-    /// the single-machine outputs; stops the daemons it started.
-    SlurmTest {
-        /// Keep the temporary directory (slurm.conf, logs, outputs).
-        #[arg(long)]
-        keep: bool,
-    },
-    /// Any other task: run by `xtask-tasks`.
-    #[command(external_subcommand)]
-    Other(Vec<String>),
-}
 
 fn main() -> Result<ExitCode> {
-    match Cli::parse().command {
-        Task::Test { rust, python } => test::run(test::Parts {
+    match flags::parse(std::env::args_os().skip(1).collect())? {
+        flags::Command::Test { rust, python } => test::run(test::Parts {
             rust: !python,
             python: !rust,
         })?,
-        Task::SlurmTest { keep } => slurm::run(keep)?,
-        Task::Other(args) => return run_tasks(&args),
+        flags::Command::SlurmTest { keep } => slurm::run(keep)?,
+        flags::Command::Help => print!("{}", flags::HELP),
+        flags::Command::Other(args) => return run_tasks(&args),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -82,7 +45,7 @@ fn task_features() -> String {
 
 /// Builds (when needed) and runs `xtask-tasks ARGS` in the current directory; its exit status
 /// becomes this one's.
-fn run_tasks(args: &[String]) -> Result<ExitCode> {
+fn run_tasks(args: &[OsString]) -> Result<ExitCode> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = project_root().join("Cargo.toml");
     let status = Command::new(cargo)
@@ -112,15 +75,6 @@ fn project_root() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn other_tasks_are_forwarded_verbatim() {
-        let cli = Cli::try_parse_from(["xtask", "reproduce", "case1", "--n", "50"]);
-        match cli.map(|c| c.command) {
-            Ok(Task::Other(args)) => assert_eq!(args, ["reproduce", "case1", "--n", "50"]),
-            _ => panic!("reproduce should be forwarded to xtask-tasks"),
-        }
-    }
 
     #[test]
     fn the_tasks_get_this_builds_features() {

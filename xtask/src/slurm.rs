@@ -368,15 +368,30 @@ fn start_slurm(conf: &Path, daemons: &mut Daemons) -> Result<()> {
 
 /// 24×20 binary PNG images with pseudo-random phases.
 fn write_images(dir: &Path, n: usize) -> Result<()> {
+    let (width, height) = (24, 20);
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     for i in 0..n {
-        let img = image::GrayImage::from_fn(24, 20, |_, _| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            image::Luma([if state.is_multiple_of(3) { 255 } else { 0 }])
-        });
-        img.save(dir.join(format!("img{i:02}.png")))?;
+        let pixels: Vec<u8> = (0..width * height)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                if state.is_multiple_of(3) { 255 } else { 0 }
+            })
+            .collect();
+        let path = dir.join(format!("img{i:02}.png"));
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder
+            .write_header()
+            .and_then(|mut w| {
+                w.write_image_data(&pixels)?;
+                w.finish()
+            })
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
@@ -437,5 +452,27 @@ fn wait_for(conf: &Path, d: &Path) -> Result<()> {
             );
         }
         std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_input_images_are_binary_24_by_20_pngs() {
+        let dir = tempfile::tempdir().unwrap();
+        write_images(dir.path(), 2).unwrap();
+        let decoder = png::Decoder::new(std::io::BufReader::new(
+            std::fs::File::open(dir.path().join("img01.png")).unwrap(),
+        ));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!((info.width, info.height), (24, 20));
+        assert_eq!(info.color_type, png::ColorType::Grayscale);
+        let pixels = &buf[..info.buffer_size()];
+        assert!(pixels.iter().all(|&p| p == 0 || p == 255));
+        assert!(pixels.contains(&0) && pixels.contains(&255));
     }
 }
