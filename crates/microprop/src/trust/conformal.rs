@@ -12,6 +12,7 @@ use microprop_reduction::{Projector, ProjectorParams};
 use microprop_regression::split::Split;
 use microprop_regression::{CachedFit, Fitted, ModelParams};
 use ndarray::{Array1, Array2, Axis};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -67,19 +68,26 @@ impl CvPlus {
         let n = x.nrows();
         let mut fold_of = vec![usize::MAX; n];
         let mut out_of_fold = vec![f64::NAN; n];
+        // The folds are independent: fitted in parallel, gathered in order.
+        let fitted: Vec<(FoldModel, Array1<f64>)> = folds
+            .par_iter()
+            .map(|split| {
+                let x_tr = x.select(Axis(0), &split.train);
+                let y_tr = y.select(Axis(0), &split.train);
+                let projector = proj.fit(&x_tr)?.at_most(k)?;
+                let regressor = params.fit(&projector.transform(&x_tr)?, &y_tr)?;
+                let model = FoldModel {
+                    projector,
+                    regressor,
+                };
+                let pred = model.predict(&x.select(Axis(0), &split.test))?;
+                Ok((model, pred))
+            })
+            .collect::<Result<_>>()?;
         let mut models = Vec::with_capacity(folds.len());
         let mut log = false;
-        for (j, split) in folds.iter().enumerate() {
-            let x_tr = x.select(Axis(0), &split.train);
-            let y_tr = y.select(Axis(0), &split.train);
-            let projector = proj.fit(&x_tr)?.at_most(k)?;
-            let regressor = params.fit(&projector.transform(&x_tr)?, &y_tr)?;
-            log = regressor.fits_log();
-            let model = FoldModel {
-                projector,
-                regressor,
-            };
-            let pred = model.predict(&x.select(Axis(0), &split.test))?;
+        for (j, (split, (model, pred))) in folds.iter().zip(fitted).enumerate() {
+            log = model.regressor.fits_log();
             for (&i, p) in split.test.iter().zip(pred) {
                 fold_of[i] = j;
                 out_of_fold[i] = p;

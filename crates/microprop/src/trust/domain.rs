@@ -10,6 +10,7 @@
 use microprop_reduction::{Projector, ProjectorParams};
 use microprop_regression::split::Split;
 use ndarray::{Array2, ArrayView1, Axis};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Uncertainty;
@@ -57,12 +58,28 @@ impl DomainModel {
     pub fn fit(x: &Array2<f64>, folds: &[Split], spec: &Uncertainty) -> Result<Self> {
         let params = Projector::params().standardize(true);
         let mut out_of_fold = vec![f64::NAN; x.nrows()];
-        for split in folds {
-            let train = space(&params, &x.select(Axis(0), &split.train), spec)?;
-            let test = train.projector.transform(&x.select(Axis(0), &split.test))?;
-            let test = whiten(&train.projector, test);
-            for (&i, row) in split.test.iter().zip(test.rows()) {
-                out_of_fold[i] = nearest(&train.scores, row, spec.neighbors).0;
+        // The folds and the space of all rows are independent: fitted in parallel.
+        let (distances, all) = rayon::join(
+            || {
+                folds
+                    .par_iter()
+                    .map(|split| {
+                        let train = space(&params, &x.select(Axis(0), &split.train), spec)?;
+                        let test = train.projector.transform(&x.select(Axis(0), &split.test))?;
+                        let test = whiten(&train.projector, test);
+                        Ok(test
+                            .rows()
+                            .into_iter()
+                            .map(|row| nearest(&train.scores, row, spec.neighbors).0)
+                            .collect::<Vec<f64>>())
+                    })
+                    .collect::<Result<Vec<_>>>()
+            },
+            || space(&params, x, spec),
+        );
+        for (split, d) in folds.iter().zip(distances?) {
+            for (&i, v) in split.test.iter().zip(d) {
+                out_of_fold[i] = v;
             }
         }
         let mut sorted: Vec<f64> = out_of_fold
@@ -81,7 +98,7 @@ impl DomainModel {
                 ),
             });
         }
-        let all = space(&params, x, spec)?;
+        let all = all?;
         Ok(Self {
             projector: all.projector,
             training: all.scores,

@@ -12,6 +12,7 @@ use microprop_reduction::ProjectorParams;
 use microprop_regression::ModelParams;
 use microprop_regression::split::{Folds, KFold, Split};
 use ndarray::{Array1, Array2, Axis};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::{Protocol, Uncertainty};
@@ -125,7 +126,7 @@ pub fn judge_split(
         .collect();
     let grouped = matches!(calibration, Folds::GroupKFold(_) | Folds::LeaveOneGroupOut);
     models
-        .iter()
+        .par_iter()
         .map(|&(params, k)| {
             let cv = calibrate((&x_tr, &y_tr), (params, k, proj), &folds, (spec, &domain))?;
             let few_shot = match (&ids, grouped) {
