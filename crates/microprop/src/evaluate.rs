@@ -185,11 +185,7 @@ pub fn evaluate(
                 Some(u) => Some(calibration_folds(protocol, u)?),
                 None => None,
             };
-            let mut evals: Vec<Evaluation> = models
-                .iter()
-                .zip(candidates(models, max_pcs, None))
-                .map(|(m, c)| holdout(&cx, (m, c), &outer))
-                .collect::<Result<_>>()?;
+            let mut evals = holdout(&cx, &candidates(models, max_pcs, None), &outer)?;
             if let (Some(spec), Some(calibration)) = (uncertainty, calibration) {
                 // One domain model for all models; a CV+ per model.
                 let fitted: Vec<(&ModelParams, usize)> = models
@@ -306,36 +302,55 @@ fn take(y: &Array1<f64>, idx: &[usize]) -> Array1<f64> {
     y.select(Axis(0), idx)
 }
 
-/// One model under the hold-out protocol: chosen on the training rows (validation split),
-/// refitted on all of them, scored on the test rows.
-fn holdout(
-    cx: &Context<'_>,
-    (model, candidate): (&ModelGrid, Candidate),
-    outer: &Split,
-) -> Result<Evaluation> {
+/// Every model under the hold-out protocol: chosen on the training rows (validation split),
+/// refitted on all of them, scored on the test rows. The projections of the validation split
+/// and of the refit are fitted once for all models.
+fn holdout(cx: &Context<'_>, candidates: &[Candidate], outer: &Split) -> Result<Vec<Evaluation>> {
     let (x, y, proj) = (cx.x, cx.y, &cx.proj);
     let x_tr = take_rows(x, &outer.train);
     let y_tr = take(y, &outer.train);
-    let choice = choose(&x_tr, &y_tr, None, &[candidate], proj, &cx.inner)?;
-    let Some(Choice {
+    let choices = choose(&x_tr, &y_tr, None, candidates, proj, &cx.inner)?;
+    if let Some(model) = cx.models.get(choices.len()) {
+        return Err(no_choice(&model.name));
+    }
+    let most = choices.iter().map(|c| c.k).max().unwrap_or(1);
+    let fitted_proj = proj.fit(&x_tr)?.at_most(most)?;
+    let p_tr = fitted_proj.transform(&x_tr)?;
+    let p_te = fitted_proj.transform(&take_rows(x, &outer.test))?;
+    cx.models
+        .iter()
+        .zip(choices)
+        .map(|(model, choice)| {
+            scored(
+                cx,
+                model,
+                choice,
+                (&p_tr, &p_te),
+                (fitted_proj.n_components(), outer),
+            )
+        })
+        .collect()
+}
+
+/// One model's hold-out evaluation from the shared projections of the training and test rows.
+fn scored(
+    cx: &Context<'_>,
+    model: &ModelGrid,
+    choice: Choice,
+    (p_tr, p_te): (&Array2<f64>, &Array2<f64>),
+    (components, outer): (usize, &Split),
+) -> Result<Evaluation> {
+    let Choice {
         k,
         setting,
         validation_mape: curve,
-    }) = choice.into_iter().next()
-    else {
-        return Err(no_choice(&model.name));
-    };
-    let fitted_proj = proj.fit(&x_tr)?.at_most(k)?;
-    let (k, beside) = (fitted_proj.n_components(), proj.kept_beside());
-    let p_tr = fitted_proj.transform(&x_tr)?;
-    let fitted = fit_k(&model.settings[setting], &p_tr, &y_tr, k, beside)?;
-    let (pred_tr, std_tr) = predict_k(&fitted, &p_tr, k, beside)?;
-    let (pred_te, std_te) = predict_k(
-        &fitted,
-        &fitted_proj.transform(&take_rows(x, &outer.test))?,
-        k,
-        beside,
-    )?;
+    } = choice;
+    let y = cx.y;
+    let y_tr = take(y, &outer.train);
+    let (k, beside) = (k.min(components), cx.proj.kept_beside());
+    let fitted = fit_k(&model.settings[setting], p_tr, &y_tr, k, beside)?;
+    let (pred_tr, std_tr) = predict_k(&fitted, p_tr, k, beside)?;
+    let (pred_te, std_te) = predict_k(&fitted, p_te, k, beside)?;
     let y_te = take(y, &outer.test);
     let test_pairs: Vec<(usize, f64)> = outer
         .test

@@ -147,10 +147,7 @@ pub fn choose(
     match inner {
         Inner::Validation { size, seed } => {
             let split = train_test_split(x.nrows(), *size, *seed)?;
-            candidates
-                .iter()
-                .map(|c| on_validation(x, y, c, proj, &split))
-                .collect()
+            on_validation(x, y, candidates, proj, &split)
         }
         Inner::Folds(folds) => Ok(select(x, y, proj, candidates, (folds, groups))?
             .into_iter()
@@ -163,16 +160,20 @@ pub fn choose(
     }
 }
 
-/// The choice of one candidate on a validation split: the projection fitted once on its
+/// The choice of every candidate on a validation split: the projection fitted once on its
 /// training rows, every k and setting scored on its validation rows.
 fn on_validation(
     x: &Array2<f64>,
     y: &Array1<f64>,
-    candidate: &Candidate,
+    candidates: &[Candidate],
     proj: &ProjectorParams,
     validation: &Split,
-) -> Result<Choice> {
-    let max_k = candidate.grid.iter().copied().max().unwrap_or(1);
+) -> Result<Vec<Choice>> {
+    let max_k = candidates
+        .iter()
+        .flat_map(|c| c.grid.iter().copied())
+        .max()
+        .unwrap_or(1);
     let x_tr = take_rows(x, &validation.train);
     let y_tr = y.select(Axis(0), &validation.train);
     let fitted_proj = proj.fit(&x_tr)?.at_most(max_k)?;
@@ -180,35 +181,41 @@ fn on_validation(
     let p_va = fitted_proj.transform(&take_rows(x, &validation.test))?;
     let y_va = y.select(Axis(0), &validation.test);
     let beside = proj.kept_beside();
-    let table: Vec<Vec<f64>> = (1..=fitted_proj.n_components())
-        .into_par_iter()
-        .map(|k| {
-            candidate
-                .settings
-                .iter()
-                .map(|setting| {
-                    let m = fit_k(setting, &p_tr, &y_tr, k, beside)?;
-                    Ok(mape(&y_va, &predict_k(&m, &p_va, k, beside)?.0)?)
+    candidates
+        .iter()
+        .map(|candidate| {
+            let top = candidate.grid.iter().copied().max().unwrap_or(1);
+            let table: Vec<Vec<f64>> = (1..=fitted_proj.n_components().min(top))
+                .into_par_iter()
+                .map(|k| {
+                    candidate
+                        .settings
+                        .iter()
+                        .map(|setting| {
+                            let m = fit_k(setting, &p_tr, &y_tr, k, beside)?;
+                            Ok(mape(&y_va, &predict_k(&m, &p_va, k, beside)?.0)?)
+                        })
+                        .collect::<Result<Vec<f64>>>()
                 })
-                .collect::<Result<Vec<f64>>>()
-        })
-        .collect::<Result<_>>()?;
-    let mut best = (0, 0, f64::INFINITY);
-    for (ki, row) in table.iter().enumerate() {
-        for (si, &v) in row.iter().enumerate() {
-            if v < best.2 {
-                best = (ki, si, v);
+                .collect::<Result<_>>()?;
+            let mut best = (0, 0, f64::INFINITY);
+            for (ki, row) in table.iter().enumerate() {
+                for (si, &v) in row.iter().enumerate() {
+                    if v < best.2 {
+                        best = (ki, si, v);
+                    }
+                }
             }
-        }
-    }
-    Ok(Choice {
-        k: best.0 + 1,
-        setting: best.1,
-        validation_mape: table
-            .iter()
-            .map(|row| row.iter().copied().fold(f64::INFINITY, f64::min))
-            .collect(),
-    })
+            Ok(Choice {
+                k: best.0 + 1,
+                setting: best.1,
+                validation_mape: table
+                    .iter()
+                    .map(|row| row.iter().copied().fold(f64::INFINITY, f64::min))
+                    .collect(),
+            })
+        })
+        .collect()
 }
 
 /// Rows `idx` of `x`.

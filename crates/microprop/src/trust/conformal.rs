@@ -65,25 +65,71 @@ impl CvPlus {
         folds: &[Split],
         level: f64,
     ) -> Result<Self> {
+        let mut all = Self::fit_all((x, y), (&[(params, k)], proj), folds, level)?;
+        all.pop().ok_or_else(|| Error::Setting {
+            name: "uncertainty",
+            reason: "no model to calibrate".into(),
+        })
+    }
+
+    /// [`Self::fit`] for several models `(params, k)` on the same rows and folds: each fold's
+    /// projection is fitted once, with the most components any of them uses.
+    pub fn fit_all(
+        (x, y): (&Array2<f64>, &Array1<f64>),
+        (models, proj): (&[(&ModelParams, usize)], &ProjectorParams),
+        folds: &[Split],
+        level: f64,
+    ) -> Result<Vec<Self>> {
         let n = x.nrows();
-        let mut fold_of = vec![usize::MAX; n];
-        let mut out_of_fold = vec![f64::NAN; n];
-        // The folds are independent: fitted in parallel, gathered in order.
-        let fitted: Vec<(FoldModel, Array1<f64>)> = folds
+        let most = models.iter().map(|&(_, k)| k).max().unwrap_or(0);
+        // The folds are independent: fitted in parallel, gathered in order. Per fold, every
+        // model's pipeline and its predictions on the fold's test rows.
+        let fitted: Vec<Vec<(FoldModel, Array1<f64>)>> = folds
             .par_iter()
             .map(|split| {
                 let x_tr = x.select(Axis(0), &split.train);
                 let y_tr = y.select(Axis(0), &split.train);
-                let projector = proj.fit(&x_tr)?.at_most(k)?;
-                let regressor = params.fit(&projector.transform(&x_tr)?, &y_tr)?;
-                let model = FoldModel {
-                    projector,
-                    regressor,
-                };
-                let pred = model.predict(&x.select(Axis(0), &split.test))?;
-                Ok((model, pred))
+                let x_te = x.select(Axis(0), &split.test);
+                let shared = proj.fit(&x_tr)?.at_most(most)?;
+                models
+                    .iter()
+                    .map(|&(params, k)| {
+                        let projector = shared.at_most(k)?;
+                        let regressor = params.fit(&projector.transform(&x_tr)?, &y_tr)?;
+                        let model = FoldModel {
+                            projector,
+                            regressor,
+                        };
+                        let pred = model.predict(&x_te)?;
+                        Ok((model, pred))
+                    })
+                    .collect::<Result<Vec<_>>>()
             })
             .collect::<Result<_>>()?;
+        let mut per_model: Vec<Vec<(FoldModel, Array1<f64>)>> = models
+            .iter()
+            .map(|_| Vec::with_capacity(folds.len()))
+            .collect();
+        for fold in fitted {
+            for (m, entry) in per_model.iter_mut().zip(fold) {
+                m.push(entry);
+            }
+        }
+        per_model
+            .into_iter()
+            .map(|fitted| Self::gather(folds, fitted, (y, n), level))
+            .collect()
+    }
+
+    /// One model's CV+ from its fold pipelines and their test-row predictions.
+    fn gather(
+        folds: &[Split],
+        fitted: Vec<(FoldModel, Array1<f64>)>,
+        (y, n): (&Array1<f64>, usize),
+        level: f64,
+    ) -> Result<Self> {
+        let mut fold_of = vec![usize::MAX; n];
+        let mut out_of_fold = vec![f64::NAN; n];
         let mut models = Vec::with_capacity(folds.len());
         let mut log = false;
         for (j, (split, (model, pred))) in folds.iter().zip(fitted).enumerate() {

@@ -12,7 +12,6 @@ use microprop_reduction::ProjectorParams;
 use microprop_regression::ModelParams;
 use microprop_regression::split::{Folds, KFold, Split};
 use ndarray::{Array1, Array2, Axis};
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::{Protocol, Uncertainty};
@@ -125,10 +124,9 @@ pub fn judge_split(
         })
         .collect();
     let grouped = matches!(calibration, Folds::GroupKFold(_) | Folds::LeaveOneGroupOut);
-    models
-        .par_iter()
-        .map(|&(params, k)| {
-            let cv = calibrate((&x_tr, &y_tr), (params, k, proj), &folds, (spec, &domain))?;
+    calibrate_all((&x_tr, &y_tr), (models, proj), &folds, (spec, &domain))?
+        .into_iter()
+        .map(|cv| {
             let few_shot = match (&ids, grouped) {
                 (Some(ids), true) => {
                     Some(FewShot::tune(&cv.out_of_fold, &y_tr.to_vec(), ids, cv.log))
@@ -149,21 +147,36 @@ pub fn judge_split(
 /// spec asks for it.
 pub fn calibrate(
     (x, y): (&Array2<f64>, &Array1<f64>),
-    pipeline: (&ModelParams, usize, &ProjectorParams),
+    (params, k, proj): (&ModelParams, usize, &ProjectorParams),
     folds: &[Split],
     (spec, domain): (&Uncertainty, &DomainModel),
 ) -> Result<CvPlus> {
-    let cv = CvPlus::fit((x, y), pipeline, folds, spec.level)?;
-    if spec.normalize {
-        let scales = domain
-            .out_of_fold
-            .iter()
-            .map(|&d| domain.sigma(d))
-            .collect();
-        cv.normalized(scales)
-    } else {
-        Ok(cv)
+    let mut all = calibrate_all((x, y), (&[(params, k)], proj), folds, (spec, domain))?;
+    all.pop().ok_or_else(|| Error::Setting {
+        name: "uncertainty",
+        reason: "no model to calibrate".into(),
+    })
+}
+
+/// [`calibrate`] for several models `(params, k)` on the same rows and folds.
+pub fn calibrate_all(
+    (x, y): (&Array2<f64>, &Array1<f64>),
+    (models, proj): (&[(&ModelParams, usize)], &ProjectorParams),
+    folds: &[Split],
+    (spec, domain): (&Uncertainty, &DomainModel),
+) -> Result<Vec<CvPlus>> {
+    let all = CvPlus::fit_all((x, y), (models, proj), folds, spec.level)?;
+    if !spec.normalize {
+        return Ok(all);
     }
+    let scales: Vec<f64> = domain
+        .out_of_fold
+        .iter()
+        .map(|&d| domain.sigma(d))
+        .collect();
+    all.into_iter()
+        .map(|cv| cv.normalized(scales.clone()))
+        .collect()
 }
 
 /// The normalized-CV+ scales of scored samples.

@@ -215,9 +215,10 @@ pub(crate) struct SolverArgs {
     /// Discrete wave vectors.
     #[arg(long, value_enum, default_value_t = SchemeArg::Willot)]
     pub(crate) scheme: SchemeArg,
-    /// Relative CG residual at which to stop.
-    #[arg(long, default_value_t = 1e-4)]
-    pub(crate) tol: f64,
+    /// Relative CG residual at which to stop [default: 1e-4 for one volume, 1e-3 for a data
+    /// set]
+    #[arg(long)]
+    pub(crate) tol: Option<f64>,
 }
 
 #[derive(Args)]
@@ -423,7 +424,9 @@ impl SolverArgs {
             SchemeArg::Fourier => "fourier",
         }
         .into();
-        s.tol = self.tol;
+        if let Some(tol) = self.tol {
+            s.tol = tol;
+        }
         s
     }
 
@@ -432,7 +435,7 @@ impl SolverArgs {
         use microprop_homogenization::solver::Solver;
         let mut s = Solver {
             scheme: self.scheme.into(),
-            tol: self.tol,
+            tol: self.tol.unwrap_or(Solver::default().tol),
             ..Solver::default()
         };
         (s.stiff.young, s.stiff.poisson) = (self.stiff_e, self.stiff_nu);
