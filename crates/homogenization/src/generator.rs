@@ -92,7 +92,7 @@ pub fn generate(n: usize, spec: &SampleSpec, rng: &mut ChaCha8Rng) -> Result<Arr
             reason: format!("{vf} is not in [0, 1]"),
         });
     }
-    let fft = Fft3::new([n; 3]);
+    let fft = Fft3::shared([n; 3]);
     let noise: Vec<f64> = (0..fft.len()).map(|_| rng.random::<f64>()).collect();
     let mut spec_noise = vec![C64::default(); fft.spectrum_len()];
     fft.forward(&noise, &mut spec_noise);
@@ -169,11 +169,49 @@ fn filter_spectrum(fft: &Fft3, kernel: &Kernel) -> Result<Vec<C64>> {
 
 /// Labels the `ones` largest values 1 (ties broken by position), the rest 0.
 pub fn threshold_exact(values: &[f64], ones: usize) -> Vec<u8> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
     let mut labels = vec![0u8; values.len()];
-    for &i in order.iter().take(ones) {
+    if ones >= values.len() {
+        labels.fill(1);
+        return labels;
+    }
+    if ones == 0 {
+        return labels;
+    }
+    // Ties broken by position make the order strict, so the `ones` first are one set, which
+    // a selection finds without sorting.
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.select_nth_unstable_by(ones - 1, |&a, &b| {
+        values[b].total_cmp(&values[a]).then(a.cmp(&b))
+    });
+    for &i in &order[..ones] {
         labels[i] = 1;
     }
     labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition: sort by value (descending), ties by position, label the first `ones`.
+    fn by_sorting(values: &[f64], ones: usize) -> Vec<u8> {
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by(|&a, &b| values[b].total_cmp(&values[a]).then(a.cmp(&b)));
+        let mut labels = vec![0u8; values.len()];
+        for &i in order.iter().take(ones) {
+            labels[i] = 1;
+        }
+        labels
+    }
+
+    #[test]
+    fn the_selection_labels_what_sorting_labels() {
+        // Many ties (values from 7 levels), every count from none to all.
+        let values: Vec<f64> = (0..200u64)
+            .map(|i| ((i.wrapping_mul(2654435761) >> 7) % 7) as f64 * 0.5)
+            .collect();
+        for ones in 0..=values.len() + 1 {
+            assert_eq!(threshold_exact(&values, ones), by_sorting(&values, ones), "{ones}");
+        }
+    }
 }
