@@ -82,6 +82,15 @@ fn solve_full_rank(xc: &DMatrix<f64>, yc: &DVector<f64>, size: usize) -> Option<
     let (n, d) = xc.shape();
     // The singular values of R are those of xc (Q is orthogonal); zero columns add zeros.
     let clear = |r: &DMatrix<f64>| {
+        // First a sufficient test without them: σ_max ≤ ‖R‖_F and σ_min ≥ 1 / ‖R⁻¹‖_F.
+        let m = r.nrows();
+        let inverse = r.solve_upper_triangular(&DMatrix::identity(m, m));
+        if let Some(inverse) = inverse {
+            let (upper, lower) = (r.norm(), 1.0 / inverse.norm());
+            if upper.is_finite() && lower > CLEAR_OF_CUTOFF * size as f64 * f64::EPSILON * upper {
+                return true;
+            }
+        }
         let s = r.singular_values();
         let tol = size as f64 * f64::EPSILON * s.max();
         s.min() > CLEAR_OF_CUTOFF * tol && s.iter().all(|v| v.is_finite())
