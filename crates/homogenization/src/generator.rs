@@ -211,7 +211,11 @@ mod tests {
             .map(|i| ((i.wrapping_mul(2654435761) >> 7) % 7) as f64 * 0.5)
             .collect();
         for ones in 0..=values.len() + 1 {
-            assert_eq!(threshold_exact(&values, ones), by_sorting(&values, ones), "{ones}");
+            assert_eq!(
+                threshold_exact(&values, ones),
+                by_sorting(&values, ones),
+                "{ones}"
+            );
         }
     }
 }
