@@ -147,15 +147,15 @@ pub fn judge_split(
 /// spec asks for it.
 pub fn calibrate(
     (x, y): (&Array2<f64>, &Array1<f64>),
-    (params, k, proj): (&ModelParams, usize, &ProjectorParams),
+    pipeline: (&ModelParams, usize, &ProjectorParams),
     folds: &[Split],
     (spec, domain): (&Uncertainty, &DomainModel),
 ) -> Result<CvPlus> {
-    let mut all = calibrate_all((x, y), (&[(params, k)], proj), folds, (spec, domain))?;
-    all.pop().ok_or_else(|| Error::Setting {
-        name: "uncertainty",
-        reason: "no model to calibrate".into(),
-    })
+    normalized_as_asked(
+        CvPlus::fit((x, y), pipeline, folds, spec.level)?,
+        spec,
+        domain,
+    )
 }
 
 /// [`calibrate`] for several models `(params, k)` on the same rows and folds.
@@ -165,18 +165,23 @@ pub fn calibrate_all(
     folds: &[Split],
     (spec, domain): (&Uncertainty, &DomainModel),
 ) -> Result<Vec<CvPlus>> {
-    let all = CvPlus::fit_all((x, y), (models, proj), folds, spec.level)?;
+    CvPlus::fit_all((x, y), (models, proj), folds, spec.level)?
+        .into_iter()
+        .map(|cv| normalized_as_asked(cv, spec, domain))
+        .collect()
+}
+
+/// `cv` normalized by the domain model's out-of-fold distances when the spec asks for it.
+fn normalized_as_asked(cv: CvPlus, spec: &Uncertainty, domain: &DomainModel) -> Result<CvPlus> {
     if !spec.normalize {
-        return Ok(all);
+        return Ok(cv);
     }
-    let scales: Vec<f64> = domain
+    let scales = domain
         .out_of_fold
         .iter()
         .map(|&d| domain.sigma(d))
         .collect();
-    all.into_iter()
-        .map(|cv| cv.normalized(scales.clone()))
-        .collect()
+    cv.normalized(scales)
 }
 
 /// The normalized-CV+ scales of scored samples.
