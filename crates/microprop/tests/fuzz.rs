@@ -3,12 +3,14 @@
 //! declared sizes) must each give `Ok` or a typed error: no panic, no abort, and no single
 //! allocation over [`LIMIT`] (a counting global allocator refuses larger ones, which aborts
 //! the run with "memory allocation of N bytes failed"; the case is then in
-//! `fuzz-last-case.txt` under cargo's target tmp directory).
+//! `fuzz-last-case-W.txt`, W the worker, under cargo's target tmp directory).
 //!
-//! CI runs a fixed seed for a bounded time. Longer runs, any seed:
+//! One worker per core (at most four) runs for the time budget, worker `w` with the seed
+//! `seed + w`, so a 2-core machine tries as many cases in 45 s as one core in 90 s. CI runs a
+//! fixed seed for a bounded time. Longer runs, any seed or worker count:
 //!
 //! ```text
-//! MICROPROP_FUZZ_SECONDS=3600 MICROPROP_FUZZ_SEED=7 \
+//! MICROPROP_FUZZ_SECONDS=3600 MICROPROP_FUZZ_SEED=7 MICROPROP_FUZZ_WORKERS=8 \
 //!     cargo test -p microprop --test fuzz -- --nocapture
 //! ```
 //!
@@ -17,6 +19,7 @@
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,16 +28,34 @@ use std::time::{Duration, Instant};
 /// The largest single allocation any parser may make on these (≤ 300 kB) inputs.
 const LIMIT: usize = 256 << 20;
 
-/// Counts the largest allocation request and refuses those over [`LIMIT`].
+/// Counts the largest allocation request of each thread and refuses those over [`LIMIT`].
 struct Counting;
 
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// The largest allocation request of this thread since the last reset.
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+    /// Whether this thread is a worker inside a case.
+    static IN_CASE: Cell<bool> = const { Cell::new(false) };
+    /// Whether this thread is a worker.
+    static IS_WORKER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Workers inside a case: panics on other threads (a parser's own thread pool) are then
+/// part of a case too.
+static CASES: AtomicUsize = AtomicUsize::new(0);
+
+/// Allocations refused so far, on any thread.
+static REFUSED: AtomicUsize = AtomicUsize::new(0);
 
 fn admit(size: usize) -> bool {
-    LARGEST.fetch_max(size, Ordering::Relaxed);
+    // `try_with`: during a thread's teardown the slot may be gone; the limit holds regardless.
+    let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
     if size > LIMIT {
-        let _ = std::io::stderr()
-            .write_all(b"fuzz: an allocation over the limit; see fuzz-last-case.txt\n");
+        REFUSED.fetch_add(1, Ordering::Relaxed);
+        // If the request was infallible the run now aborts: say where the case is.
+        let _ = std::io::stderr().write_all(
+            b"fuzz: an allocation over the limit refused; the cases are in fuzz-last-case-*.txt\n",
+        );
         return false;
     }
     true
@@ -596,61 +617,85 @@ fn mutate(data: &[u8], rng: &mut Rng) -> (Vec<u8>, String) {
     }
 }
 
-#[test]
-fn parsers_answer_every_mutated_input_with_ok_or_a_typed_error() {
-    let seconds: u64 = std::env::var("MICROPROP_FUZZ_SECONDS")
+/// What one worker saw: per target its name, the counts of `Ok` and of typed errors, the largest
+/// allocation and its case; the failures; the rounds of mutations.
+struct Tally {
+    names: Vec<&'static str>,
+    counts: Vec<(usize, usize)>,
+    peaks: Vec<(usize, String)>,
+    failures: Vec<String>,
+    refusals: Vec<String>,
+    rounds: usize,
+}
+
+/// The environment variable `name` parsed, else `default`.
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(90);
-    let seed: u64 = std::env::var("MICROPROP_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20261202);
+        .unwrap_or(default)
+}
+
+/// Worker `w` of `workers`: its share of the seeds and their truncations, then seeded
+/// mutations (seed `seed + w`), round robin over the targets, until `budget` from `start`.
+fn fuzz_worker(
+    w: usize,
+    workers: usize,
+    seed: u64,
+    budget: Duration,
+    start: Instant,
+    report_dir: &Path,
+) -> Tally {
+    IS_WORKER.with(|c| c.set(true));
     let work = tempfile::tempdir().unwrap();
-    let report_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let last_case = report_dir.join("fuzz-last-case.txt");
+    let last_case = report_dir.join(format!("fuzz-last-case-{w}.txt"));
     let failures_dir = report_dir.join("fuzz-failures");
     let targets = targets(work.path());
-    let budget = Duration::from_secs(seconds);
-    let start = Instant::now();
-    let mut rng = Rng(seed);
-    let mut failures = Vec::new();
-    let mut counts = vec![(0usize, 0usize); targets.len()];
-    let mut peaks = vec![(0usize, String::new()); targets.len()];
+    let mut tally = Tally {
+        names: targets.iter().map(|t| t.name).collect(),
+        counts: vec![(0, 0); targets.len()],
+        peaks: vec![(0, String::new()); targets.len()],
+        failures: Vec::new(),
+        refusals: Vec::new(),
+        rounds: 0,
+    };
 
-    // Panics inside a case are collected and reported below, not printed; others are.
-    static IN_CASE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    let hook = std::sync::Arc::new(std::panic::take_hook());
-    let outer = hook.clone();
-    std::panic::set_hook(Box::new(move |info| {
-        if !IN_CASE.load(Ordering::Relaxed) {
-            outer(info)
-        }
-    }));
-
-    let mut run_case = |t: usize, data: &[u8], what: &str, counts: &mut Vec<(usize, usize)>| {
+    let run_case = |t: usize, data: &[u8], what: &str, tally: &mut Tally| {
         let target = &targets[t];
         let path = work.path().join(format!("case.{}", target.ext));
         let _ = std::fs::write(
             &last_case,
-            format!("seed {seed}; target {}; {what}\n", target.name),
+            format!("seed {seed}; worker {w}; target {}; {what}\n", target.name),
         );
         std::fs::write(&path, data).unwrap();
-        IN_CASE.store(true, Ordering::Relaxed);
-        LARGEST.store(0, Ordering::Relaxed);
+        IN_CASE.with(|c| c.set(true));
+        CASES.fetch_add(1, Ordering::SeqCst);
+        LARGEST.with(|l| l.set(0));
+        let refused = REFUSED.load(Ordering::SeqCst);
         let outcome =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (target.parse)(&path)));
-        IN_CASE.store(false, Ordering::Relaxed);
-        let largest = LARGEST.load(Ordering::Relaxed);
-        if largest > peaks[t].0 {
-            peaks[t] = (largest, what.to_string());
+        CASES.fetch_sub(1, Ordering::SeqCst);
+        IN_CASE.with(|c| c.set(false));
+        let largest = LARGEST.with(Cell::get);
+        if REFUSED.load(Ordering::SeqCst) != refused {
+            // A fallible request over the limit (an infallible one aborts the run): the
+            // parser asked for more than it may, even if it then reported an error.
+            tally.refusals.push(format!(
+                "{}: {what} (or the other workers' cases at that time)",
+                target.name
+            ));
+        }
+        if largest > tally.peaks[t].0 {
+            tally.peaks[t] = (largest, what.to_string());
         }
         match outcome {
-            Ok(Ok(())) => counts[t].0 += 1,
+            Ok(Ok(())) => tally.counts[t].0 += 1,
             Ok(Err(message)) => {
-                counts[t].1 += 1;
+                tally.counts[t].1 += 1;
                 if message.trim().is_empty() {
-                    failures.push(format!("{}: {what}: an empty error message", target.name));
+                    tally
+                        .failures
+                        .push(format!("{}: {what}: an empty error message", target.name));
                 }
             }
             Err(payload) => {
@@ -661,13 +706,13 @@ fn parsers_answer_every_mutated_input_with_ok_or_a_typed_error() {
                     .unwrap_or_default();
                 let _ = std::fs::create_dir_all(&failures_dir);
                 let keep = failures_dir.join(format!(
-                    "{}-{}.{}",
+                    "{}-w{w}-{}.{}",
                     target.name.replace(' ', "_"),
-                    failures.len(),
+                    tally.failures.len(),
                     target.ext
                 ));
                 let _ = std::fs::write(&keep, data);
-                failures.push(format!(
+                tally.failures.push(format!(
                     "{}: {what}: panic: {message} (input: {})",
                     target.name,
                     keep.display()
@@ -676,56 +721,118 @@ fn parsers_answer_every_mutated_input_with_ok_or_a_typed_error() {
         }
     };
 
-    // Every seed as it is, then truncated at every structural boundary.
+    // Every seed as it is, then truncated at every structural boundary: case i to worker
+    // i mod workers.
+    let mut case = 0usize;
+    let mut mine = || {
+        case += 1;
+        (case - 1) % workers == w
+    };
     for (t, target) in targets.iter().enumerate() {
         for (k, seed_data) in target.seeds.iter().enumerate() {
-            let path = work.path().join(format!("seed.{}", target.ext));
-            std::fs::write(&path, seed_data).unwrap();
-            match (target.parse)(&path) {
-                Ok(()) => println!("  seed {k} of {}: ok", target.name),
-                Err(e) => println!("  seed {k} of {}: {e}", target.name),
+            if w == 0 {
+                let path = work.path().join(format!("seed.{}", target.ext));
+                std::fs::write(&path, seed_data).unwrap();
+                match (target.parse)(&path) {
+                    Ok(()) => println!("  seed {k} of {}: ok", target.name),
+                    Err(e) => println!("  seed {k} of {}: {e}", target.name),
+                }
             }
-            run_case(t, seed_data, "the seed itself", &mut counts);
+            if mine() {
+                run_case(t, seed_data, "the seed itself", &mut tally);
+            }
             for at in boundaries(seed_data) {
-                run_case(
-                    t,
-                    &seed_data[..at],
-                    &format!("truncated at boundary {at}"),
-                    &mut counts,
-                );
+                if mine() {
+                    let what = format!("truncated at boundary {at}");
+                    run_case(t, &seed_data[..at], &what, &mut tally);
+                }
             }
         }
     }
     // Then seeded random mutations, round robin, until the budget is spent.
-    let mut round = 0usize;
+    let mut rng = Rng(seed.wrapping_add(w as u64));
     while start.elapsed() < budget {
         for (t, target) in targets.iter().enumerate() {
             let seed_data = &target.seeds[rng.below(target.seeds.len())];
             let (data, what) = mutate(seed_data, &mut rng);
-            run_case(t, &data, &format!("round {round}: {what}"), &mut counts);
+            let what = format!("worker {w}, round {}: {what}", tally.rounds);
+            run_case(t, &data, &what, &mut tally);
         }
-        round += 1;
+        tally.rounds += 1;
     }
+    tally
+}
+
+#[test]
+fn parsers_answer_every_mutated_input_with_ok_or_a_typed_error() {
+    let seconds: u64 = env_or("MICROPROP_FUZZ_SECONDS", 45);
+    let seed: u64 = env_or("MICROPROP_FUZZ_SEED", 20261202);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let workers: usize = env_or("MICROPROP_FUZZ_WORKERS", cores).max(1);
+    let report_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let budget = Duration::from_secs(seconds);
+    let start = Instant::now();
+
+    // Panics inside a case are collected and reported below, not printed; others are.
+    let hook = std::sync::Arc::new(std::panic::take_hook());
+    let outer = hook.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_case = IN_CASE.with(Cell::get)
+            || (!IS_WORKER.with(Cell::get) && CASES.load(Ordering::SeqCst) > 0);
+        if !in_case {
+            outer(info)
+        }
+    }));
+    let tallies: Vec<Tally> = std::thread::scope(|scope| {
+        let report_dir = &report_dir;
+        let handles: Vec<_> = (0..workers)
+            .map(|w| scope.spawn(move || fuzz_worker(w, workers, seed, budget, start, report_dir)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a fuzz worker panicked outside its cases"))
+            .collect()
+    });
     let _ = std::panic::take_hook();
     drop(hook);
 
+    let mut total = tallies.into_iter();
+    let mut sum = total.next().expect("at least one worker");
+    for t in total {
+        for (a, b) in sum.counts.iter_mut().zip(&t.counts) {
+            a.0 += b.0;
+            a.1 += b.1;
+        }
+        for (a, b) in sum.peaks.iter_mut().zip(t.peaks) {
+            if b.0 > a.0 {
+                *a = b;
+            }
+        }
+        sum.failures.extend(t.failures);
+        sum.refusals.extend(t.refusals);
+        sum.rounds += t.rounds;
+    }
     println!(
-        "fuzz: seed {seed}, {:.0} s, {round} rounds; allocations limited to {} MiB",
+        "fuzz: seed {seed}, {workers} workers, {:.0} s, {} rounds; allocations limited to {} MiB",
         start.elapsed().as_secs_f64(),
+        sum.rounds,
         LIMIT >> 20
     );
-    for (t, (ok, err)) in counts.iter().enumerate() {
-        let (peak, case) = &peaks[t];
+    for (t, (ok, err)) in sum.counts.iter().enumerate() {
+        let (peak, case) = &sum.peaks[t];
         println!(
             "  {:<14} {ok:>6} ok {err:>7} typed errors; largest allocation {:>7.1} MiB ({case})",
-            targets[t].name,
+            sum.names[t],
             *peak as f64 / (1 << 20) as f64
         );
     }
+    for r in &sum.refusals {
+        println!("  refused an allocation over the limit: {r}");
+    }
     assert!(
-        failures.is_empty(),
+        sum.failures.is_empty(),
         "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
+        sum.failures.len(),
+        sum.failures.join("\n")
     );
 }
