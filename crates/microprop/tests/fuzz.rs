@@ -680,10 +680,14 @@ fn fuzz_worker(
         if REFUSED.load(Ordering::SeqCst) != refused {
             // A fallible request over the limit (an infallible one aborts the run): the
             // parser asked for more than it may, even if it then reported an error.
-            tally.refusals.push(format!(
-                "{}: {what} (or the other workers' cases at that time)",
-                target.name
-            ));
+            let others = if workers > 1 {
+                " (or another worker's case at that time)"
+            } else {
+                ""
+            };
+            tally
+                .refusals
+                .push(format!("{}: {what}{others}", target.name));
         }
         if largest > tally.peaks[t].0 {
             tally.peaks[t] = (largest, what.to_string());
