@@ -225,14 +225,17 @@ fn run_in(d: &Path, bin: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Builds the `microprop` binary (dev profile) and returns its path.
+/// Builds the `microprop` binary (dev profile) and returns its path. It resolves features as
+/// the test command does (`--workspace --features xtask/vision`), so after `cargo xtask test`
+/// it reuses that build instead of compiling microprop and its dependencies again.
 fn build_microprop() -> Result<PathBuf> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",
             "--quiet",
-            "--package",
-            "microprop",
+            "--workspace",
+            "--features",
+            "xtask/vision",
             "--bin",
             "microprop",
             "--message-format=json",
@@ -241,7 +244,7 @@ fn build_microprop() -> Result<PathBuf> {
         .context("running cargo build")?;
     if !out.status.success() {
         bail!(
-            "cargo build -p microprop failed: {}",
+            "cargo build --bin microprop failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
