@@ -5,9 +5,9 @@
 //! It installs Debian's `slurm-wlm` when `sbatch` is missing (apt-get, as root), starts
 //! `munged` (unless one answers), `slurmctld` and `slurmd` with a generated `slurm.conf` in a
 //! temporary directory (the recipe of `../shared/docs/slurm-local.md`), and stops the daemons
-//! it started when it ends, failed or not. The jobs run the `microprop` binary of the dev
-//! profile (the README's), without `--shard`: each array task takes its shard from Slurm's
-//! environment.
+//! it started when it ends, failed or not. The jobs run the `microprop` binary as the test
+//! command builds it (cargo's test profile: the dev profile with the GPU stack at opt-level
+//! 0), without `--shard`: each array task takes its shard from Slurm's environment.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -225,14 +225,17 @@ fn run_in(d: &Path, bin: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Builds the `microprop` binary (dev profile) and returns its path. It resolves features as
-/// the test command does (`--workspace --features xtask/vision`), so after `cargo xtask test`
-/// it reuses that build instead of compiling microprop and its dependencies again.
+/// Builds the `microprop` binary and returns its path. It resolves features and the profile
+/// as the test command does (`--workspace --features xtask/vision`, cargo's test profile), so
+/// after `cargo xtask test` it reuses that build instead of compiling microprop and its
+/// dependencies again.
 fn build_microprop() -> Result<PathBuf> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",
             "--quiet",
+            "--profile",
+            "test",
             "--workspace",
             "--features",
             "xtask/vision",

@@ -100,16 +100,20 @@ fn python_environment(root: &Path) -> Result<PathBuf> {
 /// Installs `crates/python` into the venv of `py` and runs pytest on it.
 fn python_tests(root: &Path, py: &Path) -> Result<()> {
     let target = target_dir(root);
-    // The package as a user installs it; maturin builds it in the workspace's profile and
-    // target directory, reusing what `cargo test` compiled.
+    // The package as a user installs it, built by maturin in the workspace's target directory.
+    // It builds in the dev profile (`cargo rustc --profile test` would build a test harness),
+    // given the test profile's opt-levels (Cargo.toml) so that it reuses what `cargo test`
+    // compiled: users' `pip install` differs only in the GPU stack's opt-level.
+    let overrides = test_profile_overrides(root)?;
     run_step(
-        "pip install crates/python",
-        &mut pip(
+        "pip install crates/python (with the test profile's opt-levels)",
+        pip(
             py,
             root,
             &target,
             &["--force-reinstall", "--no-deps", "crates/python"],
-        ),
+        )
+        .env("MATURIN_PEP517_ARGS", overrides.join(" ")),
     )?;
     let package = Command::new(py)
         .args([
@@ -141,6 +145,29 @@ fn python_tests(root: &Path, py: &Path) -> Result<()> {
     )
 }
 
+/// The `[profile.test.package.NAME]` opt-levels of the workspace's `Cargo.toml` as cargo
+/// `--config` arguments for the dev profile, so that a dev build compiles those packages as
+/// `cargo test` does.
+fn test_profile_overrides(root: &Path) -> Result<Vec<String>> {
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    let mut args = Vec::new();
+    let mut package: Option<&str> = None;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            package = line
+                .strip_prefix("[profile.test.package.")
+                .and_then(|rest| rest.strip_suffix(']'))
+                .map(|name| name.trim_matches('"'));
+        } else if let (Some(name), Some(level)) = (package, line.strip_prefix("opt-level")) {
+            let level = level.trim_start().trim_start_matches('=').trim();
+            args.push(format!("--config profile.dev.package.{name}.opt-level={level}"));
+        }
+    }
+    Ok(args)
+}
+
 /// `py -m pip install --quiet ARGS`, in `root`, building with cargo's target directory.
 fn pip(py: &Path, root: &Path, target: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(py);
@@ -166,4 +193,19 @@ fn run_step(what: &str, command: &mut Command) -> Result<()> {
         bail!("{what} failed ({status})");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_profile_overrides_become_dev_profile_config_arguments() {
+        let args = test_profile_overrides(&project_root()).unwrap();
+        assert!(
+            args.contains(&"--config profile.dev.package.naga.opt-level=0".to_string()),
+            "{args:?}"
+        );
+        assert!(args.iter().all(|a| a.starts_with("--config profile.dev.package.")));
+    }
 }

@@ -18,9 +18,10 @@ use crate::trust::{CvPlus, DomainModel, FewShot, Trusted};
 /// The `format` field of every model file.
 pub const FORMAT: &str = "microprop-model";
 /// The layout version this build writes.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
-/// The oldest layout this build reads: format 3 lacks only [`SavedModel::trust`].
+/// The oldest layout this build reads: format 3 lacks [`SavedModel::trust`], format 4 the
+/// domain score's residual test.
 pub const OLDEST_READ: u32 = 3;
 
 /// Metrics recorded when the model was fitted.
@@ -230,11 +231,10 @@ impl SavedModel {
         })
     }
 
-    /// Why a prediction has no interval, when it has none.
+    /// Why a prediction lacks an interval or a part of its domain score, when it does.
     pub fn no_trust_note(&self) -> Option<String> {
         match (&self.trust, self.format_version) {
-            (Some(_), _) => None,
-            (None, v) if v < FORMAT_VERSION => Some(format!(
+            (None, v) if v < 4 => Some(format!(
                 "no intervals or domain scores: the model was written in format {v}, before \
                  microprop kept what they need; refit it with `microprop fit` to get them"
             )),
@@ -242,6 +242,11 @@ impl SavedModel {
                 "no intervals or domain scores: the model was fitted with \"uncertainty\": null"
                     .into(),
             ),
+            (Some(t), v) if v < 5 && t.domain.residual_threshold == 0.0 => Some(format!(
+                "domain scores by distance only: the model was written in format {v}, before \
+                 the residual test; refit it with `microprop fit` to get both tests"
+            )),
+            (Some(_), _) => None,
         }
     }
 

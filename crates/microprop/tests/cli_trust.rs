@@ -205,7 +205,30 @@ fn predict_flags_far_samples_calibrates_and_refuses_bad_labels() {
         assert_eq!(std::fs::read_to_string(&out).unwrap(), before, "{text}");
     }
 
-    // A model of the previous format predicts, without intervals, saying why.
+    // A model of format 4 (before the residual test) predicts with intervals and domain
+    // scores by distance alone, saying so. (Here the 12 features lie inside the 20 domain
+    // components, so this model has no residual test either: its threshold is 0.)
+    let mut old: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    old["format_version"] = json!(4);
+    old["trust"]["domain"]
+        .as_object_mut()
+        .unwrap()
+        .remove("residual_threshold");
+    let old_model = dir.path().join("format4.json");
+    std::fs::write(&old_model, old.to_string()).unwrap();
+    let (ok, stdout, err) = microprop(&[
+        "predict",
+        old_model.to_str().unwrap(),
+        batch.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("by distance only"), "{stdout}");
+    let (header, _) = read_csv(&out);
+    assert!(header.iter().any(|h| h == "domain_score"), "{header:?}");
+
+    // A model of format 3 predicts, without intervals, saying why.
     let mut old: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     old["format_version"] = json!(3);
     old.as_object_mut().unwrap().remove("trust");

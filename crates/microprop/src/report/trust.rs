@@ -68,11 +68,13 @@ pub(super) fn section(outcome: &Outcome) -> String {
     let mut s = format!(
         "\n## Trust\n\nEvery test prediction has a {:.0} % CV+ interval{} (jackknife+ over the \
          calibration folds: the inner folds; one per training group under a grouped protocol; \
-         `uncertainty.folds` under the hold-out) and a domain score: the mean distance to its \
-         nearest training samples in the first (whitened) principal components of the \
-         standardized training features, over the distance that {:.0} % of the training \
-         samples stayed within under the same folds. A score above 1 flags a sample farther \
-         from the training data than that. `predictions/*.csv` hold both.\n\n\
+         `uncertainty.folds` under the hold-out) and a domain score by two tests: the mean \
+         distance to its nearest training samples in the first (whitened) principal \
+         components of the standardized training features, and its squared distance from \
+         those components (the residual, which a micrograph unlike the training ones in \
+         another direction has), each over the value that {:.0} % of the training samples \
+         stayed within under the same folds; the score is the larger. A score above 1 flags \
+         a sample farther from the training data than that. `predictions/*.csv` hold both.\n\n\
          | features | model | coverage | mean width | groups ≥ 80 % covered | AUROC (> 25 %) | \
          AUROC (> 40 %) | flagged | MAPE in domain | MAPE flagged |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
@@ -174,8 +176,8 @@ fn flagged(outcome: &Outcome, r: &Evaluation) -> String {
         None => d.names[i].clone(),
     };
     s.push_str(
-        "\n| sample | domain score | true | predicted | error | nearest training samples |\n\
-         |---|---|---|---|---|---|\n",
+        "\n| sample | domain score | flagged by | true | predicted | error | nearest training \
+         samples |\n|---|---|---|---|---|---|---|\n",
     );
     for &j in list.iter().take(LISTED) {
         let (i, p) = r.test_predictions[j];
@@ -183,9 +185,10 @@ fn flagged(outcome: &Outcome, r: &Evaluation) -> String {
         let nearest: Vec<String> = t.domain.nearest.iter().map(|&n| name(n)).collect();
         let _ = writeln!(
             s,
-            "| {} | {:.2} | {:.4} | {:.4} | {:.1} % | {} |",
+            "| {} | {:.2} | {} | {:.4} | {:.4} | {:.1} % | {} |",
             name(i),
             t.domain.score,
+            t.domain.flagged_by(),
             d.target[i],
             p,
             100.0 * ((d.target[i] - p) / d.target[i]).abs(),

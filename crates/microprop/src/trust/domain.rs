@@ -1,11 +1,16 @@
-//! The applicability-domain score: how far a sample lies from the training data, measured in
-//! a principal-component space of fixed width of the standardized training features (not the
-//! model's own components, which may be two), whitened (each component divided by its
-//! standard deviation, a Mahalanobis distance), as the mean distance to the nearest training
-//! samples. It is normalized by a quantile of the same distance for the training
-//! samples under the calibration folds (each scored against the other folds), so that a
-//! score above 1 reads "farther from the training data than that share of the training
-//! samples were from theirs".
+//! The applicability-domain score: how far a sample lies from the training data, by two
+//! tests in a principal-component space of fixed width of the standardized training features
+//! (not the model's own components, which may be two):
+//! - **distance**: the mean distance to the nearest training samples in that space, whitened
+//!   (each component divided by its standard deviation, a Mahalanobis distance);
+//! - **residual** (the Q statistic): the squared distance of the standardized sample from
+//!   that space, which the first test cannot see. A micrograph unlike every training one in
+//!   a direction the components do not span projects into the middle of the training data.
+//!
+//! Each is normalized by a quantile of the same statistic for the training samples under the
+//! calibration folds (each scored against the other folds), and the score is the larger of
+//! the two, so that a score above 1 reads "farther from the training data, by either test,
+//! than that share of the training samples were from theirs".
 
 use microprop_reduction::{Projector, ProjectorParams};
 use microprop_regression::split::Split;
@@ -28,6 +33,10 @@ pub struct DomainModel {
     pub neighbors: usize,
     /// The distance a score of 1 stands for.
     pub threshold: f64,
+    /// The residual a score of 1 stands for; 0 turns the residual test off (a space that
+    /// spans every feature has none, and models saved before the test existed lack it).
+    #[serde(default)]
+    pub residual_threshold: f64,
     /// Every training sample's distance under the calibration folds (to the other folds'
     /// samples), in training-row order.
     pub out_of_fold: Vec<f64>,
@@ -38,10 +47,16 @@ pub struct DomainModel {
 /// One sample's domain score.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DomainScore {
-    /// Mean distance to the nearest training samples over the normalizing distance.
+    /// The larger of the distance and the residual, each over its normalizing value.
     pub score: f64,
-    /// That mean distance itself.
+    /// The mean distance to the nearest training samples.
     pub distance: f64,
+    /// The squared distance from the component space (standardized features).
+    pub residual: f64,
+    /// The distance over its normalizing value.
+    pub by_distance: f64,
+    /// The residual over its normalizing value (0 without the residual test).
+    pub by_residual: f64,
     /// Those training samples (rows of the training set), nearest first.
     pub nearest: Vec<usize>,
 }
@@ -51,35 +66,49 @@ impl DomainScore {
     pub fn in_domain(&self) -> bool {
         self.score <= 1.0
     }
+
+    /// Which tests put the sample outside the domain: "distance", "residual", "both" or "".
+    pub fn flagged_by(&self) -> &'static str {
+        match (self.by_distance > 1.0, self.by_residual > 1.0) {
+            (true, true) => "both",
+            (true, false) => "distance",
+            (false, true) => "residual",
+            (false, false) => "",
+        }
+    }
 }
 
 impl DomainModel {
-    /// Fits on training rows `x`; the normalizing distance comes from the calibration folds.
+    /// Fits on training rows `x`; the normalizing values come from the calibration folds.
     pub fn fit(x: &Array2<f64>, folds: &[Split], spec: &Uncertainty) -> Result<Self> {
         let params = Projector::params().standardize(true);
         let mut out_of_fold = vec![f64::NAN; x.nrows()];
+        let mut residuals = vec![f64::NAN; x.nrows()];
         // The folds and the space of all rows are independent: fitted in parallel.
-        let (distances, all) = rayon::join(
+        let (per_fold, all) = rayon::join(
             || {
                 folds
                     .par_iter()
                     .map(|split| {
                         let train = space(&params, &x.select(Axis(0), &split.train), spec)?;
-                        let test = train.projector.transform(&x.select(Axis(0), &split.test))?;
-                        let test = whiten(&train.projector, test);
-                        Ok(test
+                        let test = x.select(Axis(0), &split.test);
+                        let q = residual(&train.projector, &test)?;
+                        let test = whiten(&train.projector, train.projector.transform(&test)?);
+                        let d = test
                             .rows()
                             .into_iter()
                             .map(|row| nearest(&train.scores, row, spec.neighbors).0)
-                            .collect::<Vec<f64>>())
+                            .collect::<Vec<f64>>();
+                        Ok((d, q))
                     })
                     .collect::<Result<Vec<_>>>()
             },
             || space(&params, x, spec),
         );
-        for (split, d) in folds.iter().zip(distances?) {
-            for (&i, v) in split.test.iter().zip(d) {
+        for (split, (d, q)) in folds.iter().zip(per_fold?) {
+            for ((&i, v), r) in split.test.iter().zip(d).zip(q) {
                 out_of_fold[i] = v;
+                residuals[i] = r;
             }
         }
         let mut sorted: Vec<f64> = out_of_fold
@@ -99,11 +128,22 @@ impl DomainModel {
             });
         }
         let all = all?;
+        // The residual test needs residuals: none when the space spans every feature (up to
+        // rounding, judged against the features' total variance).
+        let mut sorted: Vec<f64> = residuals.into_iter().filter(|q| q.is_finite()).collect();
+        let residual_threshold = quantile(&mut sorted, spec.domain_quantile);
+        let total = all.projector.n_features() as f64;
+        let residual_threshold = if residual_threshold > 1e-9 * total {
+            residual_threshold
+        } else {
+            0.0
+        };
         Ok(Self {
             projector: all.projector,
             training: all.scores,
             neighbors: spec.neighbors,
             threshold,
+            residual_threshold,
             out_of_fold,
             median,
         })
@@ -117,15 +157,30 @@ impl DomainModel {
 
     /// The score of every row of `x` (features as the training rows had them).
     pub fn score(&self, x: &Array2<f64>) -> Result<Vec<DomainScore>> {
+        let q = if self.residual_threshold > 0.0 {
+            residual(&self.projector, x)?
+        } else {
+            vec![0.0; x.nrows()]
+        };
         let points = whiten(&self.projector, self.projector.transform(x)?);
         Ok(points
             .rows()
             .into_iter()
-            .map(|row| {
+            .zip(q)
+            .map(|(row, residual)| {
                 let (mean, nearest) = nearest(&self.training, row, self.neighbors);
+                let by_residual = if self.residual_threshold > 0.0 {
+                    residual / self.residual_threshold
+                } else {
+                    0.0
+                };
+                let by_distance = mean / self.threshold;
                 DomainScore {
-                    score: mean / self.threshold,
+                    score: by_distance.max(by_residual),
                     distance: mean,
+                    residual,
+                    by_distance,
+                    by_residual,
                     nearest,
                 }
             })
@@ -145,6 +200,18 @@ fn space(params: &ProjectorParams, x: &Array2<f64>, spec: &Uncertainty) -> Resul
     let projector = params.fit(x)?.at_most(spec.domain_pcs)?;
     let scores = whiten(&projector, projector.transform(x)?);
     Ok(Space { projector, scores })
+}
+
+/// The squared distance of each standardized row of `x` from the projector's component
+/// space (the Q statistic of principal-component monitoring).
+fn residual(projector: &Projector, x: &Array2<f64>) -> Result<Vec<f64>> {
+    let z = match projector.scaler() {
+        Some(scaler) => scaler.transform(x)?,
+        None => x.to_owned(),
+    };
+    let pca = projector.pca();
+    let back = pca.inverse_transform(&pca.transform(&z)?)?;
+    Ok((z - back).rows().into_iter().map(|r| r.dot(&r)).collect())
 }
 
 /// Component scores divided by the components' standard deviations (zero-variance
@@ -221,5 +288,61 @@ mod tests {
         let s = model.score(&probe).unwrap();
         assert!(s[0].in_domain() && s[0].nearest[0] == 0, "{:?}", s[0]);
         assert!(s[1].score > 5.0, "{:?}", s[1]);
+    }
+
+    #[test]
+    fn a_sample_off_the_components_is_flagged_by_its_residual() {
+        // Three features on a plane (the third is the sum of the first two, up to a little
+        // noise); two components span it. The probe sits at the training data's centre in
+        // the plane's coordinates but far off the plane: near by distance, far by residual.
+        let x = Array2::from_shape_fn((60, 3), |(i, j)| {
+            let a = ((i * 7) % 13) as f64 - 6.0;
+            let b = ((i * 5) % 11) as f64 - 5.0;
+            match j {
+                0 => a,
+                1 => b,
+                _ => a + b + 0.05 * (((i * 3) % 7) as f64 - 3.0),
+            }
+        });
+        let folds = microprop_regression::split::KFold::new(5)
+            .unwrap()
+            .split(60)
+            .unwrap();
+        let spec = Uncertainty {
+            domain_pcs: 2,
+            neighbors: 3,
+            ..Uncertainty::default()
+        };
+        let model = DomainModel::fit(&x, &folds, &spec).unwrap();
+        assert!(
+            model.residual_threshold > 0.0,
+            "{}",
+            model.residual_threshold
+        );
+        let mean = x.mean_axis(Axis(0)).unwrap();
+        let mut probe = Array2::from_shape_fn((2, 3), |(_, j)| mean[j]);
+        probe[[1, 2]] += 2.0;
+        let s = model.score(&probe).unwrap();
+        assert!(s[0].in_domain(), "{:?}", s[0]);
+        assert!(s[1].distance < model.threshold, "{:?}", s[1]);
+        assert!(s[1].score > 5.0 && !s[1].in_domain(), "{:?}", s[1]);
+        assert_eq!(s[1].flagged_by(), "residual");
+        // Without the residual test (a model saved before it existed) the probe passes.
+        let old = DomainModel {
+            residual_threshold: 0.0,
+            ..model
+        };
+        assert!(old.score(&probe).unwrap()[1].in_domain());
+    }
+
+    #[test]
+    fn a_space_that_spans_every_feature_has_no_residual_test() {
+        let x = Array2::from_shape_fn((30, 3), |(i, j)| ((i * (j + 2)) % 7) as f64);
+        let folds = microprop_regression::split::KFold::new(5)
+            .unwrap()
+            .split(30)
+            .unwrap();
+        let model = DomainModel::fit(&x, &folds, &Uncertainty::default()).unwrap();
+        assert_eq!(model.residual_threshold, 0.0);
     }
 }

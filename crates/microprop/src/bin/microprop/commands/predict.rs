@@ -156,9 +156,15 @@ fn table(
                 "  [{lo:.6}, {hi:.6}]  domain score {:.2}{}",
                 tr.domain.score,
                 if tr.domain.in_domain() {
-                    ""
+                    String::new()
                 } else {
-                    " (outside the training domain)"
+                    format!(
+                        " (outside the training domain, by {})",
+                        match tr.domain.flagged_by() {
+                            "both" => "distance and residual",
+                            by => by,
+                        }
+                    )
                 }
             );
         }
