@@ -162,7 +162,9 @@ fn test_profile_overrides(root: &Path) -> Result<Vec<String>> {
                 .map(|name| name.trim_matches('"'));
         } else if let (Some(name), Some(level)) = (package, line.strip_prefix("opt-level")) {
             let level = level.trim_start().trim_start_matches('=').trim();
-            args.push(format!("--config profile.dev.package.{name}.opt-level={level}"));
+            args.push(format!(
+                "--config profile.dev.package.{name}.opt-level={level}"
+            ));
         }
     }
     Ok(args)
@@ -206,6 +208,9 @@ mod tests {
             args.contains(&"--config profile.dev.package.naga.opt-level=0".to_string()),
             "{args:?}"
         );
-        assert!(args.iter().all(|a| a.starts_with("--config profile.dev.package.")));
+        assert!(
+            args.iter()
+                .all(|a| a.starts_with("--config profile.dev.package."))
+        );
     }
 }
