@@ -123,6 +123,14 @@ fn python_tests(root: &Path, py: &Path) -> Result<()> {
         .current_dir(&target)
         .output()
         .context("locating the installed package")?;
+    // Without the package pytest would get an empty path, collect the whole repository and
+    // import its scripts (some write fixtures when imported).
+    if !package.status.success() {
+        bail!(
+            "the installed package does not import: {}",
+            String::from_utf8_lossy(&package.stderr).trim()
+        );
+    }
     let package = String::from_utf8_lossy(&package.stdout).trim().to_string();
     let cli = target.join("debug").join("microprop");
     run_step(

@@ -214,15 +214,18 @@ fn predict_flags_far_samples_calibrates_and_refuses_bad_labels() {
         .as_object_mut()
         .unwrap()
         .remove("residual_threshold");
-    let old_model = dir.path().join("format4.json");
-    std::fs::write(&old_model, old.to_string()).unwrap();
-    let (ok, stdout, err) = microprop(&[
-        "predict",
-        old_model.to_str().unwrap(),
-        batch.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let predict_with = |name: &str, model: &Value| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, model.to_string()).unwrap();
+        microprop(&[
+            "predict",
+            path.to_str().unwrap(),
+            batch.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let (ok, stdout, err) = predict_with("format4.json", &old);
     assert!(ok, "{err}");
     assert!(stdout.contains("by distance only"), "{stdout}");
     let (header, _) = read_csv(&out);
@@ -232,15 +235,7 @@ fn predict_flags_far_samples_calibrates_and_refuses_bad_labels() {
     let mut old: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
     old["format_version"] = json!(3);
     old.as_object_mut().unwrap().remove("trust");
-    let old_model = dir.path().join("old.json");
-    std::fs::write(&old_model, old.to_string()).unwrap();
-    let (ok, stdout, err) = microprop(&[
-        "predict",
-        old_model.to_str().unwrap(),
-        batch.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (ok, stdout, err) = predict_with("old.json", &old);
     assert!(ok, "{err}");
     assert!(stdout.contains("written in format 3"), "{stdout}");
     let (header, _) = read_csv(&out);
